@@ -1,0 +1,154 @@
+"""App settings and secrets, in the user's config dir (platformdirs, XDG honoured).
+
+The API key lives in the system keyring when one works, else in a 0600 file; it is never
+written into a project's state directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+from pydantic import Field, ValidationError
+
+from pmdesk.models import ExecutorKind, Model
+from pmdesk.store.atomic import atomic_write_json
+
+APP_NAME = "pmdesk"
+DEFAULT_MODEL = "claude-sonnet-4-5"
+KEYRING_SERVICE = "pmdesk"
+KEYRING_USER = "anthropic-api-key"
+
+
+def dirs() -> PlatformDirs:
+    return PlatformDirs(APP_NAME, appauthor=False)
+
+
+def config_dir() -> Path:
+    path = Path(dirs().user_config_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    path = Path(dirs().user_data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class AppSettings(Model):
+    default_model: str = DEFAULT_MODEL
+    default_executor: ExecutorKind | None = None
+    claude_path: str | None = None
+    concurrency: int = Field(default=3, ge=1, le=32)
+    max_turns: int = Field(default=40, ge=1, le=500)
+    max_tokens_per_run: int = Field(default=400_000, ge=1000)
+    command_timeout_s: int = Field(default=600, ge=1)
+    api_server_enabled: bool = False
+    api_port: int = Field(default=8765, ge=1, le=65535)
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings() -> AppSettings:
+    """The saved settings; a damaged file is kept aside and defaults are used."""
+    path = settings_path()
+    try:
+        return AppSettings.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return AppSettings()
+    except (ValidationError, ValueError, OSError):
+        try:
+            path.replace(path.with_suffix(".json.corrupt"))
+        except OSError:
+            pass
+        return AppSettings()
+
+
+def save_settings(settings: AppSettings) -> None:
+    atomic_write_json(settings_path(), settings.to_json_dict())
+
+
+# -- secrets -----------------------------------------------------------------------------
+
+
+def _secrets_file() -> Path:
+    return config_dir() / "secrets.json"
+
+
+def _keyring_enabled() -> bool:
+    return os.environ.get("PMDESK_NO_KEYRING", "") not in ("1", "true")
+
+
+def _keyring_get() -> str | None:
+    if not _keyring_enabled():
+        return None
+    try:
+        import keyring
+
+        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+    except Exception:  # any backend failure means: no keyring here
+        return None
+
+
+def _keyring_set(value: str | None) -> bool:
+    if not _keyring_enabled():
+        return False
+    try:
+        import keyring
+
+        if value is None:
+            try:
+                keyring.delete_password(KEYRING_SERVICE, KEYRING_USER)
+            except Exception:
+                pass
+            return True
+        keyring.set_password(KEYRING_SERVICE, KEYRING_USER, value)
+        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER) == value
+    except Exception:
+        return False
+
+
+def saved_api_key() -> str | None:
+    key = _keyring_get()
+    if key:
+        return key
+    try:
+        value = json.loads(_secrets_file().read_text()).get("anthropicApiKey")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def save_api_key(value: str | None) -> str:
+    """Store the key; returns where it went ("keyring" or the file path)."""
+    value = (value or "").strip() or None
+    if _keyring_set(value):
+        _write_secret_file(None)
+        return "keyring"
+    _write_secret_file(value)
+    return str(_secrets_file())
+
+
+def _write_secret_file(value: str | None) -> None:
+    path = _secrets_file()
+    if value is None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        return
+    atomic_write_json(path, {"anthropicApiKey": value}, mode=0o600)
+
+
+def api_key() -> str | None:
+    """A key saved in Settings wins over ANTHROPIC_API_KEY."""
+    return saved_api_key() or os.environ.get("ANTHROPIC_API_KEY") or None
+
+
+def api_base_url() -> str | None:
+    return os.environ.get("ANTHROPIC_BASE_URL") or None

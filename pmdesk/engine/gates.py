@@ -1,0 +1,142 @@
+"""Verify's gates: which commands, run how, and what their output means."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pmdesk.executors.process import end_process_group, pump_lines, spawn
+from pmdesk.models import GateCheck
+
+SPEC_ORDER = ("gate:web", "gate:agent", "gate:spec")
+_MARK = re.compile(r"^\s*\[(PASS|FAIL|SKIP)\]\s*(.*)$")
+_ERRORISH = re.compile(r"error|fail|assert|exception|✗", re.IGNORECASE)
+
+
+class GateConfigError(ValueError):
+    """Nothing to verify with; the message says how to configure gates."""
+
+
+@dataclass
+class Gate:
+    name: str
+    argv: list[str] | None  # None: skipped (with ``reason``)
+    reason: str = ""
+
+
+def detect_npm_gates(project_dir: Path) -> list[Gate]:
+    """The spec's gate:all order from package.json; undefined scripts are skipped, not passed."""
+    try:
+        package = json.loads((project_dir / "package.json").read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise GateConfigError(f"package.json could not be read: {exc}") from None
+    scripts = package.get("scripts") if isinstance(package, dict) else None
+    scripts = scripts if isinstance(scripts, dict) else {}
+    if "gate:tier0" in scripts:
+        names: list[str] = ["gate:tier0"]
+    elif "gate:ui" in scripts or "gate:task" in scripts:
+        names = ["gate:ui", "gate:task"]
+    else:
+        names = ["gate:tier0"]
+    names += list(SPEC_ORDER)
+    return [
+        Gate(n, ["npm", "run", "--silent", n]) if n in scripts else Gate(n, None, f"package.json defines no '{n}' script")
+        for n in names
+    ]
+
+
+def gates_for(project_dir: Path, configured: list[str] | None) -> list[Gate]:
+    if configured:
+        gates = []
+        for line in configured:
+            try:
+                argv = shlex.split(line)
+            except ValueError as exc:
+                raise GateConfigError(f"gate command {line!r} does not parse: {exc}") from None
+            if argv:
+                name = argv[-1] if argv[:2] == ["npm", "run"] else line
+                gates.append(Gate(name, argv))
+        if gates:
+            return gates
+    gates = detect_npm_gates(project_dir)
+    if not any(g.argv for g in gates):
+        raise GateConfigError(
+            "no gates to run: this project has no gate commands configured and no package.json "
+            "with gate:* scripts; set them with 'pmdesk project set PROJECT --gate \"npm test\"' "
+            "or in the project's settings"
+        )
+    return gates
+
+
+@dataclass
+class GateRun:
+    gate: Gate
+    on_line: Callable[[str], None]
+    lines_seen: int = 0
+    marks: list[GateCheck] = field(default_factory=list)
+    head_errors: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+    def feed(self, lines: list[str]) -> None:
+        for line in lines:
+            self.on_line(line)
+            self.lines_seen += 1
+            mark = _MARK.match(line)
+            if mark:
+                kind, text = mark.groups()
+                self.marks.append(GateCheck(
+                    name=text.strip() or kind, passed=kind != "FAIL", message=line.strip(),
+                    skipped=True if kind == "SKIP" else None,
+                ))
+            elif len(self.head_errors) < 3 and _ERRORISH.search(line) and not line.startswith(">"):
+                self.head_errors.append(line.strip())
+        self.tail = (self.tail + [x for x in lines if x.strip() and not x.startswith("> ")])[-5:]
+
+    def check(self, code: int, duration_ms: int) -> GateCheck:
+        passed = code == 0
+        failures = [m.message for m in self.marks if not m.passed]
+        if passed:
+            message = self.tail[-1] if self.tail else "exit code 0"
+        else:
+            detail = failures[:3] or self.head_errors or self.tail[-3:]
+            message = f"exit code {code}" + (": " + " | ".join(detail) if detail else "")
+        return GateCheck(name=self.gate.name, passed=passed, message=message[:1000], duration=duration_ms,
+                         checks=self.marks or None)
+
+
+class GateProcess:
+    """One gate subprocess, cancellable as a whole process group."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.cancelled = False
+
+    async def run(self, gate: Gate, cwd: Path, env: dict[str, str], on_line: Callable[[str], None]) -> GateCheck:
+        assert gate.argv is not None
+        started = time.monotonic()
+        state = GateRun(gate, on_line)
+        try:
+            self.proc = await spawn(gate.argv, str(cwd), env=env)
+        except OSError as exc:
+            return GateCheck(name=gate.name, passed=False, duration=0,
+                             message=f"could not start {gate.argv[0]!r}: {exc.strerror or exc}")
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        await asyncio.gather(pump_lines(self.proc.stdout, state.feed), pump_lines(self.proc.stderr, state.feed))
+        code = await self.proc.wait()
+        duration = int((time.monotonic() - started) * 1000)
+        if self.cancelled:
+            return GateCheck(name=gate.name, passed=False, message="cancelled", duration=duration)
+        return state.check(code, duration)
+
+    async def cancel(self) -> None:
+        self.cancelled = True
+        if self.proc is not None and self.proc.returncode is None:
+            await end_process_group(self.proc, grace=2)

@@ -1,0 +1,142 @@
+"""Inspect: an Inspection Packet from a run — what a planner (or a person) needs to follow up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pmdesk
+from pmdesk.models import (
+    ActivityType,
+    InspectionPacket,
+    LogLine,
+    Project,
+    TaskState,
+    new_id,
+)
+from pmdesk.store import StoreError
+
+if TYPE_CHECKING:
+    from pmdesk.engine.engine import Engine
+
+MAX_EVENTS = 400
+MAX_LOG_LINES = 2000
+LOG_KINDS = {"stdout", "stderr", "system", "gate"}
+
+
+class InspectError(RuntimeError):
+    pass
+
+
+def _duration_ms(start: str | None, end: str | None) -> int | None:
+    if not start or not end:
+        return None
+    try:
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((b - a).total_seconds() * 1000)
+
+
+def create_packet(engine: Engine, project: Project, run_id: str) -> InspectionPacket:
+    store = engine.store(project)
+    run = store.get_run(run_id)
+    if run.status in (TaskState.CREATED, TaskState.QUEUED):
+        raise InspectError(f"run {run_id} has not started yet; there is nothing to inspect")
+    tail = store.tail_events(run_id, MAX_LOG_LINES)
+    logs = [LogLine(ts=e.ts, stream=e.kind if e.kind in ("stdout", "stderr") else "system", text=e.text)
+            for e in tail if e.kind in LOG_KINDS]
+    failing: list[Any] = []
+    if run.plan_id and run.task_run_id and run.task_run_id.startswith("verify_"):
+        try:
+            plan = store.get_plan(run.plan_id)
+            if plan.gate_result:
+                failing = [c for c in plan.gate_result.checks if not c.passed]
+        except StoreError:
+            pass
+    redact = engine.redactor
+    packet = InspectionPacket(
+        packet_id=new_id("pkt"),
+        project_id=project.project_id,
+        run_id=run.run_id,
+        task={
+            "runId": run.run_id, "prompt": redact.text(run.prompt), "status": run.status.value,
+            "planId": run.plan_id, "planTaskId": run.plan_task_id, "taskRunId": run.task_run_id,
+            "createdAt": run.created_at, "startedAt": run.started_at, "endedAt": run.ended_at,
+            "durationMs": _duration_ms(run.started_at, run.ended_at),
+            "pendingQuestion": run.pending_question.question if run.pending_question else None,
+        },
+        project={"projectId": project.project_id, "name": project.name, "path": project.path},
+        events=[redact.any(e.to_json_dict()) for e in tail[-MAX_EVENTS:]],
+        logs=[LogLine(ts=line.ts, stream=line.stream, text=redact.text(line.text)) for line in logs],
+        settings=redact.any({"executor": run.executor.value, "model": run.model, **run.settings}),
+        clarifications=run.clarifications,
+        result=redact.text(run.summary) if run.summary else None,
+        error=redact.text(run.error) if run.error else None,
+        failing_checks=failing,
+        meta={
+            "pmdeskVersion": pmdesk.__version__, "eventCount": store.last_event_seq(run_id),
+            "costUsd": run.cost_usd, "usage": run.usage.to_json_dict(), "exitCode": run.exit_code,
+        },
+    )
+    store.put_packet(packet)
+    engine.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
+                  run_id=run_id, packet_id=packet.packet_id, plan_id=run.plan_id)
+    return packet
+
+
+def packet_markdown(packet: InspectionPacket) -> str:
+    task = packet.task
+    out = [
+        f"# Inspection packet {packet.packet_id}",
+        "",
+        f"- **Project:** {packet.project.get('name')} (`{packet.project.get('path')}`)",
+        f"- **Run:** `{packet.run_id}` — {task.get('status')}",
+        f"- **Executor:** {packet.settings.get('executor')}  **Model:** {packet.settings.get('model') or '—'}",
+        f"- **Created:** {packet.created_at}",
+        "",
+        "## Task",
+        "",
+        str(task.get("prompt", "")),
+        "",
+    ]
+    if packet.result:
+        out += ["## Result", "", packet.result, ""]
+    if packet.error:
+        out += ["## Error", "", "```", packet.error, "```", ""]
+    if packet.clarifications:
+        out += ["## Clarifications", ""]
+        for c in packet.clarifications:
+            out += [f"- **Q:** {c.question}", f"  **A:** {c.response or '(no answer yet)'}"]
+        out.append("")
+    if packet.failing_checks:
+        out += ["## Failing checks", ""]
+        out += [f"- `{c.name}`: {c.message}" for c in packet.failing_checks]
+        out.append("")
+    if packet.logs:
+        out += ["## Log (tail)", "", "```"]
+        out += [f"[{line.stream}] {line.text}" for line in packet.logs[-200:]]
+        out += ["```", ""]
+    return "\n".join(out)
+
+
+def packet_prompt(packet: InspectionPacket) -> str:
+    """What the planner reads: the task, its outcome, the tail of the log, the open questions."""
+    parts = [
+        f"Project: {packet.project.get('name')}",
+        f"Original task: {packet.task.get('prompt')}",
+        f"Run status: {packet.task.get('status')}",
+    ]
+    if packet.result:
+        parts.append(f"Result:\n{packet.result}")
+    if packet.error:
+        parts.append(f"Error:\n{packet.error}")
+    if packet.clarifications:
+        parts.append("Clarifications:\n" + "\n".join(
+            f"- Q: {c.question}\n  A: {c.response or '(unanswered)'}" for c in packet.clarifications))
+    if packet.failing_checks:
+        parts.append("Failing checks:\n" + "\n".join(f"- {c.name}: {c.message}" for c in packet.failing_checks))
+    if packet.logs:
+        parts.append("Log tail:\n" + "\n".join(f"[{line.stream}] {line.text}" for line in packet.logs[-60:]))
+    return "\n\n".join(parts)

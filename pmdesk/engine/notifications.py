@@ -1,0 +1,78 @@
+"""Typed change notifications the engine publishes; the window, CLI and API listen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from pmdesk.models import ActivityEvent, Plan, Run
+
+
+@dataclass(frozen=True)
+class RunChanged:
+    project_id: str
+    run: Run
+
+
+@dataclass(frozen=True)
+class PlanChanged:
+    project_id: str
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class EventsAppended:
+    project_id: str
+    run_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ActivityRecorded:
+    project_id: str
+    event: ActivityEvent
+
+
+@dataclass(frozen=True)
+class GateProgress:
+    project_id: str
+    plan_id: str
+    gate: str
+    state: str  # waiting | running | passed | failed | skipped
+    duration_ms: int | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectsChanged:
+    pass
+
+
+Change = Union[RunChanged, PlanChanged, EventsAppended, ActivityRecorded, GateProgress, ProjectsChanged]
+Listener = Callable[[Change], None]
+
+
+class ChangeBus:
+    """Synchronous fan-out. Listeners must be quick; the UI coalesces on its side."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a broken listener must not break the engine
+                import logging
+
+                logging.getLogger(__name__).exception("change listener failed")

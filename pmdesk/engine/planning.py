@@ -1,0 +1,175 @@
+"""Plan: the model splits the follow-up of a run into subtasks via a forced tool call.
+
+The answer's shape comes from a pydantic model (the tool's input schema is generated
+from it) and is validated before a single task is saved.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+from pydantic import BaseModel, Field, ValidationError
+
+from pmdesk.engine.inspect import packet_prompt
+from pmdesk.executors.anthropic_client import describe_api_error, make_client
+from pmdesk.models import InspectionPacket, PlanTask, new_id
+
+MAX_TASKS = 50
+MAX_PRIORITY = 1000
+
+SYSTEM = (
+    "You plan follow-up work for a coding agent. Read the inspection packet of a finished run "
+    "and split what remains to be done into small, independent subtasks that agents can run in "
+    "parallel in the same repository. Give each task a local id (t1, t2, ...), a self-contained "
+    "description an agent can act on without other context, a priority (1 = first) and the ids "
+    "of the tasks it depends on. Submit the plan with the submit_plan tool."
+)
+
+
+class PlanAnswerTask(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=20_000)
+    priority: int = Field(default=1, ge=1, le=MAX_PRIORITY)
+    dependencies: list[str] = Field(default_factory=list)
+
+
+class PlanAnswer(BaseModel):
+    """The input of the ``submit_plan`` tool (DESIGN, "Contracts with the model")."""
+
+    tasks: list[PlanAnswerTask]
+    summary: str | None = None
+
+
+def submit_plan_tool() -> dict[str, Any]:
+    return {
+        "name": "submit_plan",
+        "description": "Submit the plan: the subtasks, their priorities and dependencies.",
+        "input_schema": PlanAnswer.model_json_schema(),
+    }
+
+
+class PlanGenerationError(ValueError):
+    """Why there is no plan, in words the user can act on."""
+
+
+def validate_answer(raw: Any) -> PlanAnswer:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise PlanGenerationError(f"the plan is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(raw, dict):
+        raise PlanGenerationError("the plan must be a JSON object with a 'tasks' list")
+    try:
+        answer = PlanAnswer.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PlanGenerationError(f"the plan does not have the expected shape ({where}: {first['msg']})") from None
+    tasks = answer.tasks
+    if not tasks:
+        raise PlanGenerationError("the plan has no tasks")
+    if len(tasks) > MAX_TASKS:
+        raise PlanGenerationError(f"the plan has {len(tasks)} tasks; at most {MAX_TASKS} are allowed")
+    ids = [t.id for t in tasks]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise PlanGenerationError(f"task ids are not unique: {', '.join(duplicates)}")
+    known = set(ids)
+    for task in tasks:
+        if not task.description.strip():
+            raise PlanGenerationError(f"task {task.id} has an empty description")
+        for dep in task.dependencies:
+            if dep == task.id:
+                raise PlanGenerationError(f"task {task.id} depends on itself")
+            if dep not in known:
+                raise PlanGenerationError(f"task {task.id} depends on unknown task {dep}")
+    cycle = find_cycle({t.id: list(t.dependencies) for t in tasks})
+    if cycle:
+        raise PlanGenerationError("the dependencies form a cycle: " + " -> ".join(cycle))
+    return answer
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a path (first node repeated at the end), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if state.get(dep, 0) == 0:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if state.get(node, 0) == 0:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def waves(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Tasks grouped by the earliest wave they can run in (dependencies first)."""
+    level: dict[str, int] = {}
+
+    def depth(node: str) -> int:
+        if node not in level:
+            level[node] = 0
+            level[node] = 1 + max((depth(d) for d in graph.get(node, []) if d in graph), default=-1)
+        return level[node]
+
+    for node in graph:
+        depth(node)
+    out: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for node, lvl in level.items():
+        out[lvl].append(node)
+    return out
+
+
+def tasks_from_answer(answer: PlanAnswer) -> list[PlanTask]:
+    mapping = {t.id: new_id("ptask") for t in answer.tasks}
+    return [
+        PlanTask(task_id=mapping[t.id], description=t.description.strip(), priority=t.priority,
+                 dependencies=[mapping[d] for d in t.dependencies])
+        for t in answer.tasks
+    ]
+
+
+async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer:
+    try:
+        client = make_client(timeout=float(120), max_retries=2)
+    except Exception as exc:
+        raise PlanGenerationError(describe_api_error(exc)) from None
+    try:
+        response = await client.messages.create(
+            model=model, max_tokens=8192, system=SYSTEM,
+            tools=[submit_plan_tool()],  # type: ignore[list-item]
+            tool_choice={"type": "tool", "name": "submit_plan"},
+            messages=[{"role": "user", "content": packet_prompt(packet)}],
+        )
+    except anthropic.APIError as exc:
+        raise PlanGenerationError(describe_api_error(exc)) from None
+    except ValueError as exc:  # a body the SDK could not decode
+        raise PlanGenerationError(f"the Anthropic API answered with something that is not JSON: {exc}") from None
+    finally:
+        await client.close()
+    for block in response.content or []:
+        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == "submit_plan":
+            return validate_answer(getattr(block, "input", None))
+    texts = [getattr(b, "text", "") for b in response.content or [] if getattr(b, "type", None) == "text"]
+    said = (" ".join(texts)).strip()
+    raise PlanGenerationError(
+        "the model answered with text instead of calling submit_plan"
+        + (f": {said[:200]}" if said else "")
+    )

@@ -1,0 +1,53 @@
+"""After a crash: nothing is left RUNNING that no one follows; nothing is re-run."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from pmdesk.executors.process import kill_group_now, pid_alive
+from pmdesk.models import ActivityType, Project, Run, TaskState, utc_now
+from pmdesk.store import StoreError
+
+if TYPE_CHECKING:
+    from pmdesk.engine.engine import Engine
+
+INTERRUPTED = "interrupted: the pmdesk process that ran it stopped"
+
+
+def recover_project(engine: Engine, project: Project) -> list[str]:
+    store = engine.store(project)
+    if not store.owner_lock.is_free():
+        return []  # another live engine owns these runs
+    notes: list[str] = []
+    for summary in store.list_runs():
+        if summary.status not in (TaskState.RUNNING, TaskState.QUEUED):
+            continue
+        if summary.status == TaskState.QUEUED and summary.plan_id:
+            continue  # never started; 'pmdesk dispatch PLAN' continues the plan
+        try:
+            run = store.get_run(summary.run_id)
+        except StoreError:
+            continue
+        if run.run_id in engine.runs.live:
+            continue
+        if run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
+            continue
+        if run.pid and pid_alive(run.pid):
+            kill_group_now(run.pid)  # an orphaned agent nobody can follow any more
+
+        def mark(r: Run) -> None:
+            if r.status in (TaskState.RUNNING, TaskState.QUEUED):
+                r.status = TaskState.ERROR
+                r.error = INTERRUPTED
+                r.ended_at = utc_now()
+                r.pid = None
+
+        store.update_run(run.run_id, mark)
+        engine.record(project, ActivityType.RUN_INTERRUPTED, INTERRUPTED, actor="system",
+                      run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
+        notes.append(f"{project.name}: run {run.run_id} marked ERROR ({INTERRUPTED})")
+    from pmdesk.engine.loop import recompute_plans_after_crash
+
+    notes.extend(recompute_plans_after_crash(engine, project))
+    return notes

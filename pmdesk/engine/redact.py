@@ -1,0 +1,50 @@
+"""Secrets never reach a state file, a log or an exported packet."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pmdesk import config
+
+_PATTERNS = re.compile(
+    r"(sk-ant-[A-Za-z0-9_\-]{8,})"
+    r"|((?:Bearer|bearer)\s+[A-Za-z0-9._\-]{16,})"
+    r"|((?:x-api-key|api[_-]?key|ANTHROPIC_API_KEY|auth[_-]?token|access[_-]?token|secret|password)"
+    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]{6,})",
+    re.IGNORECASE,
+)
+MASK = "[REDACTED]"
+
+
+def _known_secrets() -> list[str]:
+    key = config.api_key()
+    return [key] if key and len(key) >= 8 else []
+
+
+class Redactor:
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self.secrets = [s for s in (secrets if secrets is not None else _known_secrets()) if s]
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        if _PATTERNS.search(value) is None:
+            return value
+        return _PATTERNS.sub(_mask, value)
+
+    def any(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.any(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.any(v) for v in value]
+        return value
+
+
+def _mask(match: re.Match[str]) -> str:
+    if match.group(3):
+        return match.group(3) + MASK
+    return MASK

@@ -1,0 +1,206 @@
+"""An embedded agent on the anthropic SDK: a tool-use loop confined to the workdir.
+
+The conversation is persisted after every turn (in ``conversations/<runId>.json``), so an
+answer to ``ask_user`` continues the same run even after the app restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import anthropic
+
+from pmdesk.executors.agent_tools import TOOLS, AgentTools, ToolError
+from pmdesk.executors.anthropic_client import describe_api_error, make_client
+from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
+from pmdesk.executors.pricing import cost_usd
+from pmdesk.models import TaskState, Usage, validate_id
+from pmdesk.store.atomic import atomic_write_json
+
+SYSTEM = (
+    "You are a coding agent working in a local project directory. Use the tools to inspect "
+    "and change files and to run commands; all paths are relative to the project root. "
+    "When you need a decision from the user, call ask_user. When the task is done, answer "
+    "with a short summary of what you changed."
+)
+
+
+def conversation_path(state_dir: Path, run_id: str) -> Path:
+    return state_dir / "conversations" / f"{validate_id(run_id, 'run')}.json"
+
+
+class AgentExecution:
+    def __init__(self, ctx: RunContext, client: anthropic.AsyncAnthropic, state: dict[str, Any]) -> None:
+        self._ctx = ctx
+        self._client = client
+        self._state = state  # {"messages": [...], "pendingToolUseId": str|None, "pendingResults": [...], "turns": int}
+        self._tools = AgentTools(ctx.workdir, int(ctx.options.get("command_timeout_s", 120)))
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._usage = Usage()
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    @property
+    def alive(self) -> bool:
+        return True  # the conversation lives on disk; it can always take an answer
+
+    def _save(self) -> None:
+        atomic_write_json(conversation_path(self._ctx.state_dir, self._ctx.run_id), self._state, mode=0o600)
+
+    def begin(self) -> None:
+        self._task = asyncio.ensure_future(self._run_guarded())
+
+    async def _run_guarded(self) -> None:
+        try:
+            outcome = await self._loop()
+        except asyncio.CancelledError:
+            outcome = Outcome(TaskState.CANCELLED, error="cancelled by the user")
+        except anthropic.APIError as exc:
+            outcome = Outcome(TaskState.ERROR, error=describe_api_error(exc))
+        except Exception as exc:  # a bug or an OS error must end the run, not hang it
+            outcome = Outcome(TaskState.ERROR, error=f"the embedded agent failed: {exc!r}")
+        outcome.usage = self._usage
+        outcome.cost_usd = cost_usd(self._ctx.model, self._usage)
+        self._usage = Usage()
+        self._save()
+        self._outcomes.put_nowait(outcome)
+
+    async def _loop(self) -> Outcome:
+        ctx = self._ctx
+        messages: list[dict[str, Any]] = self._state["messages"]
+        max_turns = int(ctx.options.get("max_turns", 40))
+        max_tokens = int(ctx.options.get("max_tokens_per_run", 400_000))
+        while True:
+            if self._state["turns"] >= max_turns:
+                return Outcome(TaskState.ERROR, error=f"stopped after {max_turns} turns (the turn limit)")
+            if int(self._state.get("tokens", 0)) >= max_tokens:
+                return Outcome(TaskState.ERROR, error=f"stopped after {max_tokens} tokens (the token limit)")
+            response = await self._client.messages.create(
+                model=ctx.model or "claude-sonnet-4-5", max_tokens=8192, system=SYSTEM,
+                tools=TOOLS, messages=messages,  # type: ignore[arg-type]
+            )
+            self._state["turns"] += 1
+            usage = _usage_of(response)
+            self._usage = self._usage.add(usage)
+            self._state["tokens"] = int(self._state.get("tokens", 0)) + usage.total
+            content = [_block_dict(b) for b in response.content]
+            messages.append({"role": "assistant", "content": content})
+            last_text = ""
+            for block in content:
+                if block["type"] == "text" and block.get("text"):
+                    last_text = block["text"]
+                    ctx.emit("assistant", last_text, None)
+                elif block["type"] == "tool_use":
+                    ctx.emit("tool_use", f"{block['name']} {json.dumps(block.get('input'))[:300]}",
+                             {"name": block["name"], "id": block["id"]})
+            uses = [b for b in content if b["type"] == "tool_use"]
+            if not uses:
+                self._save()
+                if looks_like_question(last_text):
+                    return Outcome(TaskState.AWAITING_RESPONSE, question=last_text, summary=last_text)
+                return Outcome(TaskState.COMPLETE, summary=last_text or None)
+            results: list[dict[str, Any]] = []
+            question: str | None = None
+            for use in uses:
+                if use["name"] == "ask_user":
+                    raw = (use.get("input") or {}).get("question")
+                    question = str(raw) if raw else "The agent asks for your input."
+                    self._state["pendingToolUseId"] = use["id"]
+                    continue
+                results.append(await self._call_tool(use))
+            if question is not None:
+                self._state["pendingResults"] = results
+                self._save()
+                return Outcome(TaskState.AWAITING_RESPONSE, question=question)
+            messages.append({"role": "user", "content": results})
+            self._save()
+
+    async def _call_tool(self, use: dict[str, Any]) -> dict[str, Any]:
+        try:
+            text = await self._tools.call(use["name"], use.get("input") or {})
+            is_error = False
+        except ToolError as exc:
+            text, is_error = str(exc), True
+        except OSError as exc:
+            text, is_error = f"{exc.strerror or exc}", True
+        self._ctx.emit("tool_result", text[:500], {"isError": is_error, "name": use["name"]})
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": use["id"], "content": text}
+        if is_error:
+            result["is_error"] = True
+        return result
+
+    async def next_outcome(self) -> Outcome:
+        return await self._outcomes.get()
+
+    async def send(self, text: str) -> None:
+        pending = self._state.pop("pendingToolUseId", None)
+        if pending:
+            results = self._state.pop("pendingResults", [])
+            results.append({"type": "tool_result", "tool_use_id": pending, "content": text})
+            self._state["messages"].append({"role": "user", "content": results})
+        else:
+            self._state["messages"].append({"role": "user", "content": text})
+        self._save()
+        self.begin()
+
+    async def cancel(self) -> None:
+        await self._tools.cancel()
+        if self._task and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _block_dict(block: Any) -> dict[str, Any]:
+    data: dict[str, Any] = block.model_dump(mode="json", exclude_none=True) if hasattr(block, "model_dump") else dict(block)
+    if data.get("type") == "text":
+        return {"type": "text", "text": data.get("text", "")}
+    if data.get("type") == "tool_use":
+        return {"type": "tool_use", "id": data["id"], "name": data["name"], "input": data.get("input") or {}}
+    return data
+
+
+def _usage_of(response: Any) -> Usage:
+    raw = getattr(response, "usage", None)
+    if raw is None:
+        return Usage()
+    return Usage(
+        input_tokens=getattr(raw, "input_tokens", 0) or 0,
+        output_tokens=getattr(raw, "output_tokens", 0) or 0,
+        cache_creation_input_tokens=getattr(raw, "cache_creation_input_tokens", 0) or 0,
+        cache_read_input_tokens=getattr(raw, "cache_read_input_tokens", 0) or 0,
+    )
+
+
+class AnthropicAgentExecutor:
+    name = "anthropic_agent"
+
+    def _client(self) -> anthropic.AsyncAnthropic:
+        try:
+            return make_client()
+        except Exception as exc:
+            raise ExecutorError(describe_api_error(exc)) from None
+
+    async def start(self, ctx: RunContext) -> AgentExecution:
+        state = {"messages": [{"role": "user", "content": ctx.prompt}], "turns": 0, "tokens": 0}
+        execution = AgentExecution(ctx, self._client(), state)
+        ctx.emit("system", f"embedded agent · model {ctx.model}", {"model": ctx.model})
+        execution.begin()
+        return execution
+
+    async def resume(self, ctx: RunContext, answer: str) -> AgentExecution:
+        path = conversation_path(ctx.state_dir, ctx.run_id)
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise ExecutorError("the conversation of this run was not found; it cannot be continued") from None
+        execution = AgentExecution(ctx, self._client(), state)
+        await execution.send(answer)
+        return execution

@@ -1,0 +1,298 @@
+"""The spec's data models (camelCase JSON), with pmdesk's optional extras.
+
+Every model keeps fields it does not know (``extra="allow"``), so a file written by
+another tool survives a read-modify-write unchanged. Timestamps are ISO-8601 strings,
+as in the spec.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from pmdesk.models.enums import ActivityType, ExecutorKind, PlanStatus, TaskState
+from pmdesk.models.ids import validate_id
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        validate_assignment=True,
+        use_enum_values=False,
+    )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def _id_validator(prefix: str, optional: bool = False) -> Any:
+    def check(cls: type, value: Any) -> Any:
+        if value is None and optional:
+            return value
+        return validate_id(value, prefix)
+
+    return classmethod(check)
+
+
+class GateCheck(Model):
+    name: str
+    passed: bool
+    message: str
+    duration: int | None = None  # ms
+    skipped: bool | None = None
+    checks: list[GateCheck] | None = None  # [PASS]/[FAIL]/[SKIP] lines of this gate
+
+
+class GateResult(Model):
+    passed: bool
+    checks: list[GateCheck] = Field(default_factory=list)
+
+
+class PlanTask(Model):
+    task_id: str
+    description: str
+    priority: int = 1
+    dependencies: list[str] = Field(default_factory=list)
+    run_id: str | None = None
+    status: TaskState = TaskState.CREATED
+    error: str | None = None
+
+    _v_task = field_validator("task_id")(_id_validator("ptask"))
+    _v_run = field_validator("run_id")(_id_validator("run", optional=True))
+
+
+class Plan(Model):
+    plan_id: str
+    project_id: str
+    org_id: str = "local"
+    run_id: str | None = None
+    packet_id: str | None = None
+    status: PlanStatus = PlanStatus.DRAFT
+    tasks: list[PlanTask] = Field(default_factory=list)
+    verify_run_id: str | None = None
+    gate_result: GateResult | None = None
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    executed_at: str | None = None
+    completed_at: str | None = None
+    verified_at: str | None = None
+    summary: str | None = None
+    model: str | None = None
+
+    _v_plan = field_validator("plan_id")(_id_validator("plan"))
+    _v_project = field_validator("project_id")(_id_validator("pidx"))
+    _v_run = field_validator("run_id")(_id_validator("run", optional=True))
+    _v_packet = field_validator("packet_id")(_id_validator("pkt", optional=True))
+    _v_verify = field_validator("verify_run_id")(_id_validator("run", optional=True))
+
+    def task(self, task_id: str) -> PlanTask:
+        for task in self.tasks:
+            if task.task_id == task_id:
+                return task
+        raise KeyError(task_id)
+
+
+class Usage(Model):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def add(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+
+class Clarification(Model):
+    question: str
+    asked_at: str = Field(default_factory=utc_now)
+    response: str | None = None
+    responded_at: str | None = None
+
+
+class Run(Model):
+    """One agent working on one prompt in a project directory."""
+
+    run_id: str
+    project_id: str
+    session_id: str | None = None
+    task_run_id: str | None = None
+    prompt: str
+    status: TaskState = TaskState.CREATED
+    executor: ExecutorKind = ExecutorKind.COMMAND
+    model: str | None = None
+    plan_id: str | None = None
+    plan_task_id: str | None = None
+    pending_question: Clarification | None = None
+    clarifications: list[Clarification] = Field(default_factory=list)
+    agent_session_id: str | None = None  # e.g. Claude Code's session id, for --resume
+    settings: dict[str, Any] = Field(default_factory=dict)
+    pid: int | None = None
+    owner_pid: int | None = None
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    started_at: str | None = None
+    ended_at: str | None = None
+    exit_code: int | None = None
+    summary: str | None = None
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None  # None means unknown, never silently 0
+    event_count: int = 0
+
+    _v_run = field_validator("run_id")(_id_validator("run"))
+    _v_project = field_validator("project_id")(_id_validator("pidx"))
+    _v_session = field_validator("session_id")(_id_validator("sess", optional=True))
+    _v_plan = field_validator("plan_id")(_id_validator("plan", optional=True))
+    _v_task = field_validator("plan_task_id")(_id_validator("ptask", optional=True))
+
+
+class Session(Model):
+    session_id: str
+    project_id: str
+    created_at: str = Field(default_factory=utc_now)
+    title: str | None = None
+    run_ids: list[str] = Field(default_factory=list)
+
+    _v_session = field_validator("session_id")(_id_validator("sess"))
+    _v_project = field_validator("project_id")(_id_validator("pidx"))
+
+
+class Event(Model):
+    """One line of a run's trail: output, a tool call, a question, a status change."""
+
+    event_id: str
+    run_id: str
+    seq: int
+    ts: str = Field(default_factory=utc_now)
+    kind: str  # stdout | stderr | system | assistant | tool_use | tool_result | question | answer | status | gate | result
+    text: str = ""
+    data: dict[str, Any] | None = None
+
+
+class ActivityEvent(Model):
+    activity_id: str
+    type: ActivityType
+    project_id: str
+    ts: str = Field(default_factory=utc_now)
+    actor: str = "user"
+    plan_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    packet_id: str | None = None
+    message: str = ""
+    data: dict[str, Any] | None = None
+
+
+class LogLine(Model):
+    ts: str
+    stream: str  # stdout | stderr | system
+    text: str
+
+
+class InspectionPacket(Model):
+    packet_id: str
+    project_id: str
+    run_id: str
+    created_at: str = Field(default_factory=utc_now)
+    task: dict[str, Any] = Field(default_factory=dict)
+    project: dict[str, Any] = Field(default_factory=dict)
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    logs: list[LogLine] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    clarifications: list[Clarification] = Field(default_factory=list)
+    result: str | None = None
+    error: str | None = None
+    failing_checks: list[GateCheck] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    _v_packet = field_validator("packet_id")(_id_validator("pkt"))
+    _v_project = field_validator("project_id")(_id_validator("pidx"))
+    _v_run = field_validator("run_id")(_id_validator("run"))
+
+
+class ProjectSettings(Model):
+    default_model: str | None = None
+    default_executor: ExecutorKind | None = None
+    concurrency: int = Field(default=3, ge=1, le=32)
+    gates: list[str] | None = None  # shell-free command lines; None = detect from package.json
+    command_template: str | None = None
+
+
+class Project(Model):
+    project_id: str
+    name: str
+    path: str
+    added_at: str = Field(default_factory=utc_now)
+    settings: ProjectSettings = Field(default_factory=ProjectSettings)
+
+    _v_project = field_validator("project_id")(_id_validator("pidx"))
+
+
+# --- API shapes of the spec ---------------------------------------------------------
+
+
+class PlanRequest(Model):
+    packet_id: str
+    model: str | None = None
+
+
+class DispatchRequest(Model):
+    parallel: bool = True
+    max_parallel: int | None = Field(default=None, ge=1, le=32)
+
+
+class DispatchedRun(Model):
+    task_id: str
+    run_id: str
+
+
+class DispatchResponse(Model):
+    plan_id: str
+    status: PlanStatus
+    runs: list[DispatchedRun]
+    executed_at: str | None = None
+
+
+class PlanCreatedResponse(Model):
+    plan_id: str
+    status: PlanStatus
+    tasks: list[PlanTask]
+    created_at: str
+
+
+class VerifyResponse(Model):
+    plan_id: str
+    status: PlanStatus
+    verify_run_id: str | None = None
+    gate_result: GateResult | None = None
+    verified_at: str | None = None
+
+
+GateCheck.model_rebuild()

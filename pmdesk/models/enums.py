@@ -1,0 +1,73 @@
+"""The spec's enumerations, plus the few pmdesk adds (executor kinds, project status)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PlanStatus(StrEnum):
+    DRAFT = "DRAFT"
+    DISPATCHING = "DISPATCHING"
+    RUNNING = "RUNNING"
+    VERIFYING = "VERIFYING"
+    VERIFIED = "VERIFIED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class TaskState(StrEnum):
+    CREATED = "CREATED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    AWAITING_RESPONSE = "AWAITING_RESPONSE"
+    COMPLETE = "COMPLETE"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_TASK_STATES
+
+    @property
+    def is_live(self) -> bool:
+        return self in (TaskState.QUEUED, TaskState.RUNNING, TaskState.AWAITING_RESPONSE)
+
+
+TERMINAL_TASK_STATES = frozenset({TaskState.COMPLETE, TaskState.ERROR, TaskState.CANCELLED})
+
+
+class ActivityType(StrEnum):
+    PLAN_CREATED = "plan_created"
+    PLAN_DISPATCHED = "plan_dispatched"
+    PLAN_COMPLETED = "plan_completed"
+    PLAN_VERIFIED = "plan_verified"
+    PLAN_FAILED = "plan_failed"
+    PLAN_CANCELLED = "plan_cancelled"
+    PLAN_VERIFY_STARTED = "plan_verify_started"
+    RUN_CREATED = "run_created"
+    RUN_STARTED = "run_started"
+    RUN_AWAITING_RESPONSE = "run_awaiting_response"
+    RUN_RESPONDED = "run_responded"
+    RUN_COMPLETED = "run_completed"
+    RUN_FAILED = "run_failed"
+    RUN_CANCELLED = "run_cancelled"
+    RUN_INTERRUPTED = "run_interrupted"
+    PACKET_CREATED = "packet_created"
+    PROJECT_ADDED = "project_added"
+
+
+class ExecutorKind(StrEnum):
+    CLAUDE_CODE = "claude_code"
+    ANTHROPIC_AGENT = "anthropic_agent"
+    COMMAND = "command"
+    GATE = "gate"
+
+
+class ProjectStatus(StrEnum):
+    """Derived, most urgent first: needs_response > error > running > idle."""
+
+    NEEDS_RESPONSE = "needs_response"
+    ERROR = "error"
+    RUNNING = "running"
+    IDLE = "idle"
+    MISSING = "missing"

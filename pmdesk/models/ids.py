@@ -1,0 +1,47 @@
+"""Identifiers: generation and validation before an id becomes part of a path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The spec's own examples use short ids such as ``plan_xxx`` and ``ptask_001``; files
+# written by the original tool may carry them, so any short [A-Za-z0-9_-] suffix is
+# accepted on read. Nothing else (no dots, no slashes) can ever reach a path.
+_SUFFIX = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+
+PREFIXES = ("plan", "ptask", "run", "pkt", "evt", "act", "sess", "pidx", "verify")
+
+
+class InvalidIdError(ValueError):
+    """An id that does not match its pattern; the message names the id and the kind."""
+
+
+def new_id(prefix: str) -> str:
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}_{uuid.uuid4()}"
+
+
+def is_valid_id(value: object, prefix: str) -> bool:
+    return isinstance(value, str) and re.fullmatch(rf"{prefix}_{_SUFFIX}", value) is not None
+
+
+def validate_id(value: object, prefix: str) -> str:
+    """Return ``value`` if it is a well-formed ``<prefix>_…`` id, else raise InvalidIdError."""
+    if not is_valid_id(value, prefix):
+        shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
+        raise InvalidIdError(f"invalid {prefix} id {shown}: expected {prefix}_<uuid>")
+    assert isinstance(value, str)
+    return value
+
+
+def project_id_for_path(path: str | os.PathLike[str]) -> str:
+    real = os.path.realpath(os.fspath(path))
+    return "pidx_" + hashlib.sha256(real.encode("utf-8")).hexdigest()[:12]
+
+
+UUID_PATTERN = _UUID

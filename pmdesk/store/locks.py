@@ -1,0 +1,90 @@
+"""Locks in a state directory: a short write lock and the engine's ownership of a project."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+
+class ProjectBusyError(RuntimeError):
+    """Another engine (the window, `serve`, a CLI command) owns this project right now."""
+
+    def __init__(self, state_dir: Path, owner: dict[str, Any] | None) -> None:
+        who = "another pmdesk process"
+        if owner:
+            who = f"pmdesk pid {owner.get('pid')} ({owner.get('role', 'engine')}) on {owner.get('host')}"
+        super().__init__(
+            f"the project at {state_dir.parent.parent} is in use by {who}; "
+            "wait for its runs to finish, or use that process (its window or API)"
+        )
+        self.owner = owner
+
+
+def write_lock(state_dir: Path, timeout: float = 30.0) -> FileLock:
+    """The lock held around every read-modify-write, across processes."""
+    path = state_dir / "locks" / "write.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(
+        str(path), timeout=timeout, is_singleton=False, thread_local=False,
+        poll_interval=0.002, preserve_lock_file=True,
+    )
+
+
+class OwnerLock:
+    """Non-blocking, process-wide ownership of one project's runs."""
+
+    def __init__(self, state_dir: Path, role: str = "engine") -> None:
+        self.state_dir = state_dir
+        self.role = role
+        locks = state_dir / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(
+            str(locks / "engine.lock"), timeout=0, is_singleton=False, preserve_lock_file=True
+        )
+        self._owner_file = locks / "engine.owner.json"
+
+    @property
+    def held(self) -> bool:
+        return self._lock.is_locked
+
+    def acquire(self) -> None:
+        if self._lock.is_locked:
+            return
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise ProjectBusyError(self.state_dir, self.owner()) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "role": self.role, "since": time.time()}
+        self._owner_file.write_text(json.dumps(info))
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            try:
+                self._owner_file.unlink()
+            except OSError:
+                pass
+            self._lock.release(force=True)
+
+    def owner(self) -> dict[str, Any] | None:
+        try:
+            value = json.loads(self._owner_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def is_free(self) -> bool:
+        """True when no other process owns the project (this process may)."""
+        if self._lock.is_locked:
+            return True
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        self._lock.release(force=True)
+        return True

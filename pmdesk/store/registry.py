@@ -1,0 +1,104 @@
+"""The app-level list of registered projects, in the user's config dir."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from filelock import FileLock
+from pydantic import ValidationError
+
+from pmdesk.config import config_dir
+from pmdesk.models import Project, project_id_for_path
+from pmdesk.store.atomic import atomic_write_json
+from pmdesk.store.state_store import StateStore, state_dir_for
+
+
+class RegistryError(ValueError):
+    """A user-facing problem with a project reference or a path."""
+
+
+class ProjectRegistry:
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or config_dir()
+        self.path = self.directory / "projects.json"
+        self._lock = FileLock(str(self.directory / "projects.lock"), timeout=30, is_singleton=False)
+
+    def _read(self) -> list[Project]:
+        try:
+            raw = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return []
+        except ValueError:
+            self.path.replace(self.path.with_suffix(".json.corrupt"))
+            return []
+        projects: list[Project] = []
+        for item in raw.get("projects", []) if isinstance(raw, dict) else []:
+            try:
+                projects.append(Project.model_validate(item))
+            except ValidationError:
+                continue
+        return projects
+
+    def _write(self, projects: list[Project]) -> None:
+        atomic_write_json(self.path, {"version": 1, "projects": [p.to_json_dict() for p in projects]})
+
+    def list(self) -> list[Project]:
+        return self._read()
+
+    def add(self, path: str | os.PathLike[str], name: str | None = None) -> Project:
+        real = Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+        if not real.exists():
+            raise RegistryError(f"{path}: no such folder")
+        if not real.is_dir():
+            raise RegistryError(f"{path}: not a folder")
+        project_id = project_id_for_path(real)
+        with self._lock:
+            projects = self._read()
+            for existing in projects:
+                if existing.project_id == project_id:
+                    raise RegistryError(f"{real} is already registered as {existing.name!r} ({project_id})")
+            display = (name or real.name or str(real)).strip()
+            if not display:
+                raise RegistryError("a project needs a name")
+            project = Project(project_id=project_id, name=display, path=str(real))
+            store = StateStore(state_dir_for(real), project_id)
+            store.ensure_layout()
+            try:
+                saved = store.get_project()
+                project.settings = saved.settings  # keep settings of an earlier registration
+            except Exception:
+                pass
+            store.put_project(project)
+            projects.append(project)
+            self._write(projects)
+        return project
+
+    def resolve(self, ref: str) -> Project:
+        """A project by id, by name, or by path."""
+        projects = self._read()
+        for project in projects:
+            if project.project_id == ref:
+                return project
+        named = [p for p in projects if p.name == ref]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise RegistryError(f"several projects are named {ref!r}; use the id or the path")
+        real = os.path.realpath(os.path.expanduser(ref))
+        for project in projects:
+            if project.path == real:
+                return project
+        raise RegistryError(f"no registered project {ref!r} (see 'pmdesk project list')")
+
+    def remove(self, ref: str) -> Project:
+        with self._lock:
+            project = self.resolve(ref)
+            self._write([p for p in self._read() if p.project_id != project.project_id])
+        return project
+
+    def update(self, project: Project) -> None:
+        with self._lock:
+            projects = [project if p.project_id == project.project_id else p for p in self._read()]
+            self._write(projects)

@@ -1,0 +1,365 @@
+"""One project's state directory: the spec's layout, atomic records, JSONL trails, an index.
+
+A ``StateStore`` is bound to exactly one state directory, and refuses records that name
+another project, so a plan of project A can never reach a run of project B.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from pmdesk.models import (
+    ActivityEvent,
+    Event,
+    InspectionPacket,
+    Model,
+    Plan,
+    Project,
+    Run,
+    Session,
+    utc_now,
+    validate_id,
+)
+from pmdesk.store.atomic import atomic_write_bytes, atomic_write_json
+from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundError
+from pmdesk.store.jsonl import append_records, day_file, iter_records, tail_records
+from pmdesk.store.locks import OwnerLock, write_lock
+from pmdesk.store.summaries import PlanSummary, RunSummary, summarize_plan, summarize_run
+
+SPEC_DIRS = ("projects", "sessions", "runs", "events", "plans", "inspection-packets")
+EXTRA_DIRS = ("activity",)
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+INDEX_VERSION = 1
+
+M = TypeVar("M", bound=Model)
+
+_KINDS: dict[str, tuple[str, str]] = {
+    # kind: (directory, id prefix)
+    "run": ("runs", "run"),
+    "plan": ("plans", "plan"),
+    "session": ("sessions", "sess"),
+    "packet": ("inspection-packets", "pkt"),
+    "project": ("projects", "pidx"),
+}
+
+
+def state_dir_for(project_path: str | os.PathLike[str]) -> Path:
+    return Path(project_path) / ".claude" / "state"
+
+
+class StateProblem(Model):
+    path: str
+    kind: str
+    message: str
+    quarantined_to: str | None = None
+    ts: str = ""
+
+
+class StateStore:
+    def __init__(self, state_dir: Path, project_id: str) -> None:
+        self.state_dir = Path(state_dir)
+        self.project_id = validate_id(project_id, "pidx")
+        self.owner_lock = OwnerLock(self.state_dir)
+
+    @classmethod
+    def for_project(cls, project_path: str | os.PathLike[str], project_id: str) -> StateStore:
+        return cls(state_dir_for(project_path), project_id)
+
+    # -- layout -------------------------------------------------------------------
+
+    def ensure_layout(self) -> None:
+        for name in (*SPEC_DIRS, *EXTRA_DIRS, "index", "locks"):
+            (self.state_dir / name).mkdir(parents=True, exist_ok=True)
+
+    def _file(self, kind: str, item_id: str) -> Path:
+        directory, prefix = _KINDS[kind]
+        validate_id(item_id, prefix)
+        path = self.state_dir / directory / f"{item_id}.json"
+        # validate_id already forbids separators and dots; this is the belt to its braces.
+        if path.parent.resolve() != (self.state_dir / directory).resolve():
+            raise CrossProjectError(f"{kind} id {item_id!r} escapes the state directory")
+        return path
+
+    def _events_dir(self, run_id: str) -> Path:
+        validate_id(run_id, "run")
+        return self.state_dir / "events" / run_id
+
+    # -- problems and quarantine ----------------------------------------------------
+
+    def _quarantine(self, path: Path, kind: str, message: str) -> CorruptStateError:
+        target_dir = self.state_dir / "quarantine" / kind
+        target_dir.mkdir(parents=True, exist_ok=True)
+        stamp = utc_now().replace(":", "").replace("-", "")
+        target = target_dir / f"{path.name}.{stamp}"
+        moved: str | None = None
+        try:
+            shutil.move(str(path), str(target))
+            moved = str(target)
+        except OSError:
+            moved = None
+        problem = StateProblem(
+            path=str(path), kind=kind, message=message, quarantined_to=moved, ts=utc_now()
+        )
+        append_records(self.state_dir / "quarantine" / "problems.jsonl", [problem.to_json_dict()])
+        where = f"; moved to {moved}" if moved else ""
+        return CorruptStateError(f"{path.name}: {message}{where}", moved)
+
+    def problems(self) -> list[StateProblem]:
+        path = self.state_dir / "quarantine" / "problems.jsonl"
+        out: list[StateProblem] = []
+        if not path.exists():
+            return out
+        with open(path, "rb") as handle:
+            for line in handle:
+                try:
+                    out.append(StateProblem.model_validate_json(line))
+                except ValidationError:
+                    continue
+        return out
+
+    def _load(self, path: Path, kind: str, model: type[M]) -> M:
+        """Read and validate one record; anything unreadable is quarantined and raised."""
+        try:
+            if path.is_dir():
+                raise self._quarantine(path, kind, "a directory stands where a file should be")
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(kind, path.stem) from None
+        if size > MAX_RECORD_BYTES:
+            raise self._quarantine(path, kind, f"file is {size} bytes, over the {MAX_RECORD_BYTES} limit")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(kind, path.stem) from None
+        try:
+            record = model.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "file"
+            raise self._quarantine(path, kind, f"not a valid {kind} ({where}: {first['msg']})") from None
+        id_field = {"run": "run_id", "plan": "plan_id", "session": "session_id",
+                    "packet": "packet_id", "project": "project_id"}[kind]
+        if getattr(record, id_field) != path.stem:
+            raise self._quarantine(path, kind, f"file name does not match its id {getattr(record, id_field)!r}")
+        if kind != "project" and getattr(record, "project_id", self.project_id) != self.project_id:
+            raise CrossProjectError(f"{kind} {path.stem} belongs to another project")
+        return record
+
+    def _write(self, kind: str, item_id: str, record: Model) -> None:
+        data = record.to_json().encode("utf-8")
+        atomic_write_bytes(self._file(kind, item_id), data)
+
+    def _exists(self, kind: str, item_id: str) -> bool:
+        return self._file(kind, item_id).is_file()
+
+    # -- project record ---------------------------------------------------------------
+
+    def get_project(self) -> Project:
+        return self._load(self._file("project", self.project_id), "project", Project)
+
+    def put_project(self, project: Project) -> None:
+        if project.project_id != self.project_id:
+            raise CrossProjectError("project record of another project")
+        self._write("project", project.project_id, project)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        return self._load(self._file("run", run_id), "run", Run)
+
+    def has_run(self, run_id: str) -> bool:
+        return self._exists("run", run_id)
+
+    def put_run(self, run: Run) -> Run:
+        self._check_run_refs(run)
+        run.updated_at = utc_now()
+        self._write("run", run.run_id, run)
+        return run
+
+    def update_run(self, run_id: str, change: Callable[[Run], Any]) -> Run:
+        """Read-modify-write under the cross-process write lock."""
+        with write_lock(self.state_dir):
+            run = self.get_run(run_id)
+            change(run)
+            return self.put_run(run)
+
+    def _check_run_refs(self, run: Run) -> None:
+        if run.project_id != self.project_id:
+            raise CrossProjectError(f"run {run.run_id} names project {run.project_id}, not {self.project_id}")
+        if run.plan_id and not self._exists("plan", run.plan_id):
+            raise CrossProjectError(f"run {run.run_id} names plan {run.plan_id}, which is not in this project")
+        if run.session_id and not self._exists("session", run.session_id):
+            raise CrossProjectError(f"run {run.run_id} names session {run.session_id}, which is not in this project")
+
+    def list_runs(self) -> list[RunSummary]:
+        return [RunSummary.model_validate(s) for s in self._refresh_index("run", Run, summarize_run).values()]
+
+    # -- plans --------------------------------------------------------------------------
+
+    def get_plan(self, plan_id: str) -> Plan:
+        return self._load(self._file("plan", plan_id), "plan", Plan)
+
+    def put_plan(self, plan: Plan) -> Plan:
+        self._check_plan_refs(plan)
+        plan.updated_at = utc_now()
+        self._write("plan", plan.plan_id, plan)
+        return plan
+
+    def update_plan(self, plan_id: str, change: Callable[[Plan], Any]) -> Plan:
+        with write_lock(self.state_dir):
+            plan = self.get_plan(plan_id)
+            change(plan)
+            return self.put_plan(plan)
+
+    def _check_plan_refs(self, plan: Plan) -> None:
+        if plan.project_id != self.project_id:
+            raise CrossProjectError(f"plan {plan.plan_id} names project {plan.project_id}, not {self.project_id}")
+        refs: list[tuple[str, str]] = []
+        if plan.run_id:
+            refs.append(("run", plan.run_id))
+        if plan.verify_run_id:
+            refs.append(("run", plan.verify_run_id))
+        if plan.packet_id:
+            refs.append(("packet", plan.packet_id))
+        refs.extend(("run", t.run_id) for t in plan.tasks if t.run_id)
+        for kind, ref in refs:
+            if not self._exists(kind, ref):
+                raise CrossProjectError(
+                    f"plan {plan.plan_id} names {kind} {ref}, which is not in this project"
+                )
+
+    def list_plans(self) -> list[PlanSummary]:
+        return [PlanSummary.model_validate(s) for s in self._refresh_index("plan", Plan, summarize_plan).values()]
+
+    # -- sessions and packets -----------------------------------------------------------------
+
+    def get_session(self, session_id: str) -> Session:
+        return self._load(self._file("session", session_id), "session", Session)
+
+    def put_session(self, session: Session) -> Session:
+        if session.project_id != self.project_id:
+            raise CrossProjectError("session of another project")
+        self._write("session", session.session_id, session)
+        return session
+
+    def get_packet(self, packet_id: str) -> InspectionPacket:
+        return self._load(self._file("packet", packet_id), "packet", InspectionPacket)
+
+    def has_packet(self, packet_id: str) -> bool:
+        return self._exists("packet", packet_id)
+
+    def put_packet(self, packet: InspectionPacket) -> InspectionPacket:
+        if packet.project_id != self.project_id:
+            raise CrossProjectError("inspection packet of another project")
+        if not self._exists("run", packet.run_id):
+            raise CrossProjectError(f"packet names run {packet.run_id}, which is not in this project")
+        self._write("packet", packet.packet_id, packet)
+        return packet
+
+    def list_packets(self) -> list[dict[str, Any]]:
+        return list(self._refresh_index("packet", InspectionPacket, _summarize_packet).values())
+
+    # -- events and activity (append-only JSONL, one file per day) ------------------------------
+
+    def append_events(self, run_id: str, events: list[Event]) -> int:
+        return append_records(day_file(self._events_dir(run_id)), [e.to_json() for e in events])
+
+    def tail_events(self, run_id: str, count: int) -> list[Event]:
+        return [Event.model_validate(r) for r in tail_records(self._events_dir(run_id), count)]
+
+    def read_events(self, run_id: str, after: int | None = None, limit: int | None = None) -> list[Event]:
+        out: list[Event] = []
+        for record in iter_records(self._events_dir(run_id)):
+            if after is not None and int(record.get("seq", -1)) <= after:
+                continue
+            out.append(Event.model_validate(record))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def last_event_seq(self, run_id: str) -> int:
+        tail = tail_records(self._events_dir(run_id), 1)
+        return int(tail[0].get("seq", 0)) if tail else 0
+
+    def append_activity(self, events: list[ActivityEvent]) -> int:
+        for event in events:
+            if event.project_id != self.project_id:
+                raise CrossProjectError("activity of another project")
+        return append_records(day_file(self.state_dir / "activity"), [e.to_json() for e in events])
+
+    def list_activity(self, limit: int = 200) -> list[ActivityEvent]:
+        """Newest first."""
+        records = tail_records(self.state_dir / "activity", limit)
+        out: list[ActivityEvent] = []
+        for record in reversed(records):
+            try:
+                out.append(ActivityEvent.model_validate(record))
+            except ValidationError:
+                continue
+        return out
+
+    # -- the listing index --------------------------------------------------------------------------
+
+    def _refresh_index(
+        self, kind: str, model: type[M], summarize: Callable[[Any], dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """Summaries of every record, re-reading only files whose (mtime, size, inode) changed.
+
+        The index is a cache: missing, corrupt or written by an older version, it is rebuilt;
+        files changed behind pmdesk's back (another tool, a restore) are noticed by their stat.
+        """
+        directory_name, _prefix = _KINDS[kind]
+        directory = self.state_dir / directory_name
+        index_path = self.state_dir / "index" / f"{directory_name}.json"
+        entries: dict[str, list[Any]] = {}
+        try:
+            raw = json.loads(index_path.read_bytes())
+            if isinstance(raw, dict) and raw.get("version") == INDEX_VERSION:
+                entries = raw.get("entries", {})
+        except (OSError, ValueError):
+            entries = {}
+        fresh: dict[str, list[Any]] = {}
+        changed = False
+        try:
+            scan = list(os.scandir(directory))
+        except FileNotFoundError:
+            scan = []
+        for entry in scan:
+            name = entry.name
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            key = [st.st_mtime_ns, st.st_size, st.st_ino]
+            cached = entries.get(name)
+            if cached is not None and cached[:3] == key:
+                fresh[name] = cached
+                continue
+            changed = True
+            try:
+                record = self._load(Path(entry.path), kind, model)
+            except (CorruptStateError, NotFoundError, CrossProjectError, ValueError):
+                continue
+            fresh[name] = [*key, summarize(record)]
+        if changed or len(fresh) != len(entries):
+            atomic_write_json(index_path, {"version": INDEX_VERSION, "entries": fresh}, durable=False)
+        return {name[:-5]: value[3] for name, value in fresh.items()}
+
+
+def _summarize_packet(packet: InspectionPacket) -> dict[str, Any]:
+    return {
+        "packetId": packet.packet_id,
+        "runId": packet.run_id,
+        "createdAt": packet.created_at,
+        "prompt": str(packet.task.get("prompt", ""))[:200],
+        "status": packet.task.get("status"),
+    }

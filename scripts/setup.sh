@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what pmdesk needs on a fresh Debian/Ubuntu machine: system libraries for Qt's
+# xcb platform, Xvfb and fonts (for screenshots and headless runs), Node.js (gate fixtures),
+# and a virtual environment with pmdesk itself. Safe to run again: it skips what is there.
+#   scripts/setup.sh          the app
+#   scripts/setup.sh --test   the app and the test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+apt_packages=(
+  xvfb xauth fontconfig fonts-dejavu-core
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
+  libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 libxkbcommon0 libegl1 libgl1
+  libfontconfig1 libdbus-1-3 libglib2.0-0
+)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+
+if command -v dpkg-query >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "pmdesk setup: installing system packages: ${missing[*]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "pmdesk setup: not a Debian system; install Qt's xcb libraries and Xvfb with your package manager" >&2
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=".venv/.pmdesk-installed${extras}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".${extras}"
+  touch "$stamp"
+fi

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""A stand-in for the Claude Code CLI that speaks its stream-json protocol.
+
+Behaviour is chosen by markers in the prompt, so a plan's tasks can each pick one:
+  [ask]           end the turn on a question (AWAITING_RESPONSE); the next user turn answers it
+  [askuser-tool]  ask through the AskUserQuestion tool
+  [error]         an error result, exit 1
+  [crash]         die with exit 3 and a stderr line, no result
+  [hang]          never answer (and start a child that also hangs)
+  [flood N]       N assistant messages before the result
+  [malformed]     garbage lines between the messages
+  [write PATH]    write PATH in the working directory (content: the prompt)
+  [sleep S]       sleep S seconds before answering
+  [version]       --version prints a version
+Every start and end is appended to $FAKE_CLAUDE_LOG as JSON lines (for ordering tests).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+args = sys.argv[1:]
+if "--version" in args:
+    print("9.9.9 (Claude Code fake)")
+    sys.exit(0)
+
+resume = args[args.index("--resume") + 1] if "--resume" in args else None
+session = resume or str(uuid.uuid4())
+log_path = os.environ.get("FAKE_CLAUDE_LOG")
+
+
+def log(kind, **data):
+    if log_path:
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps({"kind": kind, "t": time.time(), "pid": os.getpid(), "session": session, **data}) + "\n")
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def assistant(text):
+    out({"type": "assistant", "session_id": session,
+         "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}})
+
+
+def result(text, is_error=False, cost=0.0125):
+    out({"type": "result", "subtype": "error_during_execution" if is_error else "success", "is_error": is_error,
+         "result": text, "session_id": session, "total_cost_usd": cost, "num_turns": 1,
+         "usage": {"input_tokens": 100, "output_tokens": 20}})
+
+
+def read_turn():
+    line = sys.stdin.readline()
+    if not line:
+        return None
+    message = json.loads(line)
+    content = message["message"]["content"]
+    return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+
+
+out({"type": "system", "subtype": "init", "session_id": session, "model": "claude-fake", "tools": ["Read"],
+     "claude_code_version": "9.9.9"})
+prompt = read_turn()
+if prompt is None:
+    sys.exit(0)
+log("start", prompt=prompt, resume=resume, cwd=os.getcwd())
+
+if resume:
+    assistant(f"Resumed {resume} with your answer: {prompt}")
+    result(f"Finished after the answer: {prompt}", cost=0.01)
+    log("end", prompt=prompt)
+    sys.stdin.read()
+    sys.exit(0)
+
+sleep = re.search(r"\[sleep ([0-9.]+)\]", prompt)
+if sleep:
+    time.sleep(float(sleep.group(1)))
+if "[crash]" in prompt:
+    sys.stderr.write("boom: the fake crashed\n")
+    sys.stderr.flush()
+    log("end", prompt=prompt)
+    sys.exit(3)
+if "[hang]" in prompt:
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    log("hang", prompt=prompt)
+    time.sleep(600)
+flood = re.search(r"\[flood (\d+)\]", prompt)
+if flood:
+    for i in range(int(flood.group(1))):
+        sys.stdout.write(json.dumps({"type": "assistant", "session_id": session, "message": {
+            "role": "assistant", "content": [{"type": "text", "text": f"line {i}"}]}}) + "\n")
+    sys.stdout.flush()
+if "[malformed]" in prompt:
+    sys.stdout.write("this is not json\n{\"half\": \n[1,2,3]\n")
+    sys.stdout.flush()
+write = re.search(r"\[write ([^\]\s]+)\]", prompt)
+if write:
+    with open(write.group(1), "w") as handle:
+        handle.write(prompt + "\n")
+    out({"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "Write", "input": {"file_path": write.group(1)}}]}})
+    out({"type": "user", "session_id": session, "message": {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]}})
+if "[error]" in prompt:
+    result("API Error: something went wrong", is_error=True)
+    log("end", prompt=prompt)
+    sys.exit(1)
+if "[askuser-tool]" in prompt:
+    out({"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_q", "name": "AskUserQuestion",
+         "input": {"questions": [{"question": "Which port should the server use?"}]}}]}})
+    result("Waiting for the user.")
+elif "[ask]" in prompt:
+    assistant("I found two options. Which database should I use, SQLite or Postgres?")
+    result("I found two options. Which database should I use, SQLite or Postgres?")
+else:
+    assistant(f"Done: {prompt}")
+    result(f"Done: {prompt}")
+    log("end", prompt=prompt)
+    sys.stdin.read()
+    sys.exit(0)
+
+answer = read_turn()
+if answer is None:
+    sys.exit(0)
+assistant(f"Using {answer}.")
+result(f"Finished with {answer}.")
+log("end", prompt=prompt, answer=answer)
+sys.stdin.read()
