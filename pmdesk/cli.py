@@ -528,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "Inspect → Plan → Dispatch → Verify → Record.")
     parser.add_argument("--version", action="version", version=f"pmdesk {pmdesk.__version__}")
     parser.add_argument("--selftest", action="store_true", help="start offscreen, exercise the app, exit 0 if it works")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="subcommand")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the same JSON the HTTP API returns")
 
@@ -630,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.subcommand is None:
         return cmd_gui(args)
     return dispatch_command(args)
 

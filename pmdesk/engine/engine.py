@@ -12,7 +12,6 @@ from pmdesk.engine.notifications import ActivityRecorded, ChangeBus, ProjectsCha
 from pmdesk.engine.overview import ProjectOverview, overview
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
-from pmdesk.executors.anthropic_agent import AnthropicAgentExecutor
 from pmdesk.executors.base import Executor, ExecutorError
 from pmdesk.executors.claude_code import ClaudeCodeExecutor
 from pmdesk.executors.command import CommandExecutor
@@ -129,6 +128,8 @@ class Engine:
         if run.executor == ExecutorKind.CLAUDE_CODE:
             return ClaudeCodeExecutor(require_claude(self.settings))
         if run.executor == ExecutorKind.ANTHROPIC_AGENT:
+            from pmdesk.executors.anthropic_agent import AnthropicAgentExecutor  # the SDK loads slowly
+
             return AnthropicAgentExecutor()
         if run.executor == ExecutorKind.COMMAND:
             return CommandExecutor()

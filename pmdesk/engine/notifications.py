@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from pmdesk.models import ActivityEvent, Plan, Run
 
@@ -49,7 +49,7 @@ class ProjectsChanged:
     pass
 
 
-Change = Union[RunChanged, PlanChanged, EventsAppended, ActivityRecorded, GateProgress, ProjectsChanged]
+Change = RunChanged | PlanChanged | EventsAppended | ActivityRecorded | GateProgress | ProjectsChanged
 Listener = Callable[[Change], None]
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anthropic
 from pydantic import BaseModel, Field, ValidationError
 
 from pmdesk.engine.inspect import packet_prompt
-from pmdesk.executors.anthropic_client import describe_api_error, make_client
 from pmdesk.models import InspectionPacket, PlanTask, new_id
 
 MAX_TASKS = 50
@@ -147,6 +145,10 @@ def tasks_from_answer(answer: PlanAnswer) -> list[PlanTask]:
 
 
 async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer:
+    import anthropic  # loaded on first use: the SDK takes over a second to import
+
+    from pmdesk.executors.anthropic_client import describe_api_error, make_client
+
     try:
         client = make_client(timeout=float(120), max_retries=2)
     except Exception as exc:

@@ -68,6 +68,7 @@ class RunService:
     ) -> Run:
         if not prompt.strip():
             raise RunError("the prompt is empty")
+        prompt = self.engine.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
         store = self.engine.store(project)
         kind = executor or self.engine.default_executor(project)
         settings = self.engine.run_settings(project, kind, model, command)

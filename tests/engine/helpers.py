@@ -1,0 +1,71 @@
+"""Small helpers for engine tests: a registered project and waiting on runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pmdesk.engine.engine import Engine
+from pmdesk.models import Project, Run, TaskState
+
+
+def add_project(engine: Engine, path: Path, name: str | None = None) -> Project:
+    path.mkdir(parents=True, exist_ok=True)
+    return engine.add_project(str(path), name)
+
+
+async def run_to_pause(engine: Engine, project: Project, prompt: str, **kw: Any) -> Run:
+    run = engine.runs.create(project, prompt, **kw)
+    await engine.runs.start(project, run.run_id)
+    await engine.runs.wait(run.run_id)
+    return engine.store(project).get_run(run.run_id)
+
+
+def events(engine: Engine, project: Project, run_id: str) -> list[Any]:
+    return engine.store(project).read_events(run_id)
+
+
+def fake_log(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().split(") ", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    out.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+async def until(predicate: Any, timeout: float = 20.0, interval: float = 0.02) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(interval)
+
+
+TERMINAL = (TaskState.COMPLETE, TaskState.ERROR, TaskState.CANCELLED)
