@@ -410,7 +410,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         try:
             if plan.status == PlanStatus.RUNNING:
                 if not engine.loop.continue_plan(project, args.plan, args.max_parallel):
-                    raise CliError(f"plan {args.plan} cannot be continued")
+                    raise CliError(f"plan {args.plan} has already run all its tasks; "
+                                   f"verify it with 'pmdesk verify {args.plan}'")
                 if not args.json:
                     print(f"continuing plan {args.plan}", file=sys.stderr)
             else:

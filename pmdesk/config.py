@@ -17,7 +17,7 @@ from pmdesk.models import ExecutorKind, Model
 from pmdesk.store.atomic import atomic_write_json
 
 APP_NAME = "pmdesk"
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-4-6"
 KEYRING_SERVICE = "pmdesk"
 KEYRING_USER = "anthropic-api-key"
 

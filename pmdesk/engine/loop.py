@@ -197,7 +197,7 @@ class PlanLoop:
         if plan_id in self.jobs:
             return True
         plan = self.engine.store(project).get_plan(plan_id)
-        if plan.status != PlanStatus.RUNNING:
+        if plan.status != PlanStatus.RUNNING or all(t.status.is_terminal for t in plan.tasks):
             return False
         project = self.engine.project_settings(project)
         self._start_job(project, plan_id, max_parallel or project.settings.concurrency)
@@ -359,8 +359,6 @@ class PlanLoop:
     async def verify(self, project: Project, plan_id: str, force: bool = False) -> Plan:
         store = self.engine.store(project)
         plan = store.get_plan(plan_id)
-        if plan_id in self.jobs:
-            raise PlanStateError(f"plan {plan_id} is still being dispatched or verified")
         if plan.status == PlanStatus.RUNNING:
             not_done = [t for t in plan.tasks if t.status != TaskState.COMPLETE]
             live = [t for t in not_done if not t.status.is_terminal]
@@ -372,6 +370,8 @@ class PlanLoop:
         elif plan.status != PlanStatus.FAILED:
             raise PlanStateError(
                 f"plan {plan_id} is {plan.status.value}; verify needs a RUNNING plan whose tasks are complete, or a FAILED plan")
+        if plan_id in self.jobs:
+            raise PlanStateError(f"plan {plan_id} is still being dispatched or verified")
         project = self.engine.project_settings(project)
         try:
             gates = gates_for(Path(project.path), project.settings.gates)

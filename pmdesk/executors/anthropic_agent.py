@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 
+from pmdesk.config import DEFAULT_MODEL
 from pmdesk.executors.agent_tools import TOOLS, AgentTools, ToolError
 from pmdesk.executors.anthropic_client import describe_api_error, make_client
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
@@ -83,7 +84,7 @@ class AgentExecution:
             if int(self._state.get("tokens", 0)) >= max_tokens:
                 return Outcome(TaskState.ERROR, error=f"stopped after {max_tokens} tokens (the token limit)")
             response = await self._client.messages.create(
-                model=ctx.model or "claude-sonnet-4-5", max_tokens=8192, system=SYSTEM,
+                model=ctx.model or DEFAULT_MODEL, max_tokens=8192, system=SYSTEM,
                 tools=TOOLS, messages=messages,  # type: ignore[arg-type]
             )
             self._state["turns"] += 1

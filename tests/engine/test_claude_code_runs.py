@@ -160,5 +160,5 @@ async def test_the_default_executor_is_claude_when_found(engine: Engine, tmp_pat
     del os.environ["ANTHROPIC_API_KEY"]
     from pmdesk.executors.base import ExecutorError
 
-    with pytest.raises(ExecutorError, match="no agent is configured.*API key"):
+    with pytest.raises(ExecutorError, match=r"no agent is configured.*API key"):
         engine.runs.create(project, "go")

@@ -47,7 +47,7 @@ def text_reply(text: str) -> dict[str, Any]:
     return message([{"type": "text", "text": text}], stop_reason="end_turn")
 
 
-def message(content: list[dict[str, Any]], stop_reason: str = "end_turn", model: str = "claude-sonnet-4-5") -> dict[str, Any]:
+def message(content: list[dict[str, Any]], stop_reason: str = "end_turn", model: str = "claude-sonnet-4-6") -> dict[str, Any]:
     return {
         "id": f"msg_{uuid.uuid4().hex[:16]}", "type": "message", "role": "assistant", "model": model,
         "content": content, "stop_reason": stop_reason, "stop_sequence": None,
