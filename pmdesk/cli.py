@@ -70,7 +70,8 @@ def _find_project_of(engine: Any, kind: str, item_id: str) -> Project:
             continue
         store = engine.store(project)
         if store._exists(kind, item_id):
-            return project
+            found: Project = project
+            return found
     raise CliError(f"no {kind} {item_id} in any registered project")
 
 
@@ -514,11 +515,14 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib
+
     try:
-        from pmdesk.api.server import serve
+        server = importlib.import_module("pmdesk.api.server")
     except ImportError:
         raise CliError("the HTTP API is not built yet in this version", EXIT_FAILED) from None
-    return serve(args.host, args.port, allow_remote=args.allow_remote)
+    code: int = server.serve(args.host, args.port, allow_remote=args.allow_remote)
+    return code
 
 
 # -- parser ----------------------------------------------------------------------------------------

@@ -393,7 +393,11 @@ class PlanLoop:
                   task_run_id=f"verify_{plan_id}", executor=ExecutorKind.GATE, plan_id=plan_id,
                   settings={"gates": [g.name for g in gates]})
         store.put_run(run)
-        store.update_run(run.run_id, lambda r: (_set_run_status(r, TaskState.RUNNING), setattr(r, "started_at", utc_now())))
+        def start_run(r: Run) -> None:
+            _set_run_status(r, TaskState.RUNNING)
+            r.started_at = utc_now()
+
+        store.update_run(run.run_id, start_run)
         self._transition(project, plan_id, PlanStatus.VERIFYING, verify_run_id=run.run_id, gate_result=None, verified_at=None)
         self.engine.record(project, ActivityType.PLAN_VERIFY_STARTED, f"gate:all started ({len(gates)} gates)",
                            plan_id=plan_id, run_id=run.run_id)
@@ -414,8 +418,10 @@ class PlanLoop:
             recorder.emit("gate", f"$ {' '.join(gate.argv)}", {"gate": gate.name, "argv": gate.argv})
             job.gate = GateProcess()
             name = gate.name
-            check = await job.gate.run(gate, Path(project.path), env,
-                                       lambda line, name=name: recorder.emit("gate", line, {"gate": name}))
+            def on_line(line: str, name: str = name) -> None:
+                recorder.emit("gate", line, {"gate": name})
+
+            check = await job.gate.run(gate, Path(project.path), env, on_line)
             job.gate = None
             checks.append(check)
             recorder.emit("gate", f"{'✓' if check.passed else '✗'} {gate.name} ({check.duration} ms): {check.message}",

@@ -56,7 +56,7 @@ def validate_answer(raw: Any) -> PlanAnswer:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise PlanGenerationError(f"the plan is not valid JSON ({exc.msg} at position {exc.pos})") from None
     if not isinstance(raw, dict):
         raise PlanGenerationError("the plan must be a JSON object with a 'tasks' list")
@@ -154,9 +154,9 @@ async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer
     except Exception as exc:
         raise PlanGenerationError(describe_api_error(exc)) from None
     try:
-        response = await client.messages.create(
+        response = await client.messages.create(  # type: ignore[call-overload]
             model=model, max_tokens=8192, system=SYSTEM,
-            tools=[submit_plan_tool()],  # type: ignore[list-item]
+            tools=[submit_plan_tool()],
             tool_choice={"type": "tool", "name": "submit_plan"},
             messages=[{"role": "user", "content": packet_prompt(packet)}],
         )

@@ -131,9 +131,13 @@ class ClaudeExecution:
         self._ctx.emit("result", _short(text or result.get("subtype") or "", 2000),
                        {"subtype": result.get("subtype"), "isError": bool(result.get("is_error")),
                         "costUsd": total, "numTurns": result.get("num_turns")})
-        common = {"usage": usage, "cost_usd": cost, "agent_session_id": self._session_id}
+        def outcome(status: TaskState, summary: str | None = None, error: str | None = None,
+                    question: str | None = None) -> Outcome:
+            return Outcome(status, summary=summary, error=error, question=question, usage=usage,
+                           cost_usd=cost, agent_session_id=self._session_id)
+
         if result.get("is_error") or str(result.get("subtype", "success")).startswith("error"):
-            return Outcome(TaskState.ERROR, error=f"Claude Code reported an error: {text or result.get('subtype')}", **common)
+            return outcome(TaskState.ERROR, error=f"Claude Code reported an error: {text or result.get('subtype')}")
         denials = result.get("permission_denials") or []
         question = self._asked
         if not question and denials:
@@ -143,8 +147,8 @@ class ClaudeExecution:
             question = text
         self._asked = None
         if question:
-            return Outcome(TaskState.AWAITING_RESPONSE, question=question, summary=text, **common)
-        return Outcome(TaskState.COMPLETE, summary=text, **common)
+            return outcome(TaskState.AWAITING_RESPONSE, question=question, summary=text)
+        return outcome(TaskState.COMPLETE, summary=text)
 
     async def next_outcome(self) -> Outcome:
         item = await self._turns.get()
@@ -191,7 +195,7 @@ class ClaudeExecution:
 def _question_from_tool(value: Any) -> str:
     if isinstance(value, dict):
         if isinstance(value.get("question"), str):
-            return value["question"]
+            return str(value["question"])
         questions = value.get("questions")
         if isinstance(questions, list) and questions and isinstance(questions[0], dict):
             return str(questions[0].get("question") or questions[0])

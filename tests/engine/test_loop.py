@@ -272,7 +272,7 @@ async def test_two_projects_side_by_side_share_nothing(engine: Engine, tmp_path:
     assert plan_b.plan_id not in text_a and b.project_id not in text_a
     for run in engine.store(b).list_runs():
         assert run.run_id not in text_a
-    with pytest.raises(Exception, match="not in|no plan"):
+    with pytest.raises(Exception, match=r"not in|no plan"):
         await engine.loop.dispatch(a, plan_b.plan_id)
 
 
