@@ -5,21 +5,46 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
+
+
+def create_application() -> object:
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from pmdesk.resources import path as resource
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    QCoreApplication.setOrganizationName("pmdesk")
+    QCoreApplication.setApplicationName("pmdesk")
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationDisplayName("pmdesk")
+    app.setDesktopFileName("pmdesk")
+    app.setWindowIcon(QIcon(str(resource("pmdesk.svg"))))
+    apply_theme(app)
+    return app
+
+
+def apply_theme(app: object) -> None:
+    from pmdesk.resources import path as resource
+
+    app.setStyleSheet(resource("pmdesk.qss").read_text(encoding="utf-8"))  # type: ignore[attr-defined]
 
 
 def run_app(selftest: bool = False) -> int:
     if selftest:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        home = tempfile.mkdtemp(prefix="pmdesk-selftest-")
+        os.environ["XDG_CONFIG_HOME"] = os.path.join(home, "config")
+        os.environ["XDG_DATA_HOME"] = os.path.join(home, "data")
+        os.environ["PMDESK_NO_KEYRING"] = "1"
     import qasync
-    from PySide6.QtWidgets import QApplication
 
     from pmdesk.engine.engine import Engine
     from pmdesk.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv)
-    app.setApplicationName("pmdesk")
-    app.setOrganizationName("pmdesk")
-    app.setDesktopFileName("pmdesk")
+    app = create_application()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     engine = Engine(role="window")
@@ -29,11 +54,13 @@ def run_app(selftest: bool = False) -> int:
         from pmdesk.ui.selftest import run_selftest
 
         with loop:
-            return loop.run_until_complete(run_selftest(window))
+            code: int = loop.run_until_complete(run_selftest(window))
+        return code
     closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
+    window.closing.connect(closed.set)
     with loop:
         loop.run_until_complete(window.start())
         loop.run_until_complete(closed.wait())
+        loop.run_until_complete(engine.runs.detach())
         loop.run_until_complete(engine.shutdown())
     return 0

@@ -1,27 +1,109 @@
-"""The main window."""
+"""The main window: a dashboard page and a project page, menus with shortcuts, a status bar."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMainWindow, QTableWidget, QTableWidgetItem
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QWidget
 
 from pmdesk.engine.engine import Engine
+from pmdesk.resources import path as resource
+from pmdesk.ui.dashboard import DashboardPage
+from pmdesk.ui.project_page import ProjectPage
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Engine) -> None:
-        super().__init__()
+    closing = Signal()
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.engine = engine
         self.setWindowTitle("pmdesk")
-        self.resize(1100, 700)
-        self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["Name", "Status", "Path"])
-        self.setCentralWidget(self.table)
+        self.setWindowIcon(QIcon(str(resource("pmdesk.svg"))))
+        self.setMinimumSize(900, 560)
+        self.resize(1280, 780)
+        self.dashboard = DashboardPage()
+        self.project_page = ProjectPage()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.dashboard)
+        self.pages.addWidget(self.project_page)
+        self.setCentralWidget(self.pages)
+        self.engine_status = QLabel()
+        self.statusBar().addPermanentWidget(self.engine_status)
+        self.actions_by_name: dict[str, QAction] = {}
+        self._build_menus()
+        self.allow_close = False
+        from pmdesk.ui.controller import Controller
+
+        self.controller = Controller(engine, self)
+        self._restore_state()
+
+    def _action(self, menu_name: str, name: str, text: str, shortcut: str | QKeySequence.StandardKey | None) -> QAction:
+        menu = self._menus[menu_name]
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        menu.addAction(action)
+        self.actions_by_name[name] = action
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self._menus = {name: bar.addMenu(title) for name, title in (
+            ("file", self.tr("&File")), ("project", self.tr("&Project")), ("view", self.tr("&View")),
+            ("help", self.tr("&Help")))}
+        self._action("file", "add_project", self.tr("&Add project…"), "Ctrl+O")
+        self._action("file", "settings", self.tr("&Settings…"), "Ctrl+,")
+        self._menus["file"].addSeparator()
+        self._action("file", "quit", self.tr("&Quit"), "Ctrl+Q")
+        self._action("project", "open_project", self.tr("&Open selected project"), "Return")
+        self._action("project", "new_run", self.tr("&New run…"), "Ctrl+N")
+        self._action("project", "inspect", self.tr("&Inspect selected run"), "Ctrl+I")
+        self._action("project", "plan", self.tr("&Plan…"), "Ctrl+P")
+        self._action("project", "dispatch", self.tr("&Dispatch plan…"), "Ctrl+D")
+        self._action("project", "verify", self.tr("&Verify plan…"), "Ctrl+Shift+V")
+        self._menus["project"].addSeparator()
+        self._action("project", "cancel_run", self.tr("Cancel selected &run…"), "Ctrl+.")
+        self._action("project", "remove_project", self.tr("&Remove project from pmdesk…"), None)
+        self._action("view", "dashboard", self.tr("&Dashboard"), "Alt+Left")
+        self._action("view", "refresh", self.tr("&Refresh"), "F5")
+        self._action("help", "about", self.tr("&About pmdesk"), None)
+
+    def show_dashboard(self) -> None:
+        self.pages.setCurrentWidget(self.dashboard)
+        self.setWindowTitle("pmdesk")
+
+    def show_project_page(self) -> None:
+        self.pages.setCurrentWidget(self.project_page)
+        if self.project_page.project:
+            self.setWindowTitle(f"{self.project_page.project.name} — pmdesk")
+
+    def on_project_page(self) -> bool:
+        return self.pages.currentWidget() is self.project_page
+
+    def _restore_state(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        for splitter, key in ((self.dashboard.splitter, "dashboard/split"), (self.project_page.splitter, "project/split")):
+            value = settings.value(key)
+            if value is not None:
+                splitter.restoreState(value)
+
+    def save_state(self) -> None:
+        settings = QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("dashboard/split", self.dashboard.splitter.saveState())
+        settings.setValue("project/split", self.project_page.splitter.saveState())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.allow_close and self.controller.confirm_quit():
+            event.ignore()
+            return
+        self.save_state()
+        self.closing.emit()
+        super().closeEvent(event)
 
     async def start(self) -> None:
-        self.engine.recover()
-        projects = self.engine.projects()
-        self.table.setRowCount(len(projects))
-        for row, project in enumerate(projects):
-            ov = self.engine.overview(project)
-            for col, text in enumerate((ov.name, ov.status.value, ov.path)):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+        await self.controller.start()

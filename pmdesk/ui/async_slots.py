@@ -1,0 +1,43 @@
+"""Starting engine coroutines from Qt slots, with their errors reported to the user."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+_tasks: set[asyncio.Task[Any]] = set()
+_error_sink: list[Callable[[str, BaseException], None]] = []
+
+
+def set_error_sink(sink: Callable[[str, BaseException], None]) -> None:
+    _error_sink[:] = [sink]
+
+
+def spawn(coro: Coroutine[Any, Any, Any], what: str = "operation",
+          on_done: Callable[[Any], None] | None = None) -> asyncio.Task[Any]:
+    """Schedule ``coro`` on the running (qasync) loop; a failure reaches the error sink."""
+    task = asyncio.ensure_future(coro)
+    _tasks.add(task)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        _tasks.discard(t)
+        if t.cancelled():
+            return
+        exc = t.exception()
+        if exc is not None:
+            log.warning("%s failed: %s", what, exc)
+            for sink in _error_sink:
+                sink(what, exc)
+            return
+        if on_done is not None:
+            on_done(t.result())
+
+    task.add_done_callback(done)
+    return task
+
+
+def pending() -> int:
+    return len(_tasks)

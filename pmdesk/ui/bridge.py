@@ -1,0 +1,84 @@
+"""Engine notifications as Qt signals, coalesced: one burst of changes, one emission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from pmdesk.engine.engine import Engine
+from pmdesk.engine.notifications import (
+    ActivityRecorded,
+    Change,
+    EventsAppended,
+    GateProgress,
+    PlanChanged,
+    ProjectsChanged,
+    RunChanged,
+)
+
+FLUSH_MS = 40
+
+
+class EngineBridge(QObject):
+    runsChanged = Signal(str, list)  # project_id, [Run]
+    plansChanged = Signal(str, list)  # project_id, [Plan]
+    logLines = Signal(str, list)  # run_id, [event dict]
+    activityAdded = Signal(list)  # [ActivityEvent]
+    gateProgress = Signal(list)  # [GateProgress]
+    projectsChanged = Signal()
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._plans: dict[str, dict[str, Any]] = {}
+        self._lines: dict[str, list[dict[str, Any]]] = {}
+        self._activity: list[Any] = []
+        self._gates: list[GateProgress] = []
+        self._projects = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self.flush)
+        self._unsubscribe = engine.bus.subscribe(self._on_change)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._timer.stop()
+
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, RunChanged):
+            self._runs.setdefault(change.project_id, {})[change.run.run_id] = change.run
+        elif isinstance(change, PlanChanged):
+            self._plans.setdefault(change.project_id, {})[change.plan.plan_id] = change.plan
+        elif isinstance(change, EventsAppended):
+            self._lines.setdefault(change.run_id, []).extend(change.events)
+        elif isinstance(change, ActivityRecorded):
+            self._activity.append(change.event)
+        elif isinstance(change, GateProgress):
+            self._gates.append(change)
+        elif isinstance(change, ProjectsChanged):
+            self._projects = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        runs, self._runs = self._runs, {}
+        plans, self._plans = self._plans, {}
+        lines, self._lines = self._lines, {}
+        activity, self._activity = self._activity, []
+        gates, self._gates = self._gates, []
+        projects, self._projects = self._projects, False
+        if projects:
+            self.projectsChanged.emit()
+        for project_id, by_id in runs.items():
+            self.runsChanged.emit(project_id, list(by_id.values()))
+        for project_id, by_id in plans.items():
+            self.plansChanged.emit(project_id, list(by_id.values()))
+        for run_id, events in lines.items():
+            self.logLines.emit(run_id, events)
+        if gates:
+            self.gateProgress.emit(gates)
+        if activity:
+            self.activityAdded.emit(activity)

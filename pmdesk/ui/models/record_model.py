@@ -1,0 +1,112 @@
+"""One table model for every list of records: columns are data, updates are diffs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+RecordRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2
+BadgeRole = Qt.ItemDataRole.UserRole + 3  # True where the NEEDS RESPONSE badge is painted
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    text: Callable[[Any], str]
+    sort: Callable[[Any], Any] | None = None
+    badge: Callable[[Any], bool] | None = None
+    tooltip: Callable[[Any], str] | None = None
+    align_right: bool = False
+
+
+class RecordTableModel(QAbstractTableModel):
+    def __init__(self, columns: list[Column], key: Callable[[Any], Hashable], parent: Any = None) -> None:
+        super().__init__(parent)
+        self.columns = columns
+        self.key = key
+        self._rows: list[Any] = []
+        self._where: dict[Hashable, int] = {}
+
+    # -- Qt API ---------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section].title
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record = self._rows[index.row()]
+        column = self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.text(record)
+        if role == SortRole:
+            return column.sort(record) if column.sort else column.text(record)
+        if role == RecordRole:
+            return record
+        if role == BadgeRole:
+            return bool(column.badge and column.badge(record))
+        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
+            return column.tooltip(record)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # -- updates ------------------------------------------------------------------------
+
+    def records(self) -> list[Any]:
+        return list(self._rows)
+
+    def record(self, row: int) -> Any:
+        return self._rows[row]
+
+    def row_of(self, key: Hashable) -> int | None:
+        return self._where.get(key)
+
+    def set_records(self, records: Iterable[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(records)
+        self._where = {self.key(r): i for i, r in enumerate(self._rows)}
+        self.endResetModel()
+
+    def upsert(self, records: Iterable[Any]) -> None:
+        """Replace known records in place (dataChanged), append new ones (one insert)."""
+        fresh: list[Any] = []
+        for record in records:
+            row = self._where.get(self.key(record))
+            if row is None:
+                fresh.append(record)
+                continue
+            if self._rows[row] == record:
+                continue
+            self._rows[row] = record
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.columns) - 1))
+        if fresh:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
+            for offset, record in enumerate(fresh):
+                self._rows.append(record)
+                self._where[self.key(record)] = start + offset
+            self.endInsertRows()
+
+    def remove(self, key: Hashable) -> None:
+        row = self._where.get(key)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self._where = {self.key(r): i for i, r in enumerate(self._rows)}
+        self.endRemoveRows()

@@ -1,0 +1,361 @@
+"""One project: its plans and their tasks, its runs and packets, a live log, and answering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pmdesk.engine.overview import ProjectOverview
+from pmdesk.models import Plan, PlanStatus, Project, Run, TaskState
+from pmdesk.store import PlanSummary, RunSummary, StateProblem
+from pmdesk.store.summaries import summarize_plan, summarize_run
+from pmdesk.ui.dashboard import Banner
+from pmdesk.ui.models.tables import packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
+from pmdesk.ui.widgets.badge import AwaitingBadge
+from pmdesk.ui.widgets.log_view import LogView
+from pmdesk.ui.widgets.tables import RecordTable
+
+
+def verify_allowed(plan: Plan | None) -> bool:
+    """Spec: RUNNING with all tasks complete; DESIGN: also when all ended (with confirmation), and FAILED."""
+    if plan is None or not plan.tasks:
+        return False
+    if plan.status == PlanStatus.FAILED:
+        return True
+    return plan.status == PlanStatus.RUNNING and all(t.status.is_terminal for t in plan.tasks)
+
+
+def plan_cancellable(plan: Plan | None) -> bool:
+    return plan is not None and plan.status in (PlanStatus.DRAFT, PlanStatus.DISPATCHING, PlanStatus.RUNNING,
+                                                PlanStatus.VERIFYING)
+
+
+def section(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    row = QHBoxLayout()
+    label = QLabel(title)
+    label.setObjectName("SectionTitle")
+    row.addWidget(label)
+    row.addStretch(1)
+    for w in extra:
+        row.addWidget(w)
+    layout.addLayout(row)
+    layout.addWidget(widget, 1)
+    return box
+
+
+class ProjectPage(QWidget):
+    backRequested = Signal()
+    newRunRequested = Signal()
+    inspectRequested = Signal(str)  # run id
+    planRequested = Signal()
+    dispatchRequested = Signal(str)  # plan id
+    verifyRequested = Signal(str)
+    continueRequested = Signal(str)
+    cancelRunRequested = Signal(str)
+    cancelPlanRequested = Signal(str)
+    answerSubmitted = Signal(str, str)  # run id, text
+    runSelected = Signal(str)
+    planSelected = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.plan: Plan | None = None
+        self.live_plan_ids: set[str] = set()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+
+        # -- header
+        head = QHBoxLayout()
+        self.back = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "")
+        self.back.setToolTip(self.tr("Back to the dashboard (Alt+Left)"))
+        self.back.clicked.connect(self.backRequested)
+        head.addWidget(self.back)
+        titles = QVBoxLayout()
+        self.title = QLabel()
+        self.title.setObjectName("PageTitle")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("PageSubtitle")
+        self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        head.addLayout(titles)
+        self.status_pill = QLabel()
+        self.status_pill.setObjectName("StatusPill")
+        head.addWidget(self.status_pill, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.badge = AwaitingBadge()
+        self.badge.hide()
+        head.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignVCenter)
+        head.addStretch(1)
+
+        def button(text: str, tip: str, signal: Any, primary: bool = False) -> QPushButton:
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.setProperty("primary", primary)
+            b.clicked.connect(signal)
+            head.addWidget(b)
+            return b
+
+        self.new_run_button = button(self.tr("New run…"), self.tr("Start an agent run (Ctrl+N)"), self.newRunRequested)
+        self.inspect_button = button(self.tr("Inspect"), self.tr("Create an Inspection Packet of the selected run (Ctrl+I)"),
+                                     self._inspect)
+        self.plan_button = button(self.tr("Plan…"), self.tr("Let the AI split the follow-up into tasks (Ctrl+P)"),
+                                  self.planRequested, primary=True)
+        self.dispatch_button = button(self.tr("Dispatch…"), self.tr("Run the DRAFT plan's tasks (Ctrl+D)"),
+                                      self._dispatch, primary=True)
+        self.continue_button = button(self.tr("Continue"), self.tr("Start the plan's queued tasks again"), self._continue)
+        self.verify_button = button(self.tr("Verify…"), self.tr("Run gate:all on the plan (Ctrl+Shift+V)"),
+                                    self._verify, primary=True)
+        layout.addLayout(head)
+
+        self.problems_banner = Banner()
+        self.problems_banner.hide()
+        layout.addWidget(self.problems_banner)
+
+        # -- tables
+        self.plans = RecordTable(plans_model(self), stretch=2, widths={0: 110, 1: 60, 3: 90})
+        self.plans.selectionModel().selectionChanged.connect(self._plan_selection)
+        self.cancel_plan_button = QPushButton(self.tr("Cancel plan"))
+        self.cancel_plan_button.setProperty("danger", True)
+        self.cancel_plan_button.clicked.connect(self._cancel_plan)
+        self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
+                                 widths={0: 34, 2: 60, 3: 90, 4: 140, 5: 100})
+        self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
+        self.plan_result = QLabel()
+        self.plan_result.setWordWrap(True)
+        self.plan_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.runs = RecordTable(runs_model(self), badge_column=0, stretch=1,
+                                widths={0: 140, 2: 110, 3: 80, 4: 75, 5: 75})
+        self.runs.selectionModel().selectionChanged.connect(self._run_selection)
+        self.cancel_run_button = QPushButton(self.tr("Cancel run"))
+        self.cancel_run_button.setProperty("danger", True)
+        self.cancel_run_button.clicked.connect(self._cancel_run)
+        self.packets = RecordTable(packets_model(self), stretch=1, widths={0: 140, 2: 110, 3: 90})
+        tabs = QTabWidget()
+        tabs.addTab(section(self.tr("Runs"), self.runs, self.cancel_run_button), self.tr("Runs"))
+        tabs.addTab(section(self.tr("Inspection packets"), self.packets), self.tr("Packets"))
+        self.tabs = tabs
+
+        self.log = LogView()
+        self.question = QFrame()
+        self.question.setObjectName("QuestionBox")
+        qlayout = QVBoxLayout(self.question)
+        self.question_label = QLabel()
+        self.question_label.setWordWrap(True)
+        self.question_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.answer = QLineEdit()
+        self.answer.setPlaceholderText(self.tr("Type your answer and press Enter"))
+        self.answer.returnPressed.connect(self._send_answer)
+        qlayout.addWidget(self.question_label)
+        arow = QHBoxLayout()
+        arow.addWidget(self.answer, 1)
+        self.send_button = QPushButton(self.tr("Send"))
+        self.send_button.setProperty("primary", True)
+        self.send_button.clicked.connect(self._send_answer)
+        arow.addWidget(self.send_button)
+        qlayout.addLayout(arow)
+        self.question.hide()
+
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(section(self.tr("Plans"), self.plans, self.cancel_plan_button))
+        tasks_box = section(self.tr("Tasks of the selected plan"), self.tasks)
+        tasks_box.layout().addWidget(self.plan_result)  # type: ignore[union-attr]
+        left.addWidget(tasks_box)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(tabs)
+        log_box = section(self.tr("Log"), self.log)
+        log_box.layout().addWidget(self.question)  # type: ignore[union-attr]
+        right.addWidget(log_box)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("ProjectSplit")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        layout.addWidget(self.splitter, 1)
+        self.update_actions()
+
+    # -- content ------------------------------------------------------------------------
+
+    def show_project(self, project: Project) -> None:
+        self.project = project
+        self.plan = None
+        self.title.setText(project.name)
+        self.subtitle.setText(project.path)
+        self.plans.source.set_records([])
+        self.tasks.source.set_records([])
+        self.runs.source.set_records([])
+        self.packets.source.set_records([])
+        self.log.show_run(None, [])
+        self.question.hide()
+        self.plan_result.clear()
+        self.update_actions()
+
+    def set_overview(self, overview: ProjectOverview) -> None:
+        self.status_pill.setText(status_text(overview.status))
+        self.status_pill.setProperty("status", overview.status.value)
+        self.status_pill.style().unpolish(self.status_pill)
+        self.status_pill.style().polish(self.status_pill)
+        self.badge.setVisible(overview.awaiting > 0)
+        self.status_pill.setVisible(overview.awaiting == 0)  # the badge says it already
+
+    def set_problems(self, problems: list[StateProblem]) -> None:
+        if not problems:
+            self.problems_banner.hide()
+            return
+        latest = problems[-1]
+        self.problems_banner.label.setText(self.tr(
+            "%n state file(s) could not be read and were moved aside, so nothing else is affected. "
+            "Latest: %1 — %2").replace("%n", str(len(problems))).replace("%1", latest.path).replace("%2", latest.message))
+        self.problems_banner.show()
+
+    def set_lists(self, runs: list[RunSummary], plans: list[PlanSummary], packets: list[dict[str, Any]]) -> None:
+        self.runs.source.set_records(runs)
+        self.runs.sort_by(3)
+        self.plans.source.set_records(plans)
+        self.plans.sort_by(3)
+        self.packets.source.set_records(packets)
+        self.packets.sort_by(3)
+        if plans and self.plan is None:
+            self.plans.selectRow(0)
+        self.update_actions()
+
+    def runs_changed(self, runs: list[Run]) -> None:
+        self.runs.source.upsert([RunSummary.model_validate(summarize_run(r)) for r in runs])
+        selected = self.selected_run()
+        if selected is not None and any(r.run_id == selected.run_id for r in runs):
+            self._show_question(selected)
+        self.update_actions()
+
+    def plans_changed(self, plans: list[Plan]) -> None:
+        self.plans.source.upsert([PlanSummary.model_validate(summarize_plan(p)) for p in plans])
+        for plan in plans:
+            if self.plan is None or plan.plan_id == self.plan.plan_id:
+                self.set_plan(plan)
+        if self.plans.selected_record() is None and plans:
+            self.plans.select_key(plans[-1].plan_id)
+        self.update_actions()
+
+    def packets_changed(self, packets: list[dict[str, Any]]) -> None:
+        self.packets.source.upsert(packets)
+        self.update_actions()
+
+    def set_plan(self, plan: Plan | None) -> None:
+        self.plan = plan
+        self.tasks.source.set_records(task_rows(plan.tasks) if plan else [])
+        self.plan_result.setText(self._result_text(plan))
+        self.update_actions()
+
+    def _result_text(self, plan: Plan | None) -> str:
+        if plan is None or plan.gate_result is None:
+            return ""
+        marks = []
+        for c in plan.gate_result.checks:
+            mark = "–" if c.skipped else ("✓" if c.passed else "✗")
+            duration = f" {c.duration} ms" if c.duration is not None else ""
+            marks.append(f"{mark} {c.name}{duration}: {c.message}")
+        verdict = self.tr("Gates passed") if plan.gate_result.passed else self.tr("Failed")
+        return f"<b>{verdict}</b><br>" + "<br>".join(m.replace("<", "&lt;") for m in marks)
+
+    # -- selection and actions ------------------------------------------------------------
+
+    def selected_run(self) -> RunSummary | None:
+        record = self.runs.selected_record()
+        return record if isinstance(record, RunSummary) else None
+
+    def _run_selection(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.runSelected.emit(run.run_id)
+            self._show_question(run)
+        self.update_actions()
+
+    def _show_question(self, run: RunSummary) -> None:
+        if run.status == TaskState.AWAITING_RESPONSE:
+            self.question_label.setText(self.tr("<b>The agent asks:</b> ") + (run.question or "").replace("<", "&lt;"))
+            self.question.show()
+            self.answer.setFocus()
+        else:
+            self.question.hide()
+
+    def _plan_selection(self) -> None:
+        record = self.plans.selected_record()
+        if isinstance(record, PlanSummary):
+            self.planSelected.emit(record.plan_id)
+
+    def update_actions(self) -> None:
+        has_project = self.project is not None
+        run = self.selected_run()
+        plan = self.plan
+        self.new_run_button.setEnabled(has_project)
+        self.inspect_button.setEnabled(run is not None and run.status not in (TaskState.CREATED, TaskState.QUEUED))
+        self.plan_button.setVisible(has_project and self.packets.source.rowCount() > 0)
+        self.dispatch_button.setVisible(plan is not None and plan.status == PlanStatus.DRAFT)
+        self.verify_button.setVisible(verify_allowed(plan))
+        self.continue_button.setVisible(
+            plan is not None and plan.status == PlanStatus.RUNNING and plan.plan_id not in self.live_plan_ids
+            and any(t.status == TaskState.QUEUED for t in plan.tasks))
+        self.cancel_plan_button.setEnabled(plan_cancellable(plan))
+        self.cancel_run_button.setEnabled(run is not None and not run.status.is_terminal)
+
+    def _inspect(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.inspectRequested.emit(run.run_id)
+
+    def _dispatch(self) -> None:
+        if self.plan is not None:
+            self.dispatchRequested.emit(self.plan.plan_id)
+
+    def _verify(self) -> None:
+        if self.plan is not None:
+            self.verifyRequested.emit(self.plan.plan_id)
+
+    def _continue(self) -> None:
+        if self.plan is not None:
+            self.continueRequested.emit(self.plan.plan_id)
+
+    def _cancel_run(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.cancelRunRequested.emit(run.run_id)
+
+    def _cancel_plan(self) -> None:
+        if self.plan is not None:
+            self.cancelPlanRequested.emit(self.plan.plan_id)
+
+    def _send_answer(self) -> None:
+        run = self.selected_run()
+        text = self.answer.text().strip()
+        if run is None or not text:
+            return
+        self.answerSubmitted.emit(run.run_id, text)
+        self.answer.clear()
+        self.question.hide()
+
+
+SHORTCUTS = {
+    "new_run": QKeySequence("Ctrl+N"),
+    "inspect": QKeySequence("Ctrl+I"),
+    "plan": QKeySequence("Ctrl+P"),
+    "dispatch": QKeySequence("Ctrl+D"),
+    "verify": QKeySequence("Ctrl+Shift+V"),
+}

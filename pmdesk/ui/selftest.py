@@ -1,0 +1,67 @@
+"""`pmdesk --selftest`: the real window exercises the real engine, then exits 0 or says what failed."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtGui import QColor
+
+from pmdesk.models import ExecutorKind, PlanStatus, TaskState
+from pmdesk.ui.main_window import MainWindow
+from pmdesk.ui.widgets.badge import AwaitingBadge
+
+
+async def _until(predicate: object, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def run_selftest(window: MainWindow) -> int:
+    steps: list[str] = []
+    try:
+        await window.start()
+        steps.append("window opened")
+        engine = window.engine
+        folder = Path(tempfile.mkdtemp(prefix="pmdesk-selftest-project-"))
+        project = engine.add_project(str(folder), "selftest")
+        window.controller.open_project(project.project_id)
+        steps.append("project registered and opened")
+        run = engine.runs.create(project, "selftest", executor=ExecutorKind.COMMAND, command="/bin/sh -c 'echo ok'")
+        await engine.runs.start(project, run.run_id)
+        await engine.runs.wait(run.run_id)
+        run = engine.store(project).get_run(run.run_id)
+        assert run.status == TaskState.COMPLETE, f"command run ended {run.status.value}: {run.error}"
+        steps.append("command run completed")
+        project.settings.gates = ["/bin/sh -c 'echo [PASS] selftest gate'"]
+        engine.save_project(project)
+        plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "t1", "description": "selftest task"}]})
+        await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="/bin/sh -c 'echo done'")
+        await engine.loop.wait(plan.plan_id)
+        plan = await engine.loop.verify(project, plan.plan_id)
+        assert plan.status == PlanStatus.VERIFIED, f"gate run ended {plan.status.value}"
+        steps.append("gate ran and the plan verified")
+        assert await _until(lambda: window.project_page.runs.source.rowCount() >= 2), "runs table did not update"
+        steps.append("runs table updated")
+        badge = AwaitingBadge()
+        badge.ensurePolished()
+        badge.resize(badge.sizeHint())
+        image = badge.grab().toImage()
+        fill = QColor(image.pixel(image.width() // 2, 2))
+        assert image.width() > 20 and fill.red() > 200 and fill.blue() < 230, f"badge rendered wrong ({fill.name()})"
+        steps.append("badge rendered")
+        await engine.shutdown()
+    except Exception as exc:  # report what failed, exit non-zero
+        print(f"pmdesk selftest FAILED after: {', '.join(steps) or 'nothing'}: {exc!r}", file=sys.stderr)
+        return 1
+    print("pmdesk selftest passed: " + ", ".join(steps))
+    window.allow_close = True
+    window.close()
+    return 0

@@ -1,0 +1,147 @@
+"""Settings: the agent (key, model, executor, claude), concurrency, gates, the local API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pmdesk.config import AppSettings
+from pmdesk.models import ExecutorKind, Project
+
+
+class SettingsDialog(QDialog):
+    testClaudeRequested = Signal(str)
+    loadModelsRequested = Signal()
+    detectGatesRequested = Signal()
+
+    def __init__(self, settings: AppSettings, has_saved_key: bool, project: Project | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Settings"))
+        self.resize(640, 560)
+        layout = QVBoxLayout(self)
+
+        agent = QGroupBox(self.tr("Agent"))
+        form = QFormLayout(agent)
+        self.api_key = QLineEdit()
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setPlaceholderText(self.tr("saved — type to replace") if has_saved_key
+                                        else self.tr("sk-ant-… (stored in the system keyring)"))
+        self.clear_key = QCheckBox(self.tr("Remove the saved key"))
+        self.clear_key.setVisible(has_saved_key)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.api_key, 1)
+        key_row.addWidget(self.clear_key)
+        form.addRow(self.tr("Anthropic API key"), key_row)
+        model_row = QHBoxLayout()
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.addItem(settings.default_model)
+        model_row.addWidget(self.model, 1)
+        self.load_models = QPushButton(self.tr("Load list"))
+        self.load_models.setToolTip(self.tr("Ask the Models API which models this key can use"))
+        self.load_models.clicked.connect(self.loadModelsRequested)
+        model_row.addWidget(self.load_models)
+        form.addRow(self.tr("Default model"), model_row)
+        self.executor = QComboBox()
+        self.executor.addItem(self.tr("Automatic (Claude Code if found, else the embedded agent)"), None)
+        for kind in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT, ExecutorKind.COMMAND):
+            self.executor.addItem(kind.value, kind.value)
+        if settings.default_executor:
+            self.executor.setCurrentIndex(max(0, self.executor.findData(settings.default_executor.value)))
+        form.addRow(self.tr("Default executor"), self.executor)
+        claude_row = QHBoxLayout()
+        self.claude_path = QLineEdit(settings.claude_path or "")
+        self.claude_path.setPlaceholderText(self.tr("found on PATH"))
+        claude_row.addWidget(self.claude_path, 1)
+        self.test_claude = QPushButton(self.tr("Test"))
+        self.test_claude.clicked.connect(lambda: self.testClaudeRequested.emit(self.claude_path.text().strip()))
+        claude_row.addWidget(self.test_claude)
+        form.addRow(self.tr("Claude executable"), claude_row)
+        self.claude_result = QLabel()
+        self.claude_result.setWordWrap(True)
+        form.addRow("", self.claude_result)
+        self.concurrency = QSpinBox()
+        self.concurrency.setRange(1, 32)
+        self.concurrency.setValue(settings.concurrency)
+        form.addRow(self.tr("Agents at once (default)"), self.concurrency)
+        layout.addWidget(agent)
+
+        self.project = project
+        gates_box = QGroupBox(self.tr("Gates of %1").replace("%1", project.name) if project else self.tr("Gates"))
+        gform = QVBoxLayout(gates_box)
+        self.gates = QPlainTextEdit()
+        self.gates.setPlaceholderText(self.tr("One command per line, e.g. npm run gate:tier0. "
+                                              "Empty: detected from package.json."))
+        self.gates.setPlainText("\n".join(project.settings.gates or []) if project else "")
+        self.gates.setEnabled(project is not None)
+        gform.addWidget(self.gates)
+        self.detect = QPushButton(self.tr("Detect from package.json"))
+        self.detect.setEnabled(project is not None)
+        self.detect.clicked.connect(self.detectGatesRequested)
+        gform.addWidget(self.detect)
+        layout.addWidget(gates_box)
+
+        api = QGroupBox(self.tr("Local HTTP API"))
+        aform = QFormLayout(api)
+        self.api_enabled = QCheckBox(self.tr("Serve the API on 127.0.0.1 while the window is open"))
+        self.api_enabled.setChecked(settings.api_server_enabled)
+        aform.addRow(self.api_enabled)
+        self.api_port = QSpinBox()
+        self.api_port.setRange(1024, 65535)
+        self.api_port.setValue(settings.api_port)
+        aform.addRow(self.tr("Port"), self.api_port)
+        layout.addWidget(api)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def set_models(self, names: list[str]) -> None:
+        current = self.model.currentText()
+        self.model.clear()
+        self.model.addItems(names)
+        self.model.setCurrentText(current)
+
+    def settings(self, base: AppSettings) -> AppSettings:
+        executor = self.executor.currentData()
+        return base.model_copy(update={
+            "default_model": self.model.currentText().strip() or base.default_model,
+            "default_executor": ExecutorKind(executor) if executor else None,
+            "claude_path": self.claude_path.text().strip() or None,
+            "concurrency": self.concurrency.value(),
+            "api_server_enabled": self.api_enabled.isChecked(),
+            "api_port": self.api_port.value(),
+        })
+
+    def key_change(self) -> tuple[bool, str | None]:
+        """(changed, new value or None to remove)."""
+        if self.clear_key.isChecked():
+            return True, None
+        text = self.api_key.text().strip()
+        return (True, text) if text else (False, None)
+
+    def gate_lines(self) -> list[str] | None:
+        lines = [line.strip() for line in self.gates.toPlainText().splitlines() if line.strip()]
+        return lines or None
+
+    def values(self) -> dict[str, Any]:
+        return {"gates": self.gate_lines()}

@@ -1,0 +1,135 @@
+"""Screenshots of the real window with demo projects: run under Xvfb (see README).
+
+    xvfb-run -a -s '-screen 0 1400x900x24' .venv/bin/python scripts/screenshots.py docs/screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def prepare_env() -> None:
+    home = Path(tempfile.mkdtemp(prefix="pmdesk-shots-"))
+    os.environ.update({
+        "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"), "PMDESK_NO_KEYRING": "1",
+        "PMDESK_CLAUDE_BIN": str(ROOT / "tests" / "fakes" / "fake_claude.py"),
+    })
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    (home / "projects").mkdir()
+    os.environ["SHOTS_HOME"] = str(home)
+
+
+async def main(out: Path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from pmdesk.models import ExecutorKind
+    from pmdesk.ui.main_window import MainWindow
+    from tests.conftest import make_npm_project
+
+    engine_window: MainWindow = QApplication.instance().property("window")  # type: ignore[union-attr]
+    engine = engine_window.engine
+    home = Path(os.environ["SHOTS_HOME"]) / "projects"
+    shop = engine.add_project(str(make_npm_project(home / "webshop")), "webshop")
+    api = engine.add_project(str(make_npm_project(home / "api-server")), "api-server")
+    docs = engine.add_project(str(make_npm_project(home / "docs-site")), "docs-site")
+    cc = ExecutorKind.CLAUDE_CODE
+    for project, prompt in ((shop, "Add a checkout page with Stripe test mode"), (docs, "Fix broken links [write links.txt]"),
+                            (api, "Add rate limiting to /login")):
+        run = engine.runs.create(project, prompt, executor=cc)
+        await engine.runs.start(project, run.run_id)
+        await engine.runs.wait(run.run_id)
+    failed = engine.runs.create(docs, "Regenerate the API reference [crash]", executor=cc)
+    await engine.runs.start(docs, failed.run_id)
+    await engine.runs.wait(failed.run_id)
+    asked = engine.runs.create(api, "Move sessions to a real database [ask]", executor=cc)
+    await engine.runs.start(api, asked.run_id)
+    await engine.runs.wait(asked.run_id)
+    window = engine_window
+    await window.controller.load_overviews()
+    window.resize(1280, 760)
+    await asyncio.sleep(1.2)
+    window.grab().save(str(out / "dashboard.png"))
+
+    # The project page mid-dispatch.
+    from pmdesk.engine.inspect import create_packet
+
+    source = next(r for r in engine.store(shop).list_runs())
+    packet = create_packet(engine, shop, source.run_id)
+    plan = engine.loop.plan_from_answer(shop, {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
+        {"id": "t1", "description": "Create the orders table and migration [sleep 1.5]", "priority": 1},
+        {"id": "t2", "description": "Add POST /api/checkout with Stripe test keys [sleep 6]", "priority": 1, "dependencies": ["t1"]},
+        {"id": "t3", "description": "Build the checkout page and cart summary [sleep 6]", "priority": 2, "dependencies": ["t1"]},
+        {"id": "t4", "description": "Write end-to-end tests for checkout [sleep 2]", "priority": 2, "dependencies": ["t2", "t3"]},
+        {"id": "t5", "description": "Document the checkout flow in docs/checkout.md [ask]", "priority": 3, "dependencies": ["t1"]},
+    ]}, packet_id=packet.packet_id)
+    window.controller.open_project(shop.project_id)
+    await asyncio.sleep(0.5)
+    await engine.loop.dispatch(shop, plan.plan_id, max_parallel=3, executor=cc)
+    await asyncio.sleep(3.0)
+    page = window.project_page
+    page.plans.select_key(plan.plan_id)
+    window.controller.select_plan(plan.plan_id)
+    page.runs.selectRow(0)
+    await asyncio.sleep(0.8)
+    window.grab().save(str(out / "project-dispatch.png"))
+
+    # The plan dialog with an editable preview.
+    from pmdesk.ui.dialogs import PlanDialog
+
+    dialog = PlanDialog([{"packetId": packet.packet_id, "prompt": source.prompt}], "claude-sonnet-4-6", window)
+    dialog.show_generated(engine.store(shop).get_plan(plan.plan_id).model_copy(update={"status": "DRAFT"}))
+    dialog.show()
+    await asyncio.sleep(0.5)
+    dialog.grab().save(str(out / "plan-dialog.png"))
+    dialog.close()
+
+    # Verify with the project's real gates (one fails).
+    for task in engine.store(shop).get_plan(plan.plan_id).tasks:
+        if task.status.value == "AWAITING_RESPONSE":
+            await engine.runs.respond(shop, task.run_id or "", "Keep it short, with one diagram")
+    await engine.loop.wait(plan.plan_id)
+    os.environ["GATE_AGENT"] = "fail"
+    window.controller.verify(plan.plan_id)
+    panel = window.controller.verify_panels[plan.plan_id]
+    while panel.is_running():
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.6)
+    panel.grab().save(str(out / "verify-panel.png"))
+    window.grab().save(str(out / "project-verified.png"))
+    await engine.runs.detach()
+    await engine.shutdown()
+
+
+def run() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_env()
+    import qasync
+
+    from pmdesk.engine.engine import Engine
+    from pmdesk.ui.app import create_application
+    from pmdesk.ui.main_window import MainWindow
+
+    app = create_application()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(Engine(role="window"))
+    app.setProperty("window", window)  # type: ignore[attr-defined]
+    window.show()
+    with loop:
+        loop.run_until_complete(window.start())
+        loop.run_until_complete(main(out))
+    window.allow_close = True
+    print(f"screenshots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())
