@@ -44,8 +44,12 @@ class EngineBridge(QObject):
         self._unsubscribe = engine.bus.subscribe(self._on_change)
 
     def close(self) -> None:
+        """Stop listening to the engine; safe to call twice, and after Qt deleted the timer."""
         self._unsubscribe()
-        self._timer.stop()
+        try:
+            self._timer.stop()
+        except RuntimeError:
+            pass
 
     def _on_change(self, change: Change) -> None:
         if isinstance(change, RunChanged):

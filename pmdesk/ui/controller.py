@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QSystemTrayIcon, QWidget
@@ -62,6 +63,14 @@ class Controller(QObject):
         self.tray = self._make_tray()
         set_error_sink(self.show_error)
         self._connect()
+        window.closing.connect(self._shut)
+        window.destroyed.connect(self.bridge.close)
+
+    def _shut(self) -> None:
+        """The window is closing: stop listening and stop timers that would start engine work."""
+        self.bridge.close()
+        self._overview_timer.stop()
+        self._stale.clear()
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -356,7 +365,8 @@ class Controller(QObject):
 
         async def load() -> None:
             events = await asyncio.to_thread(store.tail_events, run_id, 5000)
-            self.page.log.show_run(run_id, events)
+            if shiboken6.isValid(self.page.log) and self.page.log.run_id == run_id:
+                self.page.log.show_run(run_id, events)
 
         self.page.log.run_id = run_id
         spawn(load(), self.tr("Load log"))
@@ -600,6 +610,8 @@ class Controller(QObject):
         return box
 
     def show_error(self, what: str, exc: BaseException) -> None:
+        if not shiboken6.isValid(self.window):
+            return  # a task that outlived its window
         message = str(exc) or exc.__class__.__name__
         self.status(f"{what}: {message}", 15000)
         box = QMessageBox(QMessageBox.Icon.Warning, what, message, QMessageBox.StandardButton.Ok, self.window)

@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self._action("file", "settings", self.tr("&Settings…"), "Ctrl+,")
         self._menus["file"].addSeparator()
         self._action("file", "quit", self.tr("&Quit"), "Ctrl+Q")
-        self._action("project", "open_project", self.tr("&Open selected project"), "Return")
+        self._action("project", "open_project", self.tr("&Open selected project"), None)
         self._action("project", "new_run", self.tr("&New run…"), "Ctrl+N")
         self._action("project", "inspect", self.tr("&Inspect selected run"), "Ctrl+I")
         self._action("project", "plan", self.tr("&Plan…"), "Ctrl+P")

@@ -44,6 +44,15 @@ def plan_cancellable(plan: Plan | None) -> bool:
                                                 PlanStatus.VERIFYING)
 
 
+def merge_newer(listing: list[Any], live: list[Any], key: str) -> list[Any]:
+    merged = {getattr(r, key): r for r in listing}
+    for record in live:
+        old = merged.get(getattr(record, key))
+        if old is None or (record.updated_at or "") >= (old.updated_at or ""):
+            merged[getattr(record, key)] = record
+    return list(merged.values())
+
+
 def section(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
@@ -228,11 +237,13 @@ class ProjectPage(QWidget):
         self.problems_banner.show()
 
     def set_lists(self, runs: list[RunSummary], plans: list[PlanSummary], packets: list[dict[str, Any]]) -> None:
-        self.runs.source.set_records(runs)
+        """The listing read in a worker thread, merged with live updates that arrived meanwhile."""
+        self.runs.source.set_records(merge_newer(runs, self.runs.source.records(), "run_id"))
         self.runs.sort_by(3)
-        self.plans.source.set_records(plans)
+        self.plans.source.set_records(merge_newer(plans, self.plans.source.records(), "plan_id"))
         self.plans.sort_by(3)
-        self.packets.source.set_records(packets)
+        known = {p["packetId"] for p in packets}
+        self.packets.source.set_records(packets + [p for p in self.packets.source.records() if p["packetId"] not in known])
         self.packets.sort_by(3)
         if plans and self.plan is None:
             self.plans.selectRow(0)

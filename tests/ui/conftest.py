@@ -1,0 +1,56 @@
+"""pytest-qt with a qasync loop that runs inside Qt's own event loop (see ENVIRONMENT.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from pmdesk.engine.engine import Engine
+from pmdesk.ui.app import apply_theme
+from pmdesk.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    # Cancel what is left while Qt processes events; never loop.stop() (it quits the app).
+    for _ in range(500):
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        qapp.processEvents()
+    asyncio.events._set_running_loop(None)
+    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def run(qtbot: Any, coro: Coroutine[Any, Any, Any], timeout: int = 30_000) -> Any:
+    """Drive a coroutine on the qasync loop from a synchronous test."""
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
+
+
+@pytest.fixture
+def window(qtbot: Any, qloop: qasync.QEventLoop, engine: Engine) -> Iterator[MainWindow]:
+    app = QApplication.instance()
+    apply_theme(app)
+    win = MainWindow(engine)
+    qtbot.addWidget(win)
+    win.show()
+    run(qtbot, win.start())
+    yield win
+    win.allow_close = True
+    bridge = win.controller.bridge
+    bridge.close()
+    run(qtbot, engine.shutdown())

@@ -1,0 +1,292 @@
+"""The window as a user drives it: real widgets, the real engine, offscreen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from pmdesk import config
+from pmdesk.engine.engine import Engine
+from pmdesk.models import ExecutorKind, Plan, PlanStatus, PlanTask, TaskState, new_id
+from pmdesk.store import RunSummary
+from pmdesk.ui.main_window import MainWindow
+from pmdesk.ui.models.record_model import BadgeRole
+from pmdesk.ui.widgets.log_view import MAX_BLOCKS, LogView
+from tests.conftest import make_npm_project
+from tests.fakes.fake_anthropic import FakeAnthropic, tool_use
+from tests.ui.conftest import run
+
+
+def click_yes(qtbot: Any) -> None:
+    def box() -> QMessageBox | None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QMessageBox) and w.isVisible():
+                return w
+        return None
+
+    qtbot.waitUntil(lambda: box() is not None, timeout=5000)
+    message = box()
+    assert message is not None
+    qtbot.mouseClick(message.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+
+
+def test_first_start_shows_what_to_do_then_a_project(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    dash = window.dashboard
+    assert dash.stack.currentWidget() is dash.empty
+    assert "Add project" in dash.empty.text()
+    assert dash.agent_banner.isVisible()  # neither claude nor a key in this private home
+    folder = tmp_path / "alpha"
+    folder.mkdir()
+    window.controller.add_project(str(folder))
+    assert window.on_project_page() and window.project_page.title.text() == "alpha"
+    window.show_dashboard()
+    qtbot.waitUntil(lambda: dash.model.rowCount() == 1)
+    assert dash.stack.currentWidget() is dash.table
+    window.controller.add_project(str(folder))  # twice: a clear error, no crash
+    assert "already registered" in window.statusBar().currentMessage()
+
+
+def test_the_badge_pulses_and_goes_away_after_answering(qtbot: Any, window: MainWindow, engine: Engine,
+                                                         tmp_path: Path, fake_claude: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    window.controller.open_project(project.project_id)
+    run_ = engine.runs.create(project, "pick one [ask]", executor=ExecutorKind.CLAUDE_CODE)
+    run(qtbot, engine.runs.start(project, run_.run_id))
+    run(qtbot, engine.runs.wait(run_.run_id))
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.badge.isVisible(), timeout=1000)  # within a second
+    row = window.dashboard.model.row_of(project.project_id)
+    qtbot.waitUntil(lambda: window.dashboard.model.index(row or 0, 1).data(BadgeRole) is True, timeout=1000)
+    assert window.dashboard.badge.isVisibleTo(window.dashboard)
+    samples = []
+    for _ in range(30):
+        qtbot.wait(50)
+        samples.append(page.badge.opacity())
+    assert min(samples) < 0.95 and min(samples) >= 0.7 - 1e-6 and max(samples) <= 1.0
+    # The user selects the run, reads the question and answers with Enter.
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    page.runs.selectRow(0)
+    qtbot.waitUntil(page.question.isVisible)
+    assert "Which database" in page.question_label.text()
+    qtbot.keyClicks(page.answer, "SQLite")
+    qtbot.keyClick(page.answer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: engine.store(project).get_run(run_.run_id).status == TaskState.COMPLETE, timeout=15000)
+    qtbot.waitUntil(lambda: not page.badge.isVisible(), timeout=2000)
+    assert len(engine.store(project).list_runs()) == 1  # the same run continued
+    qtbot.waitUntil(lambda: "Finished with SQLite." in page.log.toPlainText(), timeout=3000)
+    assert not window.dashboard.badge.isVisibleTo(window.dashboard)
+
+
+def plan_with(status: PlanStatus, task_states: list[TaskState]) -> Plan:
+    return Plan(plan_id=new_id("plan"), project_id="pidx_0123456789ab", status=status,
+                tasks=[PlanTask(task_id=new_id("ptask"), description=f"t{i}", status=s)
+                       for i, s in enumerate(task_states)])
+
+
+C, R, E, Q, A = TaskState.COMPLETE, TaskState.RUNNING, TaskState.ERROR, TaskState.QUEUED, TaskState.AWAITING_RESPONSE
+VISIBILITY = [
+    # status, task states, dispatch visible, verify visible
+    (PlanStatus.DRAFT, [TaskState.CREATED], True, False),
+    (PlanStatus.DISPATCHING, [Q, Q], False, False),
+    (PlanStatus.RUNNING, [C, R], False, False),
+    (PlanStatus.RUNNING, [C, A], False, False),
+    (PlanStatus.RUNNING, [C, C], False, True),
+    (PlanStatus.RUNNING, [C, E], False, True),  # with a confirmation
+    (PlanStatus.VERIFYING, [C, C], False, False),
+    (PlanStatus.VERIFIED, [C, C], False, False),
+    (PlanStatus.FAILED, [C, C], False, True),  # verify again
+    (PlanStatus.FAILED, [], False, False),  # a failed generation has nothing to verify
+    (PlanStatus.CANCELLED, [C, TaskState.CANCELLED], False, False),
+]
+
+
+@pytest.mark.parametrize(("status", "states", "dispatch", "verify"), VISIBILITY)
+def test_button_visibility_in_every_plan_state(qtbot: Any, window: MainWindow, tmp_path: Path, status: PlanStatus,
+                                               states: list[TaskState], dispatch: bool, verify: bool) -> None:
+    (tmp_path / "p").mkdir()
+    project = window.engine.add_project(str(tmp_path / "p"), "p")
+    page = window.project_page
+    page.show_project(project)
+    window.show_project_page()
+    assert not page.plan_button.isVisible()  # no inspection packet yet
+    page.packets_changed([{"packetId": "pkt_1", "prompt": "x", "createdAt": "2026-01-01T00:00:00Z"}])
+    assert page.plan_button.isVisible()
+    page.set_plan(plan_with(status, states))
+    assert page.dispatch_button.isVisible() is dispatch
+    assert page.verify_button.isVisible() is verify
+    assert page.cancel_plan_button.isEnabled() is (status in (PlanStatus.DRAFT, PlanStatus.DISPATCHING,
+                                                              PlanStatus.RUNNING, PlanStatus.VERIFYING))
+
+
+def test_the_whole_loop_through_the_window(qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+                                           fake_api: FakeAnthropic, fake_claude: Path) -> None:
+    from pmdesk.ui.dialogs import DispatchDialog, NewRunDialog, PlanDialog
+    from pmdesk.ui.verify_panel import VerifyPanel
+
+    root = make_npm_project(tmp_path / "shop")
+    window.controller.add_project(str(root))
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.project is not None)
+    # New run…
+    qtbot.mouseClick(page.new_run_button, Qt.MouseButton.LeftButton)
+    dialog = window.controller._dialog
+    assert isinstance(dialog, NewRunDialog)
+    dialog.prompt.setPlainText("build the cart [write cart.txt]")
+    dialog.executor.setCurrentIndex(dialog.executor.findData("claude_code"))
+    dialog._accept()
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    qtbot.waitUntil(lambda: page.runs.source.record(0).status == TaskState.COMPLETE, timeout=15000)
+    assert (root / "cart.txt").exists()
+    # Inspect
+    page.runs.selectRow(0)
+    qtbot.mouseClick(page.inspect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.packets.source.rowCount() == 1)
+    assert page.plan_button.isVisible()
+    # Plan… with the fake Messages API; edit a task before saving.
+    fake_api.queue(tool_use("submit_plan", {"summary": "finish the cart", "tasks": [
+        {"id": "t1", "description": "model the cart [write model.txt]", "priority": 1, "dependencies": []},
+        {"id": "t2", "description": "cart page [write page.txt]", "priority": 2, "dependencies": ["t1"]}]}))
+    qtbot.mouseClick(page.plan_button, Qt.MouseButton.LeftButton)
+    plan_dialog = window.controller._dialog
+    assert isinstance(plan_dialog, PlanDialog)
+    qtbot.mouseClick(plan_dialog.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: plan_dialog.editor.rowCount() == 2, timeout=15000)
+    assert plan_dialog.editor.item(1, 2).text() == "1"
+    plan_dialog.editor.item(1, 0).setText("cart page, edited [write edited.txt]")
+    plan_dialog._save()
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.DRAFT)
+    assert page.plan is not None and page.plan.tasks[1].description == "cart page, edited [write edited.txt]"
+    assert page.dispatch_button.isVisible() and not page.verify_button.isVisible()
+    # Dispatch…
+    qtbot.mouseClick(page.dispatch_button, Qt.MouseButton.LeftButton)
+    dispatch_dialog = window.controller._dialog
+    assert isinstance(dispatch_dialog, DispatchDialog)
+    assert dispatch_dialog.labels["runs"].text() == "2" and dispatch_dialog.labels["waves"].text() == "2"
+    assert "past runs" in dispatch_dialog.labels["cost"].text()  # from the earlier run, not made up
+    dispatch_dialog.accept()
+    qtbot.waitUntil(lambda: page.verify_button.isVisible(), timeout=20000)
+    assert (root / "edited.txt").exists()
+    # Verify…
+    qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
+    panel = next(iter(window.controller.verify_panels.values()))
+    assert isinstance(panel, VerifyPanel)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert [panel.state_of(g) for g in ("gate:tier0", "gate:web", "gate:agent", "gate:spec")] == ["passed"] * 4
+    assert "VERIFIED" in panel.headline.text()
+    qtbot.waitUntil(lambda: "checking spec" in panel.log.toPlainText(), timeout=2000)
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.VERIFIED)
+    assert "Gates passed" in page.plan_result.text()
+
+
+def test_settings_round_trip(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = window.engine.add_project(str(make_npm_project(tmp_path / "p2")), "p2")
+    window.controller.open_project(project.project_id)
+    window.controller.settings_dialog()
+    dialog = window.controller.settings_open
+    dialog.model.setCurrentText("claude-opus-4-6")
+    dialog.concurrency.setValue(5)
+    dialog.claude_path.setText("/opt/claude/bin/claude")
+    dialog.api_key.setText("sk-ant-api03-roundtrip-000000000000")
+    qtbot.mouseClick(dialog.detect, Qt.MouseButton.LeftButton)
+    assert dialog.gates.toPlainText().splitlines()[0] == "npm run --silent gate:tier0"
+    assert not dialog.api_enabled.isEnabled()  # the local API is not built yet, and says so
+    dialog.accept()
+    saved = config.load_settings()
+    assert (saved.default_model, saved.concurrency, saved.claude_path) == ("claude-opus-4-6", 5, "/opt/claude/bin/claude")
+    assert config.saved_api_key() == "sk-ant-api03-roundtrip-000000000000"
+    secret_file = config.config_dir() / "secrets.json"
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    state = (tmp_path / "p2" / ".claude" / "state")
+    assert not any(b"roundtrip" in p.read_bytes() for p in state.rglob("*") if p.is_file())
+    assert window.engine.project_settings(window.engine.project("p2")).settings.gates
+    window.controller.settings_dialog()
+    again = window.controller.settings_open
+    assert again.model.currentText() == "claude-opus-4-6" and again.concurrency.value() == 5
+    assert again.clear_key.isVisible() or again.clear_key.isVisibleTo(again)
+    again.reject()
+
+
+def test_a_corrupt_state_file_shows_a_notice_not_a_crash(qtbot: Any, window: MainWindow, engine: Engine,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    good = run(qtbot, _command_run(engine, project))
+    (tmp_path / "p" / ".claude" / "state" / "runs" / f"{new_id('run')}.json").write_text('{"runId": "run_x", "trunc')
+    (tmp_path / "p" / ".claude" / "state" / "plans" / f"{new_id('plan')}.json").write_text("[]")
+    window.controller.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.problems_banner.isVisible(), timeout=5000)
+    assert "moved aside" in page.problems_banner.label.text()
+    assert page.runs.source.rowCount() == 1 and page.runs.source.record(0).run_id == good
+
+
+async def _command_run(engine: Engine, project: Any) -> str:
+    import sys
+
+    r = engine.runs.create(project, "hello", executor=ExecutorKind.COMMAND, command=f"{sys.executable} -c 'print(1)'")
+    await engine.runs.start(project, r.run_id)
+    await engine.runs.wait(r.run_id)
+    return r.run_id
+
+
+def test_cancel_asks_first_then_ends_the_run(qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+                                             fake_claude: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    window.controller.open_project(project.project_id)
+    r = engine.runs.create(project, "wait [hang]", executor=ExecutorKind.CLAUDE_CODE)
+    run(qtbot, engine.runs.start(project, r.run_id))
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    page.runs.selectRow(0)
+    qtbot.waitUntil(page.cancel_run_button.isEnabled)
+    qtbot.mouseClick(page.cancel_run_button, Qt.MouseButton.LeftButton)
+    assert engine.store(project).get_run(r.run_id).status == TaskState.RUNNING  # not before the answer
+    click_yes(qtbot)
+    qtbot.waitUntil(lambda: engine.store(project).get_run(r.run_id).status == TaskState.CANCELLED, timeout=15000)
+    qtbot.waitUntil(lambda: page.runs.source.record(0).status == TaskState.CANCELLED)
+
+
+def test_the_log_view_is_bounded_and_batches(qtbot: Any) -> None:
+    view = LogView()
+    qtbot.addWidget(view)
+    for batch in range(30):
+        view.append_events([{"kind": "stdout", "text": f"line {batch * 1000 + i}"} for i in range(1000)])
+    assert view.blockCount() <= MAX_BLOCKS + 1
+    assert view.toPlainText().rstrip().endswith("line 29999")
+
+
+def test_a_window_at_1024x640_keeps_its_actions_reachable(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = window.engine.add_project(str(tmp_path / "p"), "p")
+    window.controller.open_project(project.project_id)
+    window.resize(1024, 640)
+    qtbot.wait(50)
+    page = window.project_page
+    for button in (page.new_run_button, page.inspect_button):
+        assert button.isVisible() and button.width() > 20
+        assert page.rect().contains(button.geometry().center()) or button.mapTo(page, button.rect().center()).x() < 1024
+    shortcuts = {a.shortcut().toString() for a in window.actions_by_name.values()}
+    assert {"Ctrl+N", "Ctrl+P", "Ctrl+D", "Ctrl+Shift+V", "Ctrl+O", "Ctrl+I"} <= shortcuts
+
+
+def test_the_dispatch_estimate_says_unknown_without_history(qtbot: Any) -> None:
+    from pmdesk.ui.dialogs import estimate
+
+    plan = plan_with(PlanStatus.DRAFT, [TaskState.CREATED] * 3)
+    plan.tasks[2].dependencies = [plan.tasks[0].task_id]
+    e = estimate(plan, True, 2, [])
+    assert (e.runs, e.waves, e.peak, e.tokens, e.cost, e.time) == (3, 2, 2, "unknown", "unknown", "unknown")
+    history = [RunSummary.model_validate({"runId": "run_a", "status": "COMPLETE", "prompt": "x", "executor": "claude_code",
+               "createdAt": "2026-01-01T00:00:00Z", "startedAt": "2026-01-01T00:00:00Z",
+               "endedAt": "2026-01-01T00:01:00Z", "costUsd": 0.5, "totalTokens": 1000})]
+    e = estimate(plan, True, 2, history)
+    assert e.cost.startswith("≈ $1.50") and "3,000 tokens" in e.tokens and "min" in e.time
+    assert json.dumps(e.__dict__)  # plain values, shown as text
