@@ -47,6 +47,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644, durable: b
         fsync_dir(path.parent)
 
 
-def atomic_write_json(path: Path, obj: Any, *, mode: int = 0o644, durable: bool = True) -> None:
-    data = json.dumps(obj, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+def atomic_write_json(path: Path, obj: Any, *, mode: int = 0o644, durable: bool = True,
+                      indent: int | None = 2) -> None:
+    data = json.dumps(obj, ensure_ascii=False, indent=indent).encode("utf-8") + b"\n"
     atomic_write_bytes(path, data, mode=mode, durable=durable)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,12 +33,24 @@ from pmdesk.store.atomic import atomic_write_bytes, atomic_write_json
 from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundError
 from pmdesk.store.jsonl import append_records, day_file, iter_records, tail_records
 from pmdesk.store.locks import OwnerLock, write_lock
-from pmdesk.store.summaries import PlanSummary, RunSummary, summarize_plan, summarize_run
+from pmdesk.store.summaries import (
+    PlanSummary,
+    RunSummary,
+    plan_from_row,
+    run_from_row,
+    summarize_plan,
+    summarize_run,
+)
 
 SPEC_DIRS = ("projects", "sessions", "runs", "events", "plans", "inspection-packets")
 EXTRA_DIRS = ("activity",)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
-INDEX_VERSION = 1
+INDEX_VERSION = 3
+QUIET_NS = 2_000_000_000  # the directory must have been still this long before a listing is trusted
+
+
+def _as_is(row: Any) -> Any:
+    return row
 
 M = TypeVar("M", bound=Model)
 
@@ -198,8 +212,9 @@ class StateStore:
         if run.session_id and not self._exists("session", run.session_id):
             raise CrossProjectError(f"run {run.run_id} names session {run.session_id}, which is not in this project")
 
-    def list_runs(self) -> list[RunSummary]:
-        return [RunSummary.model_validate(s) for s in self._refresh_index("run", Run, summarize_run).values()]
+    def list_runs(self, full: bool = False) -> list[RunSummary]:
+        """Every run's summary; ``full`` re-checks every file (F5, --refresh)."""
+        return self._refresh_index("run", Run, summarize_run, run_from_row, full)
 
     # -- plans --------------------------------------------------------------------------
 
@@ -235,8 +250,8 @@ class StateStore:
                     f"plan {plan.plan_id} names {kind} {ref}, which is not in this project"
                 )
 
-    def list_plans(self) -> list[PlanSummary]:
-        return [PlanSummary.model_validate(s) for s in self._refresh_index("plan", Plan, summarize_plan).values()]
+    def list_plans(self, full: bool = False) -> list[PlanSummary]:
+        return self._refresh_index("plan", Plan, summarize_plan, plan_from_row, full)
 
     # -- sessions and packets -----------------------------------------------------------------
 
@@ -263,8 +278,8 @@ class StateStore:
         self._write("packet", packet.packet_id, packet)
         return packet
 
-    def list_packets(self) -> list[dict[str, Any]]:
-        return list(self._refresh_index("packet", InspectionPacket, _summarize_packet).values())
+    def list_packets(self, full: bool = False) -> list[dict[str, Any]]:
+        return self._refresh_index("packet", InspectionPacket, _summarize_packet, full=full)
 
     # -- events and activity (append-only JSONL, one file per day) ------------------------------
 
@@ -308,30 +323,44 @@ class StateStore:
     # -- the listing index --------------------------------------------------------------------------
 
     def _refresh_index(
-        self, kind: str, model: type[M], summarize: Callable[[Any], dict[str, Any]]
-    ) -> dict[str, dict[str, Any]]:
-        """Summaries of every record, re-reading only files whose (mtime, size, inode) changed.
+        self, kind: str, model: type[M], summarize: Callable[[Any], dict[str, Any]],
+        decode: Callable[[Any], Any] = _as_is, full: bool = False,
+    ) -> list[Any]:
+        """Summaries of every record of ``kind``, without parsing records that did not change.
 
-        The index is a cache: missing, corrupt or written by an older version, it is rebuilt;
-        files changed behind pmdesk's back (another tool, a restore) are noticed by their stat.
+        The index is a cache in two files: ``<dir>.keys.json`` (each file's mtime, size and
+        inode, and the directory's mtime) and ``<dir>.rows.json`` (the summaries, parsed in
+        one pass). When the directory has not changed since a listing taken while it was
+        quiet, the rows are used as they are; otherwise every file is stat'ed and only the
+        changed ones are read. Missing, corrupt or mismatched index files are rebuilt.
         """
         directory_name, _prefix = _KINDS[kind]
         directory = self.state_dir / directory_name
-        index_path = self.state_dir / "index" / f"{directory_name}.json"
-        entries: dict[str, list[Any]] = {}
+        keys_path = self.state_dir / "index" / f"{directory_name}.keys.json"
+        rows_path = self.state_dir / "index" / f"{directory_name}.rows.json"
         try:
-            raw = json.loads(index_path.read_bytes())
-            if isinstance(raw, dict) and raw.get("version") == INDEX_VERSION:
-                entries = raw.get("entries", {})
-        except (OSError, ValueError):
-            entries = {}
-        fresh: dict[str, list[Any]] = {}
-        changed = False
-        try:
-            scan = list(os.scandir(directory))
+            dir_mtime = os.stat(directory).st_mtime_ns
         except FileNotFoundError:
-            scan = []
-        for entry in scan:
+            return []
+        cached = _read_json(rows_path)
+        head_ok = isinstance(cached, dict) and cached.get("version") == INDEX_VERSION
+        if head_ok and not full and cached.get("dirMtimeNs") == dir_mtime and \
+                dir_mtime < int(cached.get("listedAtNs", 0)) - QUIET_NS:
+            try:
+                return [decode(row) for row in cached["rows"]]
+            except (TypeError, ValueError, KeyError, IndexError):
+                pass  # a damaged cache: rebuild below
+        listed_at = time.time_ns()
+        previous: dict[str, tuple[list[int], Any]] = {}
+        keys = _read_json(keys_path) if head_ok else None
+        if isinstance(keys, dict) and keys.get("gen") == cached.get("gen") and \
+                len(keys.get("names", ())) == len(cached.get("rows", ())):
+            previous = {n: (k, r) for n, k, r in zip(keys["names"], keys.get("keys", []), cached["rows"], strict=False)}
+        out_names: list[str] = []
+        out_keys: list[list[int]] = []
+        out_rows: list[Any] = []
+        changed = not previous
+        for entry in os.scandir(directory):
             name = entry.name
             if not name.endswith(".json") or name.startswith("."):
                 continue
@@ -340,19 +369,33 @@ class StateStore:
             except FileNotFoundError:
                 continue
             key = [st.st_mtime_ns, st.st_size, st.st_ino]
-            cached = entries.get(name)
-            if cached is not None and cached[:3] == key:
-                fresh[name] = cached
-                continue
-            changed = True
-            try:
-                record = self._load(Path(entry.path), kind, model)
-            except (CorruptStateError, NotFoundError, CrossProjectError, ValueError):
-                continue
-            fresh[name] = [*key, summarize(record)]
-        if changed or len(fresh) != len(entries):
-            atomic_write_json(index_path, {"version": INDEX_VERSION, "entries": fresh}, durable=False)
-        return {name[:-5]: value[3] for name, value in fresh.items()}
+            known = previous.get(name)
+            if known is not None and known[0] == key:
+                summary = known[1]
+            else:
+                changed = True
+                try:
+                    summary = summarize(self._load(Path(entry.path), kind, model))
+                except (CorruptStateError, NotFoundError, CrossProjectError, ValueError):
+                    continue
+            out_names.append(name)
+            out_keys.append(key)
+            out_rows.append(summary)
+        trusted_before = head_ok and dir_mtime < int(cached.get("listedAtNs", 0)) - QUIET_NS
+        if changed or len(out_names) != len(previous) or not head_ok or cached.get("dirMtimeNs") != dir_mtime \
+                or not trusted_before:
+            gen = uuid.uuid4().hex
+            atomic_write_json(keys_path, {"gen": gen, "names": out_names, "keys": out_keys}, durable=False, indent=None)
+            atomic_write_json(rows_path, {"version": INDEX_VERSION, "gen": gen, "dirMtimeNs": dir_mtime,
+                                          "listedAtNs": listed_at, "rows": out_rows}, durable=False, indent=None)
+        return [decode(row) for row in out_rows]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def _summarize_packet(packet: InspectionPacket) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.models import Plan, PlanStatus, Project, Run, TaskState
 from pmdesk.store import PlanSummary, RunSummary, StateProblem
-from pmdesk.store.summaries import summarize_plan, summarize_run
+from pmdesk.store.summaries import plan_summary, run_summary
 from pmdesk.ui.dashboard import Banner
 from pmdesk.ui.models.tables import packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
@@ -250,14 +250,14 @@ class ProjectPage(QWidget):
         self.update_actions()
 
     def runs_changed(self, runs: list[Run]) -> None:
-        self.runs.source.upsert([RunSummary.model_validate(summarize_run(r)) for r in runs])
+        self.runs.source.upsert([run_summary(r) for r in runs])
         selected = self.selected_run()
         if selected is not None and any(r.run_id == selected.run_id for r in runs):
             self._show_question(selected)
         self.update_actions()
 
     def plans_changed(self, plans: list[Plan]) -> None:
-        self.plans.source.upsert([PlanSummary.model_validate(summarize_plan(p)) for p in plans])
+        self.plans.source.upsert([plan_summary(p) for p in plans])
         for plan in plans:
             if self.plan is None or plan.plan_id == self.plan.plan_id:
                 self.set_plan(plan)

@@ -44,8 +44,9 @@ def test_listing_uses_the_index_and_notices_outside_changes(tmp_path: Path) -> N
     store = make_store(tmp_path / "p")
     runs = [new_run(store) for _ in range(5)]
     assert {r.run_id for r in store.list_runs()} == {r.run_id for r in runs}
-    index = store.state_dir / "index" / "runs.json"
-    assert index.exists()
+    rows = store.state_dir / "index" / "runs.rows.json"
+    keys = store.state_dir / "index" / "runs.keys.json"
+    assert rows.exists() and keys.exists()
     # Another tool rewrites a run behind pmdesk's back: the listing sees the new status.
     path = store.state_dir / "runs" / f"{runs[0].run_id}.json"
     data = json.loads(path.read_text())
@@ -56,10 +57,33 @@ def test_listing_uses_the_index_and_notices_outside_changes(tmp_path: Path) -> N
     assert listed[runs[0].run_id].status == TaskState.COMPLETE
     # A deleted file disappears; a missing or corrupt index is rebuilt.
     (store.state_dir / "runs" / f"{runs[1].run_id}.json").unlink()
-    index.write_text("{not json")
+    rows.write_text("{not json")
     assert len(store.list_runs()) == 4
-    index.unlink()
+    keys.unlink()
     assert len(store.list_runs()) == 4
+    rows.write_text(json.dumps({"version": 3, "gen": "x", "dirMtimeNs": 0, "listedAtNs": 0, "rows": [[1, 2]]}))
+    assert len(store.list_runs()) == 4
+
+
+def test_the_fast_path_is_trusted_only_for_a_quiet_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pmdesk.store.state_store as state_store
+
+    store = make_store(tmp_path / "p")
+    run = new_run(store)
+    store.list_runs()  # listed while the directory was busy: not trusted
+    path = store.state_dir / "runs" / f"{run.run_id}.json"
+    data = json.loads(path.read_text())
+    data["status"] = "ERROR"
+    path.write_text(json.dumps(data))  # an in-place edit: the directory's mtime does not move
+    assert store.list_runs()[0].status == TaskState.ERROR  # caught by the per-file check
+    monkeypatch.setattr(state_store, "QUIET_NS", 0)
+    store.list_runs()
+    data["status"] = "COMPLETE"
+    path.write_text(json.dumps(data))
+    assert store.list_runs()[0].status == TaskState.ERROR  # the quiet fast path cannot see it...
+    assert store.list_runs(full=True)[0].status == TaskState.COMPLETE  # ...a full refresh (F5) does
+    new_run(store)  # our own writes rename into the directory, which the fast path notices
+    assert len(store.list_runs()) == 2
 
 
 def test_listing_does_not_parse_unchanged_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
