@@ -323,7 +323,7 @@ class StateStore:
     # -- the listing index --------------------------------------------------------------------------
 
     def _refresh_index(
-        self, kind: str, model: type[M], summarize: Callable[[Any], dict[str, Any]],
+        self, kind: str, model: type[M], summarize: Callable[[Any], Any],
         decode: Callable[[Any], Any] = _as_is, full: bool = False,
     ) -> list[Any]:
         """Summaries of every record of ``kind``, without parsing records that did not change.
