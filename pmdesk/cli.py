@@ -170,7 +170,7 @@ def _follow_output(engine: Any, run_ids: set[str] | None, quiet: bool) -> Callab
             out.write(_KIND_PREFIX.get(event["kind"], "") + event["text"] + "\n")
         out.flush()
 
-    unsubscribe: Callable[[], None] = engine.bus.subscribe(on_change)
+    unsubscribe: Callable[[], None] = engine.bus.subscribe(on_change, only=(EventsAppended,))
     return unsubscribe
 
 

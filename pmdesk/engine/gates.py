@@ -15,6 +15,7 @@ from pmdesk.executors.process import end_process_group, pump_lines, spawn
 from pmdesk.models import GateCheck
 
 SPEC_ORDER = ("gate:web", "gate:agent", "gate:spec")
+MAX_MARKS = 200  # sub-checks kept per gate: every failure, and the first passes and skips
 _MARK = re.compile(r"^\s*\[(PASS|FAIL|SKIP)\]\s*(.*)$")
 _ERRORISH = re.compile(r"error|fail|assert|exception|✗", re.IGNORECASE)
 
@@ -79,19 +80,25 @@ def gates_for(project_dir: Path, configured: list[str] | None) -> list[Gate]:
 @dataclass
 class GateRun:
     gate: Gate
-    on_line: Callable[[str], None]
+    on_lines: Callable[[list[str]], None]
     lines_seen: int = 0
     marks: list[GateCheck] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"PASS": 0, "FAIL": 0, "SKIP": 0})
     head_errors: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
 
     def feed(self, lines: list[str]) -> None:
+        self.on_lines(lines)
+        self.lines_seen += len(lines)
         for line in lines:
-            self.on_line(line)
-            self.lines_seen += 1
+            if "[" not in line and len(self.head_errors) >= 3:
+                continue
             mark = _MARK.match(line)
             if mark:
                 kind, text = mark.groups()
+                self.counts[kind] += 1
+                if kind != "FAIL" and len(self.marks) >= MAX_MARKS:
+                    continue
                 self.marks.append(GateCheck(
                     name=text.strip() or kind, passed=kind != "FAIL", message=line.strip(),
                     skipped=True if kind == "SKIP" else None,
@@ -103,11 +110,14 @@ class GateRun:
     def check(self, code: int, duration_ms: int) -> GateCheck:
         passed = code == 0
         failures = [m.message for m in self.marks if not m.passed]
+        tally = ""
+        if len(self.marks) < sum(self.counts.values()):
+            tally = f" ({self.counts['PASS']} passed, {self.counts['FAIL']} failed, {self.counts['SKIP']} skipped)"
         if passed:
-            message = self.tail[-1] if self.tail else "exit code 0"
+            message = (self.tail[-1] if self.tail else "exit code 0") + tally
         else:
             detail = failures[:3] or self.head_errors or self.tail[-3:]
-            message = f"exit code {code}" + (": " + " | ".join(detail) if detail else "")
+            message = f"exit code {code}" + (": " + " | ".join(detail) if detail else "") + tally
         return GateCheck(name=self.gate.name, passed=passed, message=message[:1000], duration=duration_ms,
                          checks=self.marks or None)
 
@@ -119,10 +129,11 @@ class GateProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.cancelled = False
 
-    async def run(self, gate: Gate, cwd: Path, env: dict[str, str], on_line: Callable[[str], None]) -> GateCheck:
+    async def run(self, gate: Gate, cwd: Path, env: dict[str, str],
+                  on_lines: Callable[[list[str]], None]) -> GateCheck:
         assert gate.argv is not None
         started = time.monotonic()
-        state = GateRun(gate, on_line)
+        state = GateRun(gate, on_lines)
         try:
             self.proc = await spawn(gate.argv, str(cwd), env=env)
         except OSError as exc:

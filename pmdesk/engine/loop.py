@@ -66,7 +66,7 @@ class PlanLoop:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.jobs: dict[str, PlanJob] = {}
-        engine.bus.subscribe(self._on_change)
+        engine.bus.subscribe(self._on_change, only=(RunChanged,))
 
     def _on_change(self, change: Change) -> None:
         if isinstance(change, RunChanged) and change.run.plan_id in self.jobs:
@@ -418,10 +418,10 @@ class PlanLoop:
             recorder.emit("gate", f"$ {' '.join(gate.argv)}", {"gate": gate.name, "argv": gate.argv})
             job.gate = GateProcess()
             name = gate.name
-            def on_line(line: str, name: str = name) -> None:
-                recorder.emit("gate", line, {"gate": name})
+            def on_lines(lines: list[str], name: str = name) -> None:
+                recorder.emit_many("gate", lines, {"gate": name})
 
-            check = await job.gate.run(gate, Path(project.path), env, on_line)
+            check = await job.gate.run(gate, Path(project.path), env, on_lines)
             job.gate = None
             checks.append(check)
             recorder.emit("gate", f"{'✓' if check.passed else '✗'} {gate.name} ({check.duration} ms): {check.message}",

@@ -57,19 +57,26 @@ class ChangeBus:
     """Synchronous fan-out. Listeners must be quick; the UI coalesces on its side."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, tuple[type, ...] | None]] = []
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
+    def wants(self, kind: type) -> bool:
+        """Whether anyone listens for ``kind``: a publisher can skip building what nobody reads."""
+        return any(only is None or kind in only for _listener, only in self._listeners)
+
+    def subscribe(self, listener: Listener, only: tuple[type, ...] | None = None) -> Callable[[], None]:
+        entry = (listener, only)
+        self._listeners.append(entry)
 
         def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            if entry in self._listeners:
+                self._listeners.remove(entry)
 
         return unsubscribe
 
     def publish(self, change: Change) -> None:
-        for listener in list(self._listeners):
+        for listener, only in list(self._listeners):
+            if only is not None and type(change) not in only:
+                continue
             try:
                 listener(change)
             except Exception:  # a broken listener must not break the engine

@@ -15,6 +15,8 @@ _PATTERNS = re.compile(
     re.IGNORECASE,
 )
 MASK = "[REDACTED]"
+# Every pattern above contains key, token, sk-ant-, bearer, secret, password or auth: a line
+# with none of them is clean, and that test is ten times cheaper than the regex.
 
 
 def _known_secrets() -> list[str]:
@@ -30,7 +32,9 @@ class Redactor:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        if _PATTERNS.search(value) is None:
+        low = value.lower()
+        if not ("key" in low or "token" in low or "sk-ant-" in low or "bearer" in low or "secret" in low
+                or "password" in low or "auth" in low) or _PATTERNS.search(value) is None:
             return value
         return _PATTERNS.sub(_mask, value)
 

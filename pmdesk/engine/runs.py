@@ -91,7 +91,7 @@ class RunService:
     def _context(self, project: Project, store: StateStore, run: Run, recorder: EventRecorder) -> RunContext:
         return RunContext(
             run_id=run.run_id, workdir=Path(project.path), prompt=run.prompt, model=run.model,
-            emit=recorder.emit, state_dir=store.state_dir, options=dict(run.settings),
+            emit=recorder.emit, emit_many=recorder.emit_many, state_dir=store.state_dir, options=dict(run.settings),
             agent_session_id=run.agent_session_id, env=self.engine.child_env(),
         )
 

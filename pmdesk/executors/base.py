@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from pmdesk.models import TaskState, Usage
 
 EmitFn = Callable[[str, str, "dict[str, Any] | None"], None]
+EmitManyFn = Callable[[str, "list[str]", "dict[str, Any] | None"], None]
 
 
 class ExecutorError(RuntimeError):
@@ -38,9 +39,17 @@ class RunContext:
     model: str | None
     emit: EmitFn
     state_dir: Path
+    emit_many: EmitManyFn | None = None  # batches of lines read together (falls back to emit)
     options: dict[str, Any] = field(default_factory=dict)
     agent_session_id: str | None = None
     env: dict[str, str] | None = None
+
+    def emit_lines(self, kind: str, lines: list[str]) -> None:
+        if self.emit_many is not None:
+            self.emit_many(kind, lines, None)
+        else:
+            for line in lines:
+                self.emit(kind, line, None)
 
 
 class Execution(Protocol):

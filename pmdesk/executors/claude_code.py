@@ -66,8 +66,7 @@ class ClaudeExecution:
         self._turns.put_nowait(_EXITED)
 
     def _on_stderr(self, lines: list[str]) -> None:
-        for line in lines:
-            self._ctx.emit("stderr", line, None)
+        self._ctx.emit_lines("stderr", lines)
         self._stderr_tail = (self._stderr_tail + lines)[-10:]
 
     def _on_stdout(self, lines: list[str]) -> None:

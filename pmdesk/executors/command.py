@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from collections.abc import Callable
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext
 from pmdesk.executors.process import end_process_group, pump_lines, spawn
@@ -42,13 +43,12 @@ class CommandExecution:
     def alive(self) -> bool:
         return self._proc.returncode is None
 
-    def _lines(self, stream: str) -> object:
-        emit = self._ctx.emit
+    def _lines(self, stream: str) -> Callable[[list[str]], None]:
+        ctx = self._ctx
         keep = self._last_lines
 
         def on_lines(lines: list[str]) -> None:
-            for line in lines:
-                emit(stream, line, None)
+            ctx.emit_lines(stream, lines)
             keep.extend(lines[-20:])
             del keep[:-20]
 
@@ -58,8 +58,8 @@ class CommandExecution:
         proc = self._proc
         assert proc.stdout is not None and proc.stderr is not None
         await asyncio.gather(
-            pump_lines(proc.stdout, self._lines("stdout")),  # type: ignore[arg-type]
-            pump_lines(proc.stderr, self._lines("stderr")),  # type: ignore[arg-type]
+            pump_lines(proc.stdout, self._lines("stdout")),
+            pump_lines(proc.stderr, self._lines("stderr")),
         )
         code = await proc.wait()
         if self._cancelled:

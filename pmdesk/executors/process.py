@@ -40,13 +40,19 @@ async def pump_lines(stream: asyncio.StreamReader, on_lines: Callable[[list[str]
         if not chunk:
             break
         data = pending + chunk
-        parts = data.split(b"\n")
-        pending = parts.pop()
-        if len(pending) > MAX_LINE:
-            parts.append(pending[:MAX_LINE] + b" [line cut]")
-            pending = b""
-        if parts:
-            on_lines([p.decode("utf-8", "replace").rstrip("\r") for p in parts])
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+            if len(pending) > MAX_LINE:
+                on_lines([pending[:MAX_LINE].decode("utf-8", "replace") + " [line cut]"])
+                pending = b""
+            continue
+        pending = data[cut + 1:]
+        text = data[:cut].decode("utf-8", "replace")  # complete lines: no character is split
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line.rstrip("\r") for line in lines]
+        on_lines(lines)
     if pending:
         on_lines([pending.decode("utf-8", "replace").rstrip("\r")])
 

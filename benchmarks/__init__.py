@@ -1,0 +1,1 @@
+"""Performance targets, measured (not asserted): `python -m benchmarks` prints one table."""

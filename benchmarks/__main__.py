@@ -1,0 +1,58 @@
+"""Run every benchmark and print one table.
+
+    .venv/bin/python -m benchmarks            full size (several minutes)
+    .venv/bin/python -m benchmarks --quick    smaller inputs, same shape
+    .venv/bin/python -m benchmarks --only store,runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from benchmarks.common import Result, print_table, private_home
+
+SECTIONS = ("store", "runs", "loop", "ui", "api")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    home = private_home()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    results: list[Result] = []
+
+    def section(name: str, fn: object) -> None:
+        if name not in only:
+            return
+        print(f"… {name}", file=sys.stderr, flush=True)
+        results.extend(fn(args.quick, home))  # type: ignore[operator]
+
+    from benchmarks import bench_engine, bench_store
+
+    section("store", bench_store.run)
+    section("runs", bench_engine.run_output)
+    section("loop", bench_engine.run_scheduling)
+    section("loop", bench_engine.run_verify)
+    if "ui" in only:
+        from benchmarks import bench_ui
+
+        section("ui", bench_ui.run)
+    if "api" in only:
+        try:
+            from benchmarks import bench_api
+        except ImportError:
+            results.append(Result("7", "HTTP API", "not built yet"))
+        else:
+            section("api", bench_api.run)
+    print()
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Issues 4 and 5: output throughput of a run, scheduling overhead, verify overhead."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import Result, verdict
+
+
+def _project(engine: object, path: Path) -> object:
+    from pmdesk.store.registry import RegistryError
+
+    try:
+        return engine.add_project(str(path))  # type: ignore[attr-defined]
+    except RegistryError:
+        return engine.project(str(path))  # type: ignore[attr-defined]
+
+
+PRINTER = ("import sys\nw = sys.stdout.write\n"
+           "for i in range({n}):\n    w(f'line {{i}}: compiling module {{i % 97}} of the project, 3 warnings\\n')\n")
+
+
+async def _through_pmdesk(project_dir: Path, script: Path) -> tuple[float, int]:
+    from pmdesk.engine.engine import Engine
+    from pmdesk.models import ExecutorKind
+
+    engine = Engine()
+    project = _project(engine, project_dir)
+    start = time.perf_counter()
+    run = engine.runs.create(project, "print", executor=ExecutorKind.COMMAND, command=f"{sys.executable} {script}")
+    await engine.runs.start(project, run.run_id)
+    await engine.runs.wait(run.run_id)
+    elapsed = time.perf_counter() - start
+    count = engine.store(project).last_event_seq(run.run_id)
+    await engine.shutdown()
+    return elapsed, count
+
+
+def run_output(quick: bool, root: Path) -> list[Result]:
+    n = 20_000 if quick else 100_000
+    project_dir = root / "throughput"
+    project_dir.mkdir()
+    script = root / "printer.py"
+    script.write_text(PRINTER.format(n=n))
+    direct, through, events = [], [], 0
+    for _ in range(3):  # alternate, so both see the same machine
+        t = time.perf_counter()
+        subprocess.run([sys.executable, str(script)], stdout=subprocess.DEVNULL, check=True)
+        direct.append(time.perf_counter() - t)
+        elapsed, events = asyncio.run(_through_pmdesk(project_dir, script))
+        through.append(elapsed)
+    d, p = min(direct), min(through)
+    return [
+        Result("4", f"run printing {n:,} lines, to /dev/null", f"{d:.3f} s"),
+        Result("4", f"same run through pmdesk ({events:,} events persisted)", f"{p:.3f} s"),
+        Result("4", "pmdesk / direct (ratio)", f"{p / d:.2f}", "<= 1.2", verdict(p / d <= 1.2)),
+        Result("4", "events persisted per second", f"{events / p:,.0f}/s"),
+    ]
+
+
+async def _schedule(project_dir: Path, tasks: int) -> tuple[float, list[str]]:
+    from pmdesk.engine.engine import Engine
+    from pmdesk.models import ExecutorKind
+
+    engine = Engine()
+    project = engine.add_project(str(project_dir), "graph")
+    graph = []
+    for i in range(tasks):  # a layered graph: each task depends on up to two of the previous layer
+        deps = [f"t{j}" for j in (i - 5, i - 7) if j >= 0]
+        graph.append({"id": f"t{i}", "description": f"task {i}", "priority": 1 + i % 5, "dependencies": deps})
+    plan = engine.loop.plan_from_answer(project, {"tasks": graph})
+    start = time.perf_counter()
+    await engine.loop.dispatch(project, plan.plan_id, max_parallel=8, executor=ExecutorKind.COMMAND, command="true")
+    await engine.loop.wait(plan.plan_id)
+    elapsed = time.perf_counter() - start
+    final = engine.store(project).get_plan(plan.plan_id)
+    await engine.shutdown()
+    return elapsed, [t.status.value for t in final.tasks]
+
+
+def run_scheduling(quick: bool, root: Path) -> list[Result]:
+    tasks = 50
+    project_dir = root / "graph"
+    project_dir.mkdir()
+    elapsed, statuses = asyncio.run(_schedule(project_dir, tasks))
+    # The floor: the same 50 processes started back to back with nothing around them.
+    t = time.perf_counter()
+    for _ in range(tasks):
+        subprocess.run(["true"], check=True)
+    floor = time.perf_counter() - t
+    ok = all(s == "COMPLETE" for s in statuses)
+    return [
+        Result("5", f"dispatch {tasks} tasks (dependency graph, 8 at once, `true`)", f"{elapsed:.2f} s",
+               "< 2 s", verdict(elapsed < 2 and ok)),
+        Result("5", "  per task", f"{elapsed / tasks * 1000:.1f} ms",
+               "", f"processes alone: {floor / tasks * 1000:.1f} ms each"),
+    ]
+
+
+GATE = "const n = {n}; const w = (s) => process.stdout.write(s);\nlet buf = '';\n" \
+       "for (let i = 0; i < n; i++) {{ buf += `[PASS] check ${{i}} of gate ${{process.argv[2]}}\\n`; " \
+       "if (buf.length > 65536) {{ w(buf); buf = ''; }} }}\nw(buf);\n"
+
+
+async def _verify(project_dir: Path) -> float:
+    from pmdesk.engine.engine import Engine
+    from pmdesk.models import ExecutorKind
+
+    engine = Engine()
+    project = _project(engine, project_dir)
+    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="true")
+    await engine.loop.wait(plan.plan_id)
+    start = time.perf_counter()
+    result = await engine.loop.verify(project, plan.plan_id)
+    elapsed = time.perf_counter() - start
+    assert result.gate_result and result.gate_result.passed, result.gate_result
+    await engine.shutdown()
+    return elapsed
+
+
+def run_verify(quick: bool, root: Path) -> list[Result]:
+    per_gate = (20_000 if quick else 100_000) // 4
+    project_dir = root / "gates"
+    project_dir.mkdir()
+    (project_dir / "gate.js").write_text(GATE.format(n=per_gate))
+    names = ["gate:tier0", "gate:web", "gate:agent", "gate:spec"]
+    (project_dir / "package.json").write_text(json.dumps(
+        {"name": "gates", "version": "1.0.0", "scripts": {n: f"node gate.js {n}" for n in names}}))
+    direct, through = [], []
+    for _ in range(2):
+        t = time.perf_counter()
+        for name in names:
+            subprocess.run(["npm", "run", "--silent", name], cwd=project_dir, stdout=subprocess.DEVNULL, check=True)
+        direct.append(time.perf_counter() - t)
+        through.append(asyncio.run(_verify(project_dir)))
+    d, p = min(direct), min(through)
+    return [
+        Result("5", f"4 npm gates printing {per_gate * 4:,} lines, run directly", f"{d:.2f} s"),
+        Result("5", "the same through verify (every line an event)", f"{p:.2f} s"),
+        Result("5", "verify / direct (ratio)", f"{p / d:.2f}", "<= 1.10", verdict(p / d <= 1.10)),
+    ]
