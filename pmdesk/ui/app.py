@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import tempfile
+from typing import Any
 
 
 def create_application() -> object:
@@ -26,6 +27,23 @@ def create_application() -> object:
     return app
 
 
+def install_loop(app: object) -> object:
+    """The qasync loop, with a plain thread pool for asyncio.to_thread.
+
+    qasync's default executor runs callables on QThreads; under load (runs streaming while
+    listings refresh in the background) that crashed CPython with "none_dealloc: deallocating
+    None" on PySide6 6.12. Worker threads that never touch Qt need no QThread.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="pmdesk-io"))
+    asyncio.set_event_loop(loop)
+    return loop
+
+
 def apply_theme(app: object) -> None:
     from pmdesk.resources import path as resource
 
@@ -39,14 +57,11 @@ def run_app(selftest: bool = False) -> int:
         os.environ["XDG_CONFIG_HOME"] = os.path.join(home, "config")
         os.environ["XDG_DATA_HOME"] = os.path.join(home, "data")
         os.environ["PMDESK_NO_KEYRING"] = "1"
-    import qasync
-
     from pmdesk.engine.engine import Engine
     from pmdesk.ui.main_window import MainWindow
 
     app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop: Any = install_loop(app)
     engine = Engine(role="window")
     window = MainWindow(engine)
     window.show()

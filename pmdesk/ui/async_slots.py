@@ -27,6 +27,9 @@ def spawn(coro: Coroutine[Any, Any, Any], what: str = "operation",
         if t.cancelled():
             return
         exc = t.exception()
+        if exc is not None and _window_gone(exc):
+            log.debug("%s finished after its widgets were closed", what)
+            return
         if exc is not None:
             log.warning("%s failed: %s", what, exc)
             for sink in _error_sink:
@@ -37,6 +40,11 @@ def spawn(coro: Coroutine[Any, Any, Any], what: str = "operation",
 
     task.add_done_callback(done)
     return task
+
+
+def _window_gone(exc: BaseException) -> bool:
+    """A slot that finished after the window closed: nothing left to show it to."""
+    return isinstance(exc, RuntimeError) and "already deleted" in str(exc)
 
 
 def pending() -> int:

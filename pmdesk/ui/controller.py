@@ -42,7 +42,10 @@ OVERVIEW_DEBOUNCE_MS = 250
 def api_available() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("pmdesk.api.server") is not None
+    try:
+        return importlib.util.find_spec("pmdesk.api.server") is not None
+    except ImportError:
+        return False
 
 
 class Controller(QObject):

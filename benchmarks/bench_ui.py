@@ -1,0 +1,46 @@
+"""Issue 6: the window under load, its start-up time against a bare PySide6 window, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, Result, median, verdict
+
+PROBE = str(Path(__file__).with_name("ui_probe.py"))
+
+
+def _probe(*args: str, timeout: float = 300) -> dict[str, float]:
+    env = {**os.environ, "PMDESK_T0": repr(time.time())}
+    out = subprocess.run([sys.executable, PROBE, *args], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=timeout)
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"probe {args} printed nothing: {out.stderr[-1500:]}")
+
+
+def run(quick: bool, root: Path) -> list[Result]:
+    seconds = 8 if quick else 30
+    lag = _probe("lag", str(seconds), "8", "200", timeout=seconds + 120)
+    bare, ours = [], []
+    for _ in range(5):  # alternate, so both see the same machine
+        bare.append(_probe("paint", "bare")["seconds"])
+        ours.append(_probe("paint", "pmdesk")["seconds"])
+    b, o = median(bare), median(ours)
+    rss = _probe("rss", "10")["rss_kb"] / 1024
+    return [
+        Result("6", f"8 runs x 200 lines/s for {seconds} s into the window ({int(lag['lines']):,} lines)",
+               f"{lag['samples']:,.0f} probe ticks", "", f"log view kept {int(lag['log_blocks']):,} lines"),
+        Result("6", "event-loop lag, p99 (5 ms timer probe)", f"{lag['p99'] * 1000:.1f} ms", "<= 16 ms",
+               verdict(lag["p99"] <= 0.016)),
+        Result("6", "event-loop lag, max", f"{lag['max'] * 1000:.1f} ms", "<= 50 ms", verdict(lag["max"] <= 0.050)),
+        Result("6", "start to first paint: bare PySide6 window", f"{b * 1000:.0f} ms"),
+        Result("6", "start to first paint: pmdesk", f"{o * 1000:.0f} ms"),
+        Result("6", "pmdesk / bare (ratio)", f"{o / b:.2f}", "<= 1.5", verdict(o / b <= 1.5)),
+        Result("6", "resident memory, idle, 10 projects", f"{rss:.0f} MiB"),
+    ]
