@@ -66,18 +66,13 @@ def _engine(role: str = "cli") -> Any:
 
 def _find_project_of(engine: Any, kind: str, item_id: str) -> Project:
     """The registered project whose state directory holds this run/plan/packet."""
-    from pmdesk.models import validate_id
+    from pmdesk.store import NotFoundError
 
-    prefix = {"run": "run", "plan": "plan", "packet": "pkt"}[kind]
-    validate_id(item_id, prefix)
-    for project in engine.projects():
-        if not Path(project.path).is_dir():
-            continue
-        store = engine.store(project)
-        if store._exists(kind, item_id):
-            found: Project = project
-            return found
-    raise CliError(f"no {kind} {item_id} in any registered project")
+    try:
+        found: Project = engine.locate(kind, item_id)
+    except NotFoundError:
+        raise CliError(f"no {kind} {item_id} in any registered project") from None
+    return found
 
 
 # -- project commands ------------------------------------------------------------------------

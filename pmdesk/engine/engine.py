@@ -16,8 +16,8 @@ from pmdesk.executors.base import Executor, ExecutorError
 from pmdesk.executors.claude_code import ClaudeCodeExecutor
 from pmdesk.executors.command import CommandExecutor
 from pmdesk.executors.discovery import default_executor, require_claude
-from pmdesk.models import ActivityEvent, ActivityType, ExecutorKind, Project, Run, new_id
-from pmdesk.store import StateStore
+from pmdesk.models import ActivityEvent, ActivityType, ExecutorKind, Project, Run, new_id, validate_id
+from pmdesk.store import NotFoundError, StateStore
 from pmdesk.store.registry import ProjectRegistry
 
 SECRET_ENV = ("ANTHROPIC_API_KEY",)
@@ -56,6 +56,15 @@ class Engine:
         self._stores.pop(project.project_id, None)
         self.bus.publish(ProjectsChanged())
         return project
+
+    def locate(self, kind: str, item_id: str) -> Project:
+        """The registered project whose state directory holds this run, plan or packet."""
+        prefix = {"run": "run", "plan": "plan", "packet": "pkt"}[kind]
+        validate_id(item_id, prefix)
+        for project in self.projects():
+            if Path(project.path).is_dir() and self.store(project).contains(kind, item_id):
+                return project
+        raise NotFoundError(kind, item_id)
 
     def save_project(self, project: Project) -> None:
         self.store(project).put_project(project)

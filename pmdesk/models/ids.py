@@ -26,6 +26,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4()}"
 
 
+def id_pattern(prefix: str) -> str:
+    """The anchored pattern of an id (for the OpenAPI document)."""
+    return rf"^{prefix}_{_SUFFIX}$"
+
+
 def is_valid_id(value: object, prefix: str) -> bool:
     return isinstance(value, str) and re.fullmatch(rf"{prefix}_{_SUFFIX}", value) is not None
 

@@ -19,6 +19,14 @@ class RegistryError(ValueError):
     """A user-facing problem with a project reference or a path."""
 
 
+class UnknownProjectError(RegistryError):
+    """No registered project answers to this reference (HTTP 404)."""
+
+
+class AlreadyRegisteredError(RegistryError):
+    """The folder is registered already (HTTP 409)."""
+
+
 class ProjectRegistry:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or config_dir()
@@ -58,7 +66,7 @@ class ProjectRegistry:
             projects = self._read()
             for existing in projects:
                 if existing.project_id == project_id:
-                    raise RegistryError(f"{real} is already registered as {existing.name!r} ({project_id})")
+                    raise AlreadyRegisteredError(f"{real} is already registered as {existing.name!r} ({project_id})")
             display = (name or real.name or str(real)).strip()
             if not display:
                 raise RegistryError("a project needs a name")
@@ -90,7 +98,7 @@ class ProjectRegistry:
         for project in projects:
             if project.path == real:
                 return project
-        raise RegistryError(f"no registered project {ref!r} (see 'pmdesk project list')")
+        raise UnknownProjectError(f"no registered project {ref!r} (see 'pmdesk project list')")
 
     def remove(self, ref: str) -> Project:
         with self._lock:

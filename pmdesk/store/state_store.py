@@ -170,7 +170,7 @@ class StateStore:
         data = record.to_json().encode("utf-8")
         atomic_write_bytes(self._file(kind, item_id), data)
 
-    def _exists(self, kind: str, item_id: str) -> bool:
+    def contains(self, kind: str, item_id: str) -> bool:
         return self._file(kind, item_id).is_file()
 
     # -- project record ---------------------------------------------------------------
@@ -189,7 +189,7 @@ class StateStore:
         return self._load(self._file("run", run_id), "run", Run)
 
     def has_run(self, run_id: str) -> bool:
-        return self._exists("run", run_id)
+        return self.contains("run", run_id)
 
     def put_run(self, run: Run) -> Run:
         self._check_run_refs(run)
@@ -207,9 +207,9 @@ class StateStore:
     def _check_run_refs(self, run: Run) -> None:
         if run.project_id != self.project_id:
             raise CrossProjectError(f"run {run.run_id} names project {run.project_id}, not {self.project_id}")
-        if run.plan_id and not self._exists("plan", run.plan_id):
+        if run.plan_id and not self.contains("plan", run.plan_id):
             raise CrossProjectError(f"run {run.run_id} names plan {run.plan_id}, which is not in this project")
-        if run.session_id and not self._exists("session", run.session_id):
+        if run.session_id and not self.contains("session", run.session_id):
             raise CrossProjectError(f"run {run.run_id} names session {run.session_id}, which is not in this project")
 
     def list_runs(self, full: bool = False) -> list[RunSummary]:
@@ -245,7 +245,7 @@ class StateStore:
             refs.append(("packet", plan.packet_id))
         refs.extend(("run", t.run_id) for t in plan.tasks if t.run_id)
         for kind, ref in refs:
-            if not self._exists(kind, ref):
+            if not self.contains(kind, ref):
                 raise CrossProjectError(
                     f"plan {plan.plan_id} names {kind} {ref}, which is not in this project"
                 )
@@ -268,12 +268,12 @@ class StateStore:
         return self._load(self._file("packet", packet_id), "packet", InspectionPacket)
 
     def has_packet(self, packet_id: str) -> bool:
-        return self._exists("packet", packet_id)
+        return self.contains("packet", packet_id)
 
     def put_packet(self, packet: InspectionPacket) -> InspectionPacket:
         if packet.project_id != self.project_id:
             raise CrossProjectError("inspection packet of another project")
-        if not self._exists("run", packet.run_id):
+        if not self.contains("run", packet.run_id):
             raise CrossProjectError(f"packet names run {packet.run_id}, which is not in this project")
         self._write("packet", packet.packet_id, packet)
         return packet

@@ -76,6 +76,7 @@ def run_app(selftest: bool = False) -> int:
     with loop:
         loop.run_until_complete(window.start())
         loop.run_until_complete(closed.wait())
+        loop.run_until_complete(window.controller.local_api.stop())
         loop.run_until_complete(engine.runs.detach())
         loop.run_until_complete(engine.shutdown())
     return 0

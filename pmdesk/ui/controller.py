@@ -30,6 +30,7 @@ from pmdesk.store.state_store import _summarize_packet
 from pmdesk.ui.async_slots import set_error_sink, spawn
 from pmdesk.ui.bridge import EngineBridge
 from pmdesk.ui.dialogs import DispatchDialog, NewRunDialog, PlanDialog
+from pmdesk.ui.local_api import LocalApi
 from pmdesk.ui.settings_dialog import SettingsDialog
 from pmdesk.ui.verify_panel import VerifyPanel
 
@@ -37,15 +38,6 @@ if TYPE_CHECKING:
     from pmdesk.ui.main_window import MainWindow
 
 OVERVIEW_DEBOUNCE_MS = 250
-
-
-def api_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("pmdesk.api.server") is not None
-    except ImportError:
-        return False
 
 
 class Controller(QObject):
@@ -64,6 +56,7 @@ class Controller(QObject):
         self._overview_timer.timeout.connect(self._refresh_overviews)
         self._notified_project: str | None = None
         self.tray = self._make_tray()
+        self.local_api = LocalApi(engine)
         set_error_sink(self.show_error)
         self._connect()
         window.closing.connect(self._shut)
@@ -139,6 +132,14 @@ class Controller(QObject):
         events.sort(key=lambda e: e.ts)
         self.dashboard.add_activity(events)
         self.dashboard.agent_banner.setVisible(not self.agent_available())
+        await self.apply_api_setting()
+
+    async def apply_api_setting(self) -> None:
+        await self.local_api.apply(self.engine.settings)
+        if self.local_api.error:
+            self.status(self.tr("Local API not started: %1").replace("%1", self.local_api.error), 15000)
+        elif self.local_api.url:
+            self.status(self.tr("Local API on %1/api").replace("%1", self.local_api.url))
         self._update_engine_status()
 
     def agent_available(self) -> bool:
@@ -187,6 +188,8 @@ class Controller(QObject):
                  self.tr("%n awaiting a response").replace("%n", str(awaiting))]
         if jobs:
             parts.append(self.tr("%n plan(s) in progress").replace("%n", str(jobs)))
+        if self.local_api.url:
+            parts.append(self.tr("API %1").replace("%1", self.local_api.url))
         self.window.engine_status.setText(" · ".join(parts))
 
     def status(self, text: str, ms: int = 6000) -> None:
@@ -521,10 +524,7 @@ class Controller(QObject):
     def settings_dialog(self) -> None:
         project = self.engine.project_settings(self.project) if self.project else None
         dialog = SettingsDialog(self.engine.settings, bool(config.saved_api_key()), project, self.window)
-        if not api_available():
-            dialog.api_enabled.setEnabled(False)
-            dialog.api_port.setEnabled(False)
-            dialog.api_enabled.setText(self.tr("The local HTTP API is not available in this version yet"))
+        dialog.show_api_state(self.local_api.url, self.local_api.error)
 
         def test_claude(path: str) -> None:
             async def go() -> str:
@@ -580,6 +580,7 @@ class Controller(QObject):
                 if self.project and self.project.project_id == project.project_id:
                     self.page.project = project
             self.dashboard.agent_banner.setVisible(not self.agent_available())
+            spawn(self.apply_api_setting(), self.tr("Local API"))
 
         dialog.testClaudeRequested.connect(test_claude)
         dialog.loadModelsRequested.connect(load_models)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -108,12 +108,28 @@ class SettingsDialog(QDialog):
         self.api_port.setRange(1024, 65535)
         self.api_port.setValue(settings.api_port)
         aform.addRow(self.tr("Port"), self.api_port)
+        self.api_state = QLabel()
+        self.api_state.setObjectName("hint")
+        self.api_state.setWordWrap(True)
+        self.api_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        aform.addRow(self.api_state)
         layout.addWidget(api)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def show_api_state(self, url: str | None, error: str | None) -> None:
+        from pmdesk.api.token import token_path
+
+        if error:
+            self.api_state.setText(self.tr("Not running: %1").replace("%1", error))
+        elif url:
+            self.api_state.setText(self.tr("Serving %1/api — token in %2").replace("%1", url)
+                                   .replace("%2", str(token_path())))
+        else:
+            self.api_state.setText(self.tr("Off. Scripts can also use 'pmdesk serve' without the window."))
 
     def set_models(self, names: list[str]) -> None:
         current = self.model.currentText()

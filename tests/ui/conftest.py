@@ -53,4 +53,5 @@ def window(qtbot: Any, qloop: qasync.QEventLoop, engine: Engine) -> Iterator[Mai
     win.allow_close = True
     bridge = win.controller.bridge
     bridge.close()
+    run(qtbot, win.controller.local_api.stop())
     run(qtbot, engine.shutdown())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,7 @@ def test_settings_round_trip(qtbot: Any, window: MainWindow, tmp_path: Path) -> 
     dialog.api_key.setText("sk-ant-api03-roundtrip-000000000000")
     qtbot.mouseClick(dialog.detect, Qt.MouseButton.LeftButton)
     assert dialog.gates.toPlainText().splitlines()[0] == "npm run --silent gate:tier0"
-    assert not dialog.api_enabled.isEnabled()  # the local API is not built yet, and says so
+    assert "Off" in dialog.api_state.text()
     dialog.accept()
     saved = config.load_settings()
     assert (saved.default_model, saved.concurrency, saved.claude_path) == ("claude-opus-4-6", 5, "/opt/claude/bin/claude")
@@ -290,3 +291,42 @@ def test_the_dispatch_estimate_says_unknown_without_history(qtbot: Any) -> None:
     e = estimate(plan, True, 2, history)
     assert e.cost.startswith("≈ $1.50") and "3,000 tokens" in e.tokens and "min" in e.time
     assert json.dumps(e.__dict__)  # plain values, shown as text
+
+
+def test_the_window_serves_the_api_when_asked(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    import http.client
+    import socket
+
+    from pmdesk.api.token import load_or_create_token
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "p").mkdir()
+    project = window.engine.add_project(str(tmp_path / "p"), "served")
+    window.controller.settings_dialog()
+    dialog = window.controller.settings_open
+    dialog.api_enabled.setChecked(True)
+    dialog.api_port.setValue(port)
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.controller.local_api.url is not None, timeout=5000)
+    assert f"127.0.0.1:{port}" in window.engine_status.text()
+
+    def fetch(token: str) -> tuple[int, object]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/api/projects", headers={"Authorization": f"Bearer {token}"})
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read())
+
+    status, body = run(qtbot, asyncio.to_thread(fetch, load_or_create_token()))
+    assert status == 200 and [p["projectId"] for p in body] == [project.project_id]  # type: ignore[union-attr]
+    assert run(qtbot, asyncio.to_thread(fetch, "wrong"))[0] == 401
+
+    window.controller.settings_dialog()
+    again = window.controller.settings_open
+    assert f"127.0.0.1:{port}/api" in again.api_state.text()
+    again.api_enabled.setChecked(False)
+    again.accept()
+    qtbot.waitUntil(lambda: window.controller.local_api.url is None, timeout=5000)
+    with pytest.raises(ConnectionRefusedError):
+        run(qtbot, asyncio.to_thread(fetch, "x"))

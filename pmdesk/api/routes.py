@@ -1,0 +1,339 @@
+"""The endpoints: thin adapters from HTTP to the engine, described once for routing and OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from pmdesk.api import schemas
+from pmdesk.api.errors import ApiError
+from pmdesk.engine.engine import Engine
+from pmdesk.engine.overview import ProjectOverview
+from pmdesk.models import (
+    ActivityEvent,
+    DispatchResponse,
+    InspectionPacket,
+    Plan,
+    PlanCreatedResponse,
+    PlanStatus,
+    Project,
+    Run,
+    TaskState,
+    VerifyResponse,
+    validate_id,
+)
+from pmdesk.store import PlanSummary, RunSummary
+
+B = TypeVar("B", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: how it is served and how the OpenAPI document describes it."""
+
+    method: str
+    path: str
+    name: str
+    summary: str
+    handler: str
+    body: type[BaseModel] | None = None
+    answers: dict[int, Any] = field(default_factory=dict)  # status -> schema ref (a type, [type] or a dict)
+    query: tuple[tuple[str, dict[str, Any], str], ...] = ()
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(_plain(value), ensure_ascii=False).encode(), status=status,
+                        content_type="application/json")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_json_dict"):
+        return value.to_json_dict()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _int_query(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_query", f"{name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_query", f"{name} must be between {low} and {high}")
+    return value
+
+
+def _bool_query(request: web.Request, name: str, default: bool) -> bool:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise ApiError(400, "invalid_query", f"{name} must be true or false, not {raw!r}")
+
+
+async def _body(request: web.Request, model: type[B]) -> B:
+    raw = await request.read()
+    if not raw.strip():
+        data: Any = {}
+    else:
+        data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid_body", "the body must be a JSON object")
+    return model.model_validate(data)
+
+
+class Api:
+    """Handlers bound to one engine. Background work (runs, plans) lives in the engine, not here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def _project(self, request: web.Request) -> Project:
+        project_id = validate_id(request.match_info["projectId"], "pidx")
+        for project in self.engine.projects():
+            if project.project_id == project_id:
+                return project
+        raise ApiError(404, "not_found", f"no registered project {project_id}")
+
+    def _owner(self, kind: str, key: str, request: web.Request) -> tuple[Project, str]:
+        item_id = request.match_info[key]
+        return self.engine.locate(kind, item_id), item_id
+
+    # -- projects -----------------------------------------------------------------------------
+
+    async def list_projects(self, request: web.Request) -> web.Response:
+        return _json([self.engine.overview(p) for p in self.engine.projects()])
+
+    async def add_project(self, request: web.Request) -> web.Response:
+        body = await _body(request, schemas.NewProject)
+        if not body.path.startswith("/"):
+            raise ApiError(422, "invalid_project", "the path must be absolute")
+        return _json(self.engine.add_project(body.path, body.name), 201)
+
+    async def get_project(self, request: web.Request) -> web.Response:
+        project = self.engine.project_settings(self._project(request))
+        store = self.engine.store(project)
+        return _json({"overview": self.engine.overview(project), "settings": project.settings,
+                      "plans": store.list_plans(), "runs": store.list_runs()})
+
+    async def remove_project(self, request: web.Request) -> web.Response:
+        project = self._project(request)
+        return _json(self.engine.remove_project(project.project_id))
+
+    async def project_runs(self, request: web.Request) -> web.Response:
+        store = self.engine.store(self._project(request))
+        status = request.query.get("status")
+        runs = store.list_runs()
+        if status:
+            try:
+                wanted = TaskState(status)
+            except ValueError:
+                raise ApiError(400, "invalid_query", f"unknown status {status!r}") from None
+            runs = [r for r in runs if r.status == wanted]
+        return _json(runs)
+
+    async def project_plans(self, request: web.Request) -> web.Response:
+        return _json(self.engine.store(self._project(request)).list_plans())
+
+    async def project_packets(self, request: web.Request) -> web.Response:
+        return _json(self.engine.store(self._project(request)).list_packets())
+
+    async def project_activity(self, request: web.Request) -> web.Response:
+        limit = _int_query(request, "limit", 200, 1, 5000) or 200
+        return _json(self.engine.store(self._project(request)).list_activity(limit))
+
+    async def awaiting(self, request: web.Request) -> web.Response:
+        out = []
+        for project in self.engine.projects():
+            if not self.engine.overview(project).awaiting:
+                continue
+            for summary in self.engine.store(project).list_runs():
+                if summary.status == TaskState.AWAITING_RESPONSE:
+                    out.append({**summary.to_json_dict(), "projectId": project.project_id, "projectName": project.name})
+        return _json(out)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def create_run(self, request: web.Request) -> web.Response:
+        project = self._project(request)
+        body = await _body(request, schemas.NewRun)
+        run = self.engine.runs.create(project, body.prompt, executor=body.executor, model=body.model)
+        run = await self.engine.runs.start(project, run.run_id)
+        return _json(run, 201)
+
+    async def get_run(self, request: web.Request) -> web.Response:
+        project, run_id = self._owner("run", "runId", request)
+        return _json(self.engine.store(project).get_run(run_id))
+
+    async def run_events(self, request: web.Request) -> web.Response:
+        after = _int_query(request, "after", None, 0, 1 << 62)
+        limit = _int_query(request, "limit", 500, 1, MAX_PAGE) or 500
+        project, run_id = self._owner("run", "runId", request)
+        store = self.engine.store(project)
+        run = store.get_run(run_id)
+        events = store.read_events(run_id, after=after, limit=limit)
+        cursor = events[-1].seq if events else after
+        return _json({"runId": run_id, "status": run.status.value, "events": events,
+                      "next": cursor, "more": len(events) == limit})
+
+    async def respond(self, request: web.Request) -> web.Response:
+        project, run_id = self._owner("run", "runId", request)
+        body = await _body(request, schemas.Answer)
+        run = await self.engine.runs.respond(project, run_id, body.text)
+        if run.plan_id and run.plan_id not in self.engine.loop.jobs:
+            self.engine.loop.continue_plan(project, run.plan_id)
+        return _json(run)
+
+    async def cancel_run(self, request: web.Request) -> web.Response:
+        project, run_id = self._owner("run", "runId", request)
+        return _json(await self.engine.runs.cancel(project, run_id))
+
+    async def inspect_run(self, request: web.Request) -> web.Response:
+        from pmdesk.engine.inspect import create_packet
+
+        project, run_id = self._owner("run", "runId", request)
+        return _json(create_packet(self.engine, project, run_id), 201)
+
+    async def get_packet(self, request: web.Request) -> web.Response:
+        project, packet_id = self._owner("packet", "packetId", request)
+        return _json(self.engine.store(project).get_packet(packet_id))
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def create_plan(self, request: web.Request) -> web.Response:
+        project = self._project(request)
+        body = await _body(request, schemas.NewPlan)
+        if body.tasks is not None:
+            raw: dict[str, Any] = {"tasks": body.tasks}
+            if body.summary:
+                raw["summary"] = body.summary
+            plan = self.engine.loop.plan_from_answer(project, raw, packet_id=body.packet_id)
+        elif body.packet_id:
+            plan = await self.engine.loop.create_plan(project, body.packet_id, body.model)
+        else:
+            raise ApiError(422, "invalid_body", "packetId is required (or tasks, to build a plan without the model)")
+        answer = PlanCreatedResponse(plan_id=plan.plan_id, status=plan.status, tasks=plan.tasks,
+                                     created_at=plan.created_at).to_json_dict()
+        if plan.gate_result is not None:  # a FAILED generation says why
+            answer["gateResult"] = plan.gate_result.to_json_dict()
+        return _json(answer, 201)
+
+    async def get_plan(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        return _json(self.engine.store(project).get_plan(plan_id))
+
+    async def dispatch(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.Dispatch)
+        answer = await self.engine.loop.dispatch(project, plan_id, parallel=body.parallel,
+                                                 max_parallel=body.max_parallel)
+        return _json(answer)
+
+    async def verify(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.Verify)
+        wait = _bool_query(request, "wait", True)
+        job = asyncio.ensure_future(self.engine.loop.verify(project, plan_id, force=body.force))
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+        if wait:
+            plan = await asyncio.shield(job)
+            return _json(_verify_answer(plan))
+        # verify() checks the plan and marks it VERIFYING before its first gate starts
+        while not job.done() and self.engine.store(project).get_plan(plan_id).status != PlanStatus.VERIFYING:
+            await asyncio.sleep(0.005)
+        if job.done():
+            plan = job.result()  # raises the refusal (409) when it did not start
+            return _json(_verify_answer(plan))
+        return _json(_verify_answer(self.engine.store(project).get_plan(plan_id)), 202)
+
+    async def cancel_plan(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        return _json(await self.engine.loop.cancel(project, plan_id))
+
+    async def close(self) -> None:
+        for job in list(self._background):
+            job.cancel()
+
+
+def _verify_answer(plan: Plan) -> dict[str, Any]:
+    return VerifyResponse(plan_id=plan.plan_id, status=plan.status, verify_run_id=plan.verify_run_id,
+                          gate_result=plan.gate_result, verified_at=plan.verified_at).to_json_dict()
+
+
+_PAGE_OF_EVENTS = {"type": "object", "required": ["runId", "status", "events", "more"], "properties": {
+    "runId": {"type": "string"}, "status": {"type": "string"},
+    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+    "next": {"type": ["integer", "null"], "description": "pass as ?after= for the next page"},
+    "more": {"type": "boolean"}}}
+_AFTER = ("after", {"type": "integer", "minimum": 0}, "events after this seq (the previous page's next)")
+_LIMIT = ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "page size")
+_WAIT = ("wait", {"type": "boolean"}, "false: answer 202 as soon as the gates start")
+_STATUS = ("status", {"type": "string", "enum": [s.value for s in TaskState]}, "only runs in this state")
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/projects", "listProjects", "Every registered project with its derived status",
+          "list_projects", answers={200: [ProjectOverview]}),
+    Route("POST", "/api/projects", "registerProject", "Register a local folder as a project",
+          "add_project", schemas.NewProject, {201: Project}),
+    Route("GET", "/api/projects/{projectId}", "getProject", "A project with its settings, plans and runs",
+          "get_project", answers={200: "ProjectDetail"}),
+    Route("DELETE", "/api/projects/{projectId}", "removeProject", "Unregister a project (its files stay)",
+          "remove_project", answers={200: Project}),
+    Route("GET", "/api/projects/{projectId}/runs", "listRuns", "A project's runs", "project_runs",
+          answers={200: [RunSummary]}, query=(_STATUS,)),
+    Route("POST", "/api/projects/{projectId}/runs", "createRun", "Start a run; returns once its agent is up",
+          "create_run", schemas.NewRun, {201: Run}),
+    Route("GET", "/api/projects/{projectId}/plans", "listPlans", "A project's plans", "project_plans",
+          answers={200: [PlanSummary]}),
+    Route("POST", "/api/projects/{projectId}/plan", "createPlan",
+          "Generate a plan from an inspection packet (or from tasks given in the body)",
+          "create_plan", schemas.NewPlan, {201: PlanCreatedResponse}),
+    Route("GET", "/api/projects/{projectId}/packets", "listPackets", "A project's inspection packets",
+          "project_packets", answers={200: {"type": "array", "items": {"type": "object"}}}),
+    Route("GET", "/api/projects/{projectId}/activity", "listActivity", "The evidence trail, newest first",
+          "project_activity", answers={200: [ActivityEvent]},
+          query=(("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "how many"),)),
+    Route("GET", "/api/awaiting", "listAwaiting", "Runs waiting for an answer, across projects", "awaiting",
+          answers={200: {"type": "array", "items": {"type": "object"}}}),
+    Route("GET", "/api/runs/{runId}", "getRun", "A run", "get_run", answers={200: Run}),
+    Route("GET", "/api/runs/{runId}/events", "listRunEvents", "A run's events, paged by seq", "run_events",
+          answers={200: _PAGE_OF_EVENTS}, query=(_AFTER, _LIMIT)),
+    Route("POST", "/api/runs/{runId}/respond", "respondToRun", "Answer a run that needs a response",
+          "respond", schemas.Answer, {200: Run}),
+    Route("POST", "/api/runs/{runId}/cancel", "cancelRun", "Cancel a run (its whole process group)",
+          "cancel_run", answers={200: Run}),
+    Route("POST", "/api/runs/{runId}/inspect", "inspectRun", "Create an inspection packet of a run",
+          "inspect_run", answers={201: InspectionPacket}),
+    Route("GET", "/api/packets/{packetId}", "getPacket", "An inspection packet", "get_packet",
+          answers={200: InspectionPacket}),
+    Route("GET", "/api/plans/{planId}", "getPlan", "A plan with all its task statuses", "get_plan",
+          answers={200: Plan}),
+    Route("POST", "/api/plans/{planId}/dispatch", "dispatchPlan",
+          "Dispatch a DRAFT plan's tasks as runs; returns once they are created", "dispatch",
+          schemas.Dispatch, {200: DispatchResponse}),
+    Route("POST", "/api/plans/{planId}/verify", "verifyPlan", "Run gate:all on a plan", "verify",
+          schemas.Verify, {200: VerifyResponse, 202: VerifyResponse}, query=(_WAIT,)),
+    Route("POST", "/api/plans/{planId}/cancel", "cancelPlan", "Cancel a plan's runs", "cancel_plan",
+          answers={200: Plan}),
+)

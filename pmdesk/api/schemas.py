@@ -1,0 +1,59 @@
+"""Request bodies and the error envelope: pydantic at the edge, camelCase like the spec."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from pmdesk.models import ExecutorKind, PlanRequest  # noqa: F401 - the spec's request, re-exported
+
+MAX_BODY_BYTES = 1 << 20
+MAX_TEXT = 100_000
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class NewProject(Body):
+    path: str = Field(min_length=1, max_length=4096, description="an existing local folder")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class NewRun(Body):
+    prompt: str = Field(min_length=1, max_length=MAX_TEXT)
+    executor: ExecutorKind | None = Field(
+        default=None, description="claude_code, anthropic_agent or command (the project's command template)")
+    model: str | None = Field(default=None, max_length=200)
+
+
+class NewPlan(Body):
+    """The spec's request, plus ``tasks`` to build a plan without the model (submit_plan format)."""
+
+    packet_id: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=200)
+    tasks: list[dict[str, object]] | None = Field(default=None, max_length=200)
+    summary: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class Dispatch(Body):
+    parallel: bool = True
+    max_parallel: int | None = Field(default=None, ge=1, le=32)
+
+
+class Verify(Body):
+    force: bool = False
+
+
+class Answer(Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    owner: dict[str, object] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,49 @@
+"""The API's bearer token: created once, 0600, in the user's config directory."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from pmdesk.config import config_dir
+
+TOKEN_FILE = "api-token"
+
+
+def token_path() -> Path:
+    return config_dir() / TOKEN_FILE
+
+
+def load_or_create_token(path: Path | None = None) -> str:
+    """The saved token, or a new one written with O_EXCL so two servers never race to two tokens."""
+    path = path or token_path()
+    for _ in range(2):
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            value = ""
+        if value:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)  # someone loosened it; the token is a password
+            return value
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue  # another process is writing it right now, or it was empty: read again
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            token = secrets.token_urlsafe(32)
+            handle.write(token + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return token
+    path.unlink(missing_ok=True)  # an empty file left by a crash
+    return load_or_create_token(path)
+
+
+def token_matches(expected: str, header: str | None) -> bool:
+    """``Authorization: Bearer <token>``, compared in constant time."""
+    if not header or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[7:].strip().encode(), expected.encode())
