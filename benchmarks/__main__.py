@@ -43,12 +43,9 @@ def main() -> int:
 
         section("ui", bench_ui.run)
     if "api" in only:
-        try:
-            from benchmarks import bench_api
-        except ImportError:
-            results.append(Result("7", "HTTP API", "not built yet"))
-        else:
-            section("api", bench_api.run)
+        from benchmarks import bench_api
+
+        section("api", bench_api.run)
     print()
     print_table(results)
     return 0

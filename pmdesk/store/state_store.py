@@ -81,6 +81,7 @@ class StateStore:
         self.state_dir = Path(state_dir)
         self.project_id = validate_id(project_id, "pidx")
         self.owner_lock = OwnerLock(self.state_dir)
+        self._memo: dict[str, tuple[tuple[int, int, int], int, list[Any]]] = {}
 
     @classmethod
     def for_project(cls, project_path: str | os.PathLike[str], project_id: str) -> StateStore:
@@ -342,14 +343,22 @@ class StateStore:
             dir_mtime = os.stat(directory).st_mtime_ns
         except FileNotFoundError:
             return []
+        rows_key = _stat_key(rows_path)
+        memo = self._memo.get(kind)
+        if memo is not None and not full and memo[0] == rows_key and memo[1] == dir_mtime:
+            return list(memo[2])  # nothing changed since the last quiet listing in this process
         cached = _read_json(rows_path)
         head_ok = isinstance(cached, dict) and cached.get("version") == INDEX_VERSION
         if head_ok and not full and cached.get("dirMtimeNs") == dir_mtime and \
                 dir_mtime < int(cached.get("listedAtNs", 0)) - QUIET_NS:
             try:
-                return [decode(row) for row in cached["rows"]]
+                decoded = [decode(row) for row in cached["rows"]]
             except (TypeError, ValueError, KeyError, IndexError):
                 pass  # a damaged cache: rebuild below
+            else:
+                if rows_key is not None:
+                    self._memo[kind] = (rows_key, dir_mtime, decoded)
+                return list(decoded)
         listed_at = time.time_ns()
         previous: dict[str, tuple[list[int], Any]] = {}
         keys = _read_json(keys_path) if head_ok else None
@@ -389,6 +398,14 @@ class StateStore:
             atomic_write_json(rows_path, {"version": INDEX_VERSION, "gen": gen, "dirMtimeNs": dir_mtime,
                                           "listedAtNs": listed_at, "rows": out_rows}, durable=False, indent=None)
         return [decode(row) for row in out_rows]
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _read_json(path: Path) -> Any:
