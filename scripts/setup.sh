@@ -4,11 +4,15 @@
 # and a virtual environment with pmdesk itself. Safe to run again: it skips what is there.
 #   scripts/setup.sh          the app
 #   scripts/setup.sh --test   the app and the test tools
+#   scripts/setup.sh --package  the app and PyInstaller
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+case "${1:-}" in
+  --test) extras="[test]" ;;        # the test tools (they include the packaging tools)
+  --package) extras="[package]" ;;  # PyInstaller, for packaging/build.sh
+esac
 
 apt_packages=(
   xvfb xauth fontconfig fonts-dejavu-core
@@ -17,6 +21,8 @@ apt_packages=(
   libfontconfig1 libdbus-1-3 libglib2.0-0
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+# packaging/build.sh validates the desktop entry and the AppStream file it ships
+[ -n "$extras" ] && apt_packages+=(desktop-file-utils appstream)
 
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
@@ -39,6 +45,10 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 stamp=".venv/.pmdesk-installed${extras}"
+if [ "$extras" = "[package]" ] && [ -f ".venv/.pmdesk-installed[test]" ] && \
+   [ ! pyproject.toml -nt ".venv/.pmdesk-installed[test]" ]; then
+  stamp=".venv/.pmdesk-installed[test]"  # the test tools include PyInstaller
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".${extras}"

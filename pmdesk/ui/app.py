@@ -8,6 +8,8 @@ import sys
 import tempfile
 from typing import Any
 
+APP_ID = "dev.pmdesk.pmdesk"
+
 
 def create_application() -> object:
     from PySide6.QtCore import QCoreApplication, Qt
@@ -21,7 +23,7 @@ def create_application() -> object:
     QCoreApplication.setApplicationName("pmdesk")
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationDisplayName("pmdesk")
-    app.setDesktopFileName("pmdesk")
+    app.setDesktopFileName(APP_ID)  # packaging/linux/$APP_ID.desktop: the task bar and notifications find the icon
     app.setWindowIcon(QIcon(str(resource("pmdesk.svg"))))
     apply_theme(app)
     return app
@@ -50,6 +52,24 @@ def apply_theme(app: object) -> None:
     app.setStyleSheet(resource("pmdesk.qss").read_text(encoding="utf-8"))  # type: ignore[attr-defined]
 
 
+def _report_first_paint(window: Any) -> None:
+    """For packaging/measure-startup.sh: print when the window first paints, then exit."""
+    import json
+    import time
+
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                print(json.dumps({"paintedAt": time.time()}), flush=True)
+                os._exit(0)
+            return False
+
+    window._first_paint_probe = FirstPaint(window)
+    window.installEventFilter(window._first_paint_probe)
+
+
 def run_app(selftest: bool = False) -> int:
     if selftest:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -64,6 +84,8 @@ def run_app(selftest: bool = False) -> int:
     loop: Any = install_loop(app)
     engine = Engine(role="window")
     window = MainWindow(engine)
+    if os.environ.get("PMDESK_STARTUP_PROBE"):
+        _report_first_paint(window)
     window.show()
     if selftest:
         from pmdesk.ui.selftest import run_selftest

@@ -24,6 +24,24 @@ async def _until(predicate: object, timeout: float = 30) -> bool:
     return False
 
 
+async def _check_api(engine: object) -> None:
+    """The API server starts on a free port and answers an authenticated request."""
+    import aiohttp
+
+    from pmdesk.api.server import ApiServer
+
+    server = ApiServer(engine, "127.0.0.1", 0)  # type: ignore[arg-type]
+    await server.start()
+    try:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with aiohttp.ClientSession(headers=headers) as session, \
+                session.get(f"{server.url}/api/openapi.json") as answer:
+            document = await answer.json()
+        assert answer.status == 200 and document["openapi"].startswith("3.1"), f"API answered {answer.status}"
+    finally:
+        await server.stop()
+
+
 async def run_selftest(window: MainWindow) -> int:
     steps: list[str] = []
     try:
@@ -57,6 +75,12 @@ async def run_selftest(window: MainWindow) -> int:
         fill = QColor(image.pixel(image.width() // 2, 2))
         assert image.width() > 20 and fill.red() > 200 and fill.blue() < 230, f"badge rendered wrong ({fill.name()})"
         steps.append("badge rendered")
+        await _check_api(engine)
+        steps.append("local API answered")
+        import importlib
+
+        importlib.import_module("pmdesk.executors.anthropic_agent")  # the SDK is imported lazily in real use
+        steps.append("agent SDK loads")
         await engine.shutdown()
     except Exception as exc:  # report what failed, exit non-zero
         print(f"pmdesk selftest FAILED after: {', '.join(steps) or 'nothing'}: {exc!r}", file=sys.stderr)
