@@ -54,3 +54,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".${extras}"
   touch "$stamp"
 fi
+
+# The real Claude Code CLI from npm, for tests/engine/test_real_claude.py (never run against the internet).
+if [ "$extras" = "[test]" ]; then
+  fixture=tests/fixtures/claude-code
+  if [ ! -x "$fixture/node_modules/.bin/claude" ] || [ "$fixture/package.json" -nt "$fixture/node_modules/.stamp" ]; then
+    echo "pmdesk setup: installing the Claude Code CLI test fixture (npm)"
+    (cd "$fixture" && npm ci --no-audit --no-fund --loglevel=error) && touch "$fixture/node_modules/.stamp"
+  fi
+fi

@@ -8,6 +8,7 @@ JSON), or a callable taking the request JSON and returning any of these.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections import deque
@@ -86,20 +87,50 @@ class FakeAnthropic:
         reply: Any = self.replies.popleft() if self.replies else self.default
         if reply is None:
             return web.json_response(error_body("api_error", "fake server: no reply queued"), status=500)
-        return await self._respond(reply, body)
+        return await self._respond(reply, body, request)
 
-    async def _respond(self, reply: Any, body: dict[str, Any]) -> web.StreamResponse:
+    async def _respond(self, reply: Any, body: dict[str, Any], request: web.Request) -> web.StreamResponse:
         if callable(reply):
             reply = reply(body)
         if isinstance(reply, Delay):
             await asyncio.sleep(reply.seconds)
-            return await self._respond(reply.reply, body)
+            return await self._respond(reply.reply, body, request)
         if isinstance(reply, Status):
             return web.json_response(reply.body or error_body("api_error", f"status {reply.code}"), status=reply.code,
                                      headers={"retry-after-ms": "10"})
         if isinstance(reply, Raw):
             return web.Response(text=reply.text, content_type="application/json")
+        if body.get("stream"):
+            return await self._stream(reply, request, body.get("model"))
         return web.json_response(reply)
+
+    async def _stream(self, reply: dict[str, Any], request: web.Request, request_model: str | None) -> web.StreamResponse:
+        """The same message as server-sent events, as the Messages API streams it (Claude Code asks for this)."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        usage = reply.get("usage") or {"input_tokens": 10, "output_tokens": 5}
+
+        async def send(event: str, data: dict[str, Any]) -> None:
+            await response.write(f"event: {event}\ndata: {json.dumps({'type': event, **data})}\n\n".encode())
+
+        start = {k: v for k, v in reply.items() if k not in ("content", "stop_reason", "usage")}
+        start.update(content=[], stop_reason=None, stop_sequence=None, model=reply.get("model") or request_model,
+                     usage={"input_tokens": usage.get("input_tokens", 0), "output_tokens": 1})
+        await send("message_start", {"message": start})
+        for index, block in enumerate(reply.get("content", [])):
+            if block.get("type") == "tool_use":
+                await send("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
+                await send("content_block_delta", {"index": index, "delta": {
+                    "type": "input_json_delta", "partial_json": json.dumps(block.get("input", {}))}})
+            else:
+                await send("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
+                await send("content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": block.get("text", "")}})
+            await send("content_block_stop", {"index": index})
+        await send("message_delta", {"delta": {"stop_reason": reply.get("stop_reason", "end_turn"), "stop_sequence": None},
+                                     "usage": {"output_tokens": usage.get("output_tokens", 0)}})
+        await send("message_stop", {})
+        await response.write_eof()
+        return response
 
     def start(self) -> FakeAnthropic:
         ready = threading.Event()
