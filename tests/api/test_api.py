@@ -286,7 +286,7 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
          "--exclude-operation-id", "registerProject",
          "--max-examples", "25", "--seed", "7", "--generation-database", "none", "--no-color",
          "--report", "junit", "--report-dir", str(report)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "generated" in result.stdout
     assert server.process.poll() is None  # still serving
