@@ -20,7 +20,7 @@ RUNS = 5
 
 def first_paint(argv: list[str]) -> float:
     home = tempfile.mkdtemp(prefix="pmdesk-startup-")
-    env = {**os.environ, "PMDESK_STARTUP_PROBE": "1", "PMDESK_NO_KEYRING": "1",
+    env = {**os.environ, "PMDESK_STARTUP_PROBE": "paint", "PMDESK_NO_KEYRING": "1",
            "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data"}
     started = time.time()
     out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=True).stdout

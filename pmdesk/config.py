@@ -84,15 +84,22 @@ def _keyring_enabled() -> bool:
     return os.environ.get("PMDESK_NO_KEYRING", "") not in ("1", "true")
 
 
+_keyring_cache: list[str | None] = []  # one lookup per process: a desktop keyring is a D-Bus round trip
+
+
 def _keyring_get() -> str | None:
     if not _keyring_enabled():
         return None
+    if _keyring_cache:
+        return _keyring_cache[0]
     try:
         import keyring
 
-        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+        value = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
     except Exception:  # any backend failure means: no keyring here
-        return None
+        value = None
+    _keyring_cache[:] = [value]
+    return value
 
 
 def _keyring_set(value: str | None) -> bool:
@@ -102,13 +109,16 @@ def _keyring_set(value: str | None) -> bool:
         import keyring
 
         if value is None:
+            _keyring_cache[:] = [None]
             try:
                 keyring.delete_password(KEYRING_SERVICE, KEYRING_USER)
             except Exception:
                 pass
             return True
         keyring.set_password(KEYRING_SERVICE, KEYRING_USER, value)
-        return keyring.get_password(KEYRING_SERVICE, KEYRING_USER) == value
+        stored = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+        _keyring_cache[:] = [stored]
+        return stored == value
     except Exception:
         return False
 

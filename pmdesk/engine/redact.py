@@ -25,8 +25,21 @@ def _known_secrets() -> list[str]:
 
 
 class Redactor:
+    """Masks the saved key wherever it appears, and anything shaped like a key or token."""
+
     def __init__(self, secrets: list[str] | None = None) -> None:
-        self.secrets = [s for s in (secrets if secrets is not None else _known_secrets()) if s]
+        self._secrets = None if secrets is None else [s for s in secrets if s]
+
+    @property
+    def secrets(self) -> list[str]:
+        """The known keys, looked up on first use (the keyring may be slow; the window warms it in a thread)."""
+        if self._secrets is None:
+            self._secrets = _known_secrets()
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values: list[str]) -> None:
+        self._secrets = [s for s in values if s]
 
     def text(self, value: str) -> str:
         for secret in self.secrets:

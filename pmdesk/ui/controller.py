@@ -120,6 +120,7 @@ class Controller(QObject):
     # -- start and refresh ----------------------------------------------------------------
 
     async def start(self) -> None:
+        await asyncio.to_thread(lambda: self.engine.redactor.secrets)  # the keyring lookup, off the Qt thread
         notes = self.engine.recover()
         if notes:
             self.status(self.tr("Recovered after a crash: %n item(s); see the activity feed").replace(
