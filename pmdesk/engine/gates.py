@@ -17,6 +17,16 @@ from pmdesk.models import GateCheck
 SPEC_ORDER = ("gate:web", "gate:agent", "gate:spec")
 MAX_MARKS = 200  # sub-checks kept per gate: every failure, and the first passes and skips
 _MARK = re.compile(r"^\s*\[(PASS|FAIL|SKIP)\]\s*(.*)$")
+_MARK_KINDS = re.compile(r"^\s*\[(PASS|FAIL|SKIP)\]", re.MULTILINE)
+_ERROR_WORDS = ("error", "fail", "assert", "exception", "✗")
+
+
+def _looks_errorish(text: str) -> bool:
+    """_ERRORISH on a whole chunk: substring tests on one lowercased copy, far cheaper than the regex."""
+    low = text.lower()
+    return any(word in low for word in _ERROR_WORDS)
+
+
 _ERRORISH = re.compile(r"error|fail|assert|exception|✗", re.IGNORECASE)
 
 
@@ -90,6 +100,22 @@ class GateRun:
     def feed(self, lines: list[str]) -> None:
         self.on_lines(lines)
         self.lines_seen += len(lines)
+        joined = "\n".join(lines)
+        wants_errors = len(self.head_errors) < 3 and _looks_errorish(joined)
+        if len(self.marks) >= MAX_MARKS and not wants_errors and "[FAIL]" not in joined:
+            for kind in _MARK_KINDS.findall(joined):  # only the tally is left to keep: count in C
+                self.counts[kind] += 1
+        elif "[" in joined or wants_errors:
+            self._scan(lines)
+        recent: list[str] = []
+        for line in reversed(lines):
+            if line.strip() and not line.startswith("> "):
+                recent.append(line)
+                if len(recent) == 5:
+                    break
+        self.tail = (self.tail + recent[::-1])[-5:]
+
+    def _scan(self, lines: list[str]) -> None:
         for line in lines:
             if "[" not in line and len(self.head_errors) >= 3:
                 continue
@@ -105,7 +131,6 @@ class GateRun:
                 ))
             elif len(self.head_errors) < 3 and _ERRORISH.search(line) and not line.startswith(">"):
                 self.head_errors.append(line.strip())
-        self.tail = (self.tail + [x for x in lines if x.strip() and not x.startswith("> ")])[-5:]
 
     def check(self, code: int, duration_ms: int) -> GateCheck:
         passed = code == 0

@@ -62,12 +62,11 @@ class EventRecorder:
         """Record lines that arrived together: one timestamp, one redaction of ``data``."""
         ts = self._now()
         shared = self.redactor.any(data) if data else None
-        redact = self.redactor.text
         pending = self._pending
         seq = self.seq
-        for text in texts:
+        for text in self.redactor.lines(texts if isinstance(texts, list) else list(texts)):
             seq += 1
-            pending.append((seq, ts, kind, redact(text), shared))
+            pending.append((seq, ts, kind, text, shared))
         added = seq - self.seq
         self.seq = seq
         if self.listeners:
@@ -92,10 +91,14 @@ class EventRecorder:
         run_id = self.run_id
         prefix, node = self._id_prefix, self._id_node
         lines = []
+        last_data: Any = None
+        data_tail = "}"
         for seq, ts, kind, text, data in batch:
-            line = (f'{{"eventId":"{prefix}{(node ^ seq):012x}","runId":"{run_id}","seq":{seq},"ts":"{ts}",'
-                    f'"kind":{_encode(kind)},"text":{_encode(text)}')
-            lines.append(line + (f',"data":{json.dumps(data, ensure_ascii=False)}}}' if data else "}"))
+            if data is not last_data:  # lines read together share one data dict: encode it once
+                last_data = data
+                data_tail = f',"data":{json.dumps(data, ensure_ascii=False)}}}' if data else "}"
+            lines.append(f'{{"eventId":"{prefix}{(node ^ seq):012x}","runId":"{run_id}","seq":{seq},"ts":"{ts}",'
+                         f'"kind":{_encode(kind)},"text":{_encode(text)}{data_tail}')
         append_records(day_file(self._directory), lines)
         if self.bus.wants(EventsAppended):
             events = [{"eventId": f"{prefix}{(node ^ seq):012x}", "runId": run_id, "seq": seq, "ts": ts,

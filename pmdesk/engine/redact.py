@@ -51,6 +51,17 @@ class Redactor:
             return value
         return _PATTERNS.sub(_mask, value)
 
+    def lines(self, values: list[str]) -> list[str]:
+        """Many lines at once: one scan of their joined text decides whether any needs a look."""
+        joined = "\n".join(values)
+        if any(secret in joined for secret in self.secrets):
+            return [self.text(v) for v in values]
+        low = joined.lower()
+        if not ("key" in low or "token" in low or "sk-ant-" in low or "bearer" in low or "secret" in low
+                or "password" in low or "auth" in low):
+            return values
+        return [self.text(v) for v in values]
+
     def any(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
