@@ -43,3 +43,4 @@ def test_task_pairs(a: TaskState, b: TaskState) -> None:
         with pytest.raises(IllegalTransitionError) as info:
             check_task_transition(a, b)
         assert a.value in str(info.value) and b.value in str(info.value)
+
