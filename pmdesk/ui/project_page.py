@@ -145,7 +145,7 @@ class ProjectPage(QWidget):
         self.cancel_plan_button.setProperty("danger", True)
         self.cancel_plan_button.clicked.connect(self._cancel_plan)
         self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
-                                 widths={0: 34, 2: 60, 3: 90, 4: 140, 5: 100})
+                                 widths={0: 40, 2: 68, 3: 100, 4: 140, 5: 100})
         self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
         self.plan_result = QLabel()
         self.plan_result.setWordWrap(True)
