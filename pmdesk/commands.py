@@ -211,6 +211,31 @@ async def _with_interrupt(main: Awaitable[int], on_interrupt: Callable[[], Await
                 pass
 
 
+async def _in_foreground(engine: Any, project: Project, run_id: str, args: argparse.Namespace,
+                         begin: Callable[[], Awaitable[Run]]) -> int:
+    """Start or continue a run, print its output until it ends or waits, Ctrl-C cancels it."""
+    unsubscribe = _follow_output(engine, {run_id}, args.json)
+    try:
+        run = await begin()
+
+        async def interrupt() -> None:
+            await engine.runs.cancel(project, run_id)
+
+        async def follow() -> int:
+            await engine.runs.wait(run_id)
+            if run.plan_id and engine.loop.continue_plan(project, run.plan_id):
+                await _follow_plan(engine, project, run.plan_id)  # an answered plan task frees its slot
+            return 0
+
+        await _with_interrupt(follow(), interrupt)
+    finally:
+        unsubscribe()
+    final = engine.store(project).get_run(run_id)
+    await _detach(engine)
+    _print_json(final) if args.json else _print_run_end(final)
+    return _run_exit(final)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     engine = _engine()
     project = engine.project(args.project)
@@ -219,26 +244,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> int:
         engine.recover()
         run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command)
-        unsubscribe = _follow_output(engine, {run.run_id}, args.json)
-        try:
-            if not args.json:
-                print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
-            run = await engine.runs.start(project, run.run_id)
-
-            async def interrupt() -> None:
-                await engine.runs.cancel(project, run.run_id)
-
-            async def follow() -> int:
-                await engine.runs.wait(run.run_id)
-                return 0
-
-            await _with_interrupt(follow(), interrupt)
-        finally:
-            unsubscribe()
-        final = engine.store(project).get_run(run.run_id)
-        await _detach(engine)
-        _print_json(final) if args.json else _print_run_end(final)
-        return _run_exit(final)
+        if not args.json:
+            print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
+        code: int = await _in_foreground(engine, project, run.run_id, args,
+                                         lambda: engine.runs.start(project, run.run_id))
+        return code
 
     return asyncio.run(main())
 
@@ -274,26 +284,9 @@ def cmd_respond(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine.recover()
-        unsubscribe = _follow_output(engine, {args.run}, args.json)
-        try:
-            run = await engine.runs.respond(project, args.run, args.text)
-
-            async def interrupt() -> None:
-                await engine.runs.cancel(project, args.run)
-
-            async def follow() -> int:
-                await engine.runs.wait(args.run)
-                if run.plan_id and engine.loop.continue_plan(project, run.plan_id):
-                    await _follow_plan(engine, project, run.plan_id)
-                return 0
-
-            await _with_interrupt(follow(), interrupt)
-        finally:
-            unsubscribe()
-        final = engine.store(project).get_run(args.run)
-        await _detach(engine)
-        _print_json(final) if args.json else _print_run_end(final)
-        return _run_exit(final)
+        code: int = await _in_foreground(engine, project, args.run, args,
+                                         lambda: engine.runs.respond(project, args.run, args.text))
+        return code
 
     return asyncio.run(main())
 
