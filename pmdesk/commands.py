@@ -243,7 +243,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine.recover()
-        run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command)
+        engine.hold(project)  # owned by the window or `serve`: say so before writing anything
+        try:
+            run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command)
+        finally:
+            engine.release(project)
         if not args.json:
             print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
         code: int = await _in_foreground(engine, project, run.run_id, args,

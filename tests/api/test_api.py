@@ -253,6 +253,7 @@ def test_one_engine_per_project(tmp_path: Path, fake_claude: Path) -> None:
         cli = run_cli("run", project_id, "meanwhile", "--executor", "claude_code")
         assert cli.returncode == 2, cli.stderr
         assert "in use by pmdesk pid" in cli.stderr and "(serve)" in cli.stderr
+        assert [r["runId"] for r in client.get(f"/api/projects/{project_id}/runs").body] == [run_id]
         second = start_second_server(server.port)
         assert second.returncode == 1 and "cannot listen" in second.stderr
         assert finished_run(client, run_id)["status"] == "COMPLETE"
@@ -290,3 +291,23 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "generated" in result.stdout
     assert server.process.poll() is None  # still serving
+
+
+def test_a_project_owned_elsewhere_answers_409_with_the_owner(server: Server, tmp_path: Path, fake_claude: Path) -> None:
+    from pmdesk.store import StateStore
+
+    project_dir = tmp_path / "held"
+    project_dir.mkdir()
+    project_id = register(server.client, project_dir)
+    lock = StateStore.for_project(project_dir, project_id).owner_lock
+    lock.role = "cli"
+    lock.acquire()  # as a foreground `pmdesk run` in another terminal would
+    try:
+        busy = server.client.post(f"/api/projects/{project_id}/runs", {"prompt": "x", "executor": "claude_code"})
+        assert busy.status == 409 and busy.body["error"]["code"] == "project_busy"
+        assert busy.body["error"]["owner"]["pid"] == os.getpid() and busy.body["error"]["owner"]["role"] == "cli"
+        assert server.client.get(f"/api/projects/{project_id}/runs").body == []  # nothing half-created
+    finally:
+        lock.release()
+    free = server.client.post(f"/api/projects/{project_id}/runs", {"prompt": "x", "executor": "claude_code"})
+    assert free.status == 201, free.body
