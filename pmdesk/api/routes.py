@@ -177,12 +177,7 @@ class Api:
     async def create_run(self, request: web.Request) -> web.Response:
         project = self._project(request)
         body = await _body(request, schemas.NewRun)
-        self.engine.hold(project)  # a project another process owns answers 409 before anything is written
-        try:
-            run = self.engine.runs.create(project, body.prompt, executor=body.executor, model=body.model)
-            run = await self.engine.runs.start(project, run.run_id)
-        finally:
-            self.engine.release(project)
+        run = await self.engine.runs.launch(project, body.prompt, executor=body.executor, model=body.model)
         return _json(run, 201)
 
     async def get_run(self, request: web.Request) -> web.Response:

@@ -86,6 +86,16 @@ class RunService:
         self._publish(project, run)
         return run
 
+    async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
+                     model: str | None = None, command: str | None = None) -> Run:
+        """Create and start a run. A project another process owns is refused before anything is written."""
+        self.engine.hold(project)
+        try:
+            run = self.create(project, prompt, executor=executor, model=model, command=command)
+            return await self.start(project, run.run_id)
+        finally:
+            self.engine.release(project)
+
     # -- starting and following ------------------------------------------------------
 
     def _context(self, project: Project, store: StateStore, run: Run, recorder: EventRecorder) -> RunContext:

@@ -354,8 +354,7 @@ class Controller(QObject):
     def start_run(self, project: Project, prompt: str, executor: Any = None, model: str | None = None,
                   command: str | None = None) -> None:
         async def go() -> Run:
-            run = self.engine.runs.create(project, prompt, executor=executor, model=model, command=command)
-            return await self.engine.runs.start(project, run.run_id)
+            return await self.engine.runs.launch(project, prompt, executor=executor, model=model, command=command)
 
         def started(run: Run) -> None:
             self.page.runs.select_key(run.run_id)
