@@ -61,11 +61,13 @@ def lag(seconds: float, runs: int, rate: int) -> None:
     script.write_text(STREAMER.format(seconds=seconds, rate=rate))
     project = engine.add_project(str(folder), "lag")
     lags: list[float] = []
+    at: list[float] = []
     last = [time.perf_counter()]
 
     def tick() -> None:
         now = time.perf_counter()
         lags.append(max(0.0, now - last[0] - 0.005))
+        at.append(now)
         last[0] = now
 
     async def main() -> None:
@@ -82,7 +84,7 @@ def lag(seconds: float, runs: int, rate: int) -> None:
         probe = QTimer()
         probe.setInterval(5)
         probe.timeout.connect(tick)
-        last[0] = time.perf_counter()
+        last[0] = began = time.perf_counter()
         lags.clear()
         probe.start()
         for run_id in ids:
@@ -90,7 +92,9 @@ def lag(seconds: float, runs: int, rate: int) -> None:
         probe.stop()
         lines = sum(engine.store(project).last_event_seq(r) for r in ids)
         ordered = sorted(lags)
+        worst = max(range(len(lags)), key=lags.__getitem__)
         print(json.dumps({"p99": ordered[int(len(ordered) * 0.99)], "max": ordered[-1], "samples": len(ordered),
+                          "max_at": at[worst] - began,
                           "lines": lines, "log_blocks": window.project_page.log.blockCount()}), flush=True)
         await engine.shutdown()
 

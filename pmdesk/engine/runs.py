@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,7 +127,7 @@ class RunService:
             self.live.pop(run_id, None)
             recorder.emit("system", f"could not start: {exc}")
             recorder.flush()
-            failed = self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
+            failed = await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
             self.engine.release(project)
             return failed
         if live.execution.pid:
@@ -147,13 +148,13 @@ class RunService:
             outcome.error = outcome.error or "cancelled by the user"
         live.recorder.flush()
         if outcome.status == TaskState.AWAITING_RESPONSE:
-            self._await_answer(live, outcome)
+            await self._await_answer(live, outcome)
         else:
             self.live.pop(live.run_id, None)
-            self._finish(live.project, live.store, live.run_id, outcome)
+            await self._finish(live.project, live.store, live.run_id, outcome)
             self.engine.release(live.project)
 
-    def _await_answer(self, live: LiveRun, outcome: Outcome) -> None:
+    async def _await_answer(self, live: LiveRun, outcome: Outcome) -> None:
         question = outcome.question or "The agent is waiting for your answer."
         live.recorder.emit("question", question)
         live.recorder.flush()
@@ -164,7 +165,7 @@ class RunService:
             run.pending_question = Clarification(question=question)
             _accumulate(run, outcome)
 
-        run = live.store.update_run(live.run_id, change)
+        run = await _durably(live.store.update_run, live.run_id, change)
         self._publish(live.project, run)
         self.engine.record(live.project, ActivityType.RUN_AWAITING_RESPONSE, f"needs a response: {question[:120]}",
                            run_id=live.run_id, plan_id=run.plan_id, task_id=run.plan_task_id, actor="agent")
@@ -173,7 +174,7 @@ class RunService:
             self.live.pop(live.run_id, None)
             self.engine.release(live.project)
 
-    def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
+    async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
 
         def change(run: Run) -> None:
@@ -190,7 +191,7 @@ class RunService:
             run.event_count = store.last_event_seq(run_id)
             _accumulate(run, outcome)
 
-        run = store.update_run(run_id, change)
+        run = await _durably(store.update_run, run_id, change)
         kind = {TaskState.COMPLETE: ActivityType.RUN_COMPLETED, TaskState.CANCELLED: ActivityType.RUN_CANCELLED}.get(
             run.status, ActivityType.RUN_FAILED)
         text = run.summary if run.status == TaskState.COMPLETE else run.error
@@ -251,7 +252,7 @@ class RunService:
             live.recorder.flush()
             self.live.pop(run_id, None)
             self.engine.release(project)
-            return self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
+            return await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
         if live.execution.pid:
             self._update(live, lambda r: setattr(r, "pid", live.execution.pid if live.execution else None))
         live.task = asyncio.ensure_future(self._drive(live))
@@ -279,7 +280,8 @@ class RunService:
             kill_group_now(run.pid)  # owned by a process that is gone or elsewhere
         current = store.get_run(run_id)
         if not current.status.is_terminal:
-            current = self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error="cancelled by the user"))
+            current = await self._finish(project, store, run_id,
+                                         Outcome(TaskState.CANCELLED, error="cancelled by the user"))
         return current
 
     async def detach(self) -> None:
@@ -326,6 +328,12 @@ class RunService:
             return self.engine.store(project).get_run(run_id)
         except NotFoundError:
             raise RunError(f"no run {run_id} in project {project.name}") from None
+
+
+async def _durably(update: Callable[..., Run], *args: Any) -> Run:
+    """A store update whose fsyncs run off the event loop: when the disk is busy an fsync can take
+    tens of milliseconds, and this loop is the window's (8 runs ending together froze it ~100 ms)."""
+    return await asyncio.to_thread(update, *args)
 
 
 def _accumulate(run: Run, outcome: Outcome) -> None:
