@@ -53,7 +53,7 @@ def run(quick: bool, root: Path) -> list[Result]:
                f"{lag['samples']:,.0f} probe ticks", "", f"log view kept {int(lag['log_blocks']):,} lines"),
         Result("6", "event-loop lag, p99 (5 ms timer probe)", f"{lag['p99'] * 1000:.1f} ms", "<= 16 ms",
                verdict(lag["p99"] <= 0.016)),
-        Result("6", "event-loop lag, max", f"{lag['max'] * 1000:.1f} ms", "<= 50 ms", 
+        Result("6", "event-loop lag, max", f"{lag['max'] * 1000:.1f} ms", "<= 50 ms",
                f"{verdict(lag['max'] <= 0.050)} (at {lag['max_at']:.1f} s of {seconds})"),
         Result("6", "start to first paint: bare PySide6 window", f"{b * 1000:.0f} ms"),
         Result("6", "start to first paint: pmdesk", f"{o * 1000:.0f} ms"),
