@@ -254,11 +254,12 @@ class Api:
         wait = _bool_query(request, "wait", True)
         job = asyncio.ensure_future(self.engine.loop.verify(project, plan_id, force=body.force))
         self._background.add(job)
-        job.add_done_callback(self._background.discard)
+        job.add_done_callback(_settled(self._background))
         if wait:
             plan = await asyncio.shield(job)
             return _json(_verify_answer(plan))
         # verify() checks the plan and marks it VERIFYING before its first gate starts
+        await asyncio.sleep(0)  # let it check: a refusal (409) is known before answering 202
         while not job.done() and self.engine.store(project).get_plan(plan_id).status != PlanStatus.VERIFYING:
             await asyncio.sleep(0.005)
         if job.done():
@@ -273,6 +274,16 @@ class Api:
     async def close(self) -> None:
         for job in list(self._background):
             job.cancel()
+
+
+def _settled(jobs: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    """Forget a finished background job; its error was answered to the client, or is on the plan."""
+    def done(job: asyncio.Task[Any]) -> None:
+        jobs.discard(job)
+        if not job.cancelled():
+            job.exception()  # retrieved: asyncio does not log it as lost
+
+    return done
 
 
 def _verify_answer(plan: Plan) -> dict[str, Any]:

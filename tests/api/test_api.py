@@ -155,6 +155,8 @@ def test_answering_a_run_and_verify_without_waiting(tmp_path: Path, fake_claude:
         started = client.post(f"/api/plans/{planned['planId']}/verify?wait=false", {})
         assert started.status == 202 and started.body["status"] == "VERIFYING"
         assert started.body["verifyRunId"].startswith("run_")
+        meanwhile = client.post(f"/api/plans/{planned['planId']}/verify?wait=false", {})
+        assert meanwhile.status == 409 and "VERIFYING" in meanwhile.body["error"]["message"]
         final_plan = poll(lambda: (p := client.get(f"/api/plans/{planned['planId']}").body)["status"] != "VERIFYING" and p)
         assert final_plan["status"] == "VERIFIED"
         twice = client.post(f"/api/plans/{planned['planId']}/verify", {})
