@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pmdesk
-from pmdesk.models import ExecutorKind, InvalidIdError, Plan, PlanStatus, Project, Run, TaskState
+from pmdesk.models import ExecutorKind, InvalidIdError, Plan, PlanStatus, Project, Run, TaskState, jsonable
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -26,17 +26,8 @@ class CliError(Exception):
         self.code = code
 
 
-def _jsonable(value: Any) -> Any:
-    """Models and summaries as the API's camelCase JSON."""
-    if hasattr(value, "to_json_dict"):
-        return value.to_json_dict()
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _print_json(value: Any) -> None:
-    print(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
+    print(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:

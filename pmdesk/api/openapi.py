@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 import pmdesk
 from pmdesk.api.routes import ROUTES, Route
-from pmdesk.api.schemas import Body, ErrorBody
+from pmdesk.api.schemas import ErrorBody
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.models import Event, PlanTask, ProjectSettings, id_pattern
 from pmdesk.store import PlanSummary, RunSummary
@@ -71,9 +71,12 @@ def _operation(route: Route, models: dict[str, type[BaseModel]]) -> dict[str, An
     return op
 
 
+_BODIES = {route.body for route in ROUTES if route.body is not None}
+
+
 def _mode(model: type[BaseModel]) -> Any:
     """Request bodies are described as they are read, everything else as it is written."""
-    return "validation" if issubclass(model, Body) else "serialization"
+    return "validation" if model in _BODIES else "serialization"
 
 
 def _path_params(path: str) -> list[str]:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from pmdesk.engine.engine import Engine
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.models import (
     ActivityEvent,
+    DispatchRequest,
     DispatchResponse,
     InspectionPacket,
     Plan,
@@ -26,6 +28,7 @@ from pmdesk.models import (
     Run,
     TaskState,
     VerifyResponse,
+    jsonable,
     validate_id,
 )
 from pmdesk.store import PlanSummary, RunSummary
@@ -50,18 +53,8 @@ class Route:
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(_plain(value), ensure_ascii=False).encode(), status=status,
+    return web.Response(body=json.dumps(jsonable(value), ensure_ascii=False).encode(), status=status,
                         content_type="application/json")
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "to_json_dict"):
-        return value.to_json_dict()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def _int_query(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -165,8 +158,8 @@ class Api:
     async def awaiting(self, request: web.Request) -> web.Response:
         out = []
         for project in self.engine.projects():
-            if not self.engine.overview(project).awaiting:
-                continue
+            if not Path(project.path).is_dir():
+                continue  # a vanished folder has nothing to answer
             for summary in self.engine.store(project).list_runs():
                 if summary.status == TaskState.AWAITING_RESPONSE:
                     out.append({**summary.to_json_dict(), "projectId": project.project_id, "projectName": project.name})
@@ -243,7 +236,7 @@ class Api:
 
     async def dispatch(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
-        body = await _body(request, schemas.Dispatch)
+        body = await _body(request, DispatchRequest)
         answer = await self.engine.loop.dispatch(project, plan_id, parallel=body.parallel,
                                                  max_parallel=body.max_parallel)
         return _json(answer)
@@ -341,7 +334,7 @@ ROUTES: tuple[Route, ...] = (
           answers={200: Plan}),
     Route("POST", "/api/plans/{planId}/dispatch", "dispatchPlan",
           "Dispatch a DRAFT plan's tasks as runs; returns once they are created", "dispatch",
-          schemas.Dispatch, {200: DispatchResponse}),
+          DispatchRequest, {200: DispatchResponse}),
     Route("POST", "/api/plans/{planId}/verify", "verifyPlan", "Run gate:all on a plan", "verify",
           schemas.Verify, {200: VerifyResponse, 202: VerifyResponse}, query=(_WAIT,)),
     Route("POST", "/api/plans/{planId}/cancel", "cancelPlan", "Cancel a plan's runs", "cancel_plan",

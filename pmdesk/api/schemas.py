@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from pmdesk.models import ExecutorKind, PlanRequest  # noqa: F401 - the spec's request, re-exported
+from pmdesk.models import ExecutorKind
 
 MAX_BODY_BYTES = 1 << 20
 MAX_TEXT = 100_000
@@ -34,11 +34,6 @@ class NewPlan(Body):
     model: str | None = Field(default=None, max_length=200)
     tasks: list[dict[str, object]] | None = Field(default=None, max_length=200)
     summary: str | None = Field(default=None, max_length=MAX_TEXT)
-
-
-class Dispatch(Body):
-    parallel: bool = True
-    max_parallel: int | None = Field(default=None, ge=1, le=32)
 
 
 class Verify(Body):

@@ -78,8 +78,10 @@ def pid_alive(pid: int | None) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
             return handle.read().split(") ", 1)[1][:1] != "Z"
+    except FileNotFoundError:
+        return False  # it exited between the two checks
     except OSError:
-        return True
+        return True  # no /proc here: the signal check is all there is
 
 
 async def end_process_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:

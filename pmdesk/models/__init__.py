@@ -22,6 +22,7 @@ from pmdesk.models.entities import (
     Session,
     Usage,
     VerifyResponse,
+    jsonable,
     utc_now,
 )
 from pmdesk.models.enums import (
@@ -44,5 +45,5 @@ __all__ = [
     "InspectionPacket", "InvalidIdError", "LogLine", "Model", "Plan", "PlanCreatedResponse",
     "PlanRequest", "PlanStatus", "PlanTask", "Project", "ProjectSettings", "ProjectStatus", "Run",
     "Session", "TaskState", "Usage", "VerifyResponse", "check_plan_transition",
-    "check_task_transition", "id_pattern", "new_id", "project_id_for_path", "utc_now", "validate_id",
+    "check_task_transition", "id_pattern", "jsonable", "new_id", "project_id_for_path", "utc_now", "validate_id",
 ]

@@ -21,6 +21,17 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def jsonable(value: Any) -> Any:
+    """Models, index summaries and containers of them as the API's camelCase JSON."""
+    if hasattr(value, "to_json_dict"):
+        return value.to_json_dict()
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
 class Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pmdesk.engine.engine import Engine
+from pmdesk.executors.process import pid_alive
 from pmdesk.models import Project, Run, TaskState
 
 
@@ -34,16 +35,7 @@ def fake_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return False
+alive = pid_alive  # a zombie, or a pid that is gone, is not alive
 
 
 def group_members(pgid: int) -> list[int]:
