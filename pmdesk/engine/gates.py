@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pmdesk.executors.process import end_process_group, pump_lines, spawn
+from pmdesk.executors.process import end_process_group, spawn
 from pmdesk.models import GateCheck
 
 SPEC_ORDER = ("gate:web", "gate:agent", "gate:spec")
 MAX_MARKS = 200  # sub-checks kept per gate: every failure, and the first passes and skips
 _MARK = re.compile(r"^\s*\[(PASS|FAIL|SKIP)\]\s*(.*)$")
-_MARK_KINDS = re.compile(r"^\s*\[(PASS|FAIL|SKIP)\]", re.MULTILINE)
 _ERROR_WORDS = ("error", "fail", "assert", "exception", "✗")
 
 
@@ -25,6 +24,17 @@ def _looks_errorish(text: str) -> bool:
     """_ERRORISH on a whole chunk: substring tests on one lowercased copy, far cheaper than the regex."""
     low = text.lower()
     return any(word in low for word in _ERROR_WORDS)
+
+
+def _tally(text: str, counts: dict[str, int]) -> None:
+    """Count the marks that open a line: with str.count when every mark does, else the regex."""
+    for kind in counts:
+        mark = f"[{kind}]"
+        found = text.count(mark)
+        if found and found != text.count("\n" + mark) + text.startswith(mark):
+            counts[kind] += len(re.findall(rf"^\s*\[{kind}\]", text, re.MULTILINE))
+        else:
+            counts[kind] += found
 
 
 _ERRORISH = re.compile(r"error|fail|assert|exception|✗", re.IGNORECASE)
@@ -103,8 +113,7 @@ class GateRun:
         joined = "\n".join(lines)
         wants_errors = len(self.head_errors) < 3 and _looks_errorish(joined)
         if len(self.marks) >= MAX_MARKS and not wants_errors and "[FAIL]" not in joined:
-            for kind in _MARK_KINDS.findall(joined):  # only the tally is left to keep: count in C
-                self.counts[kind] += 1
+            _tally(joined, self.counts)  # only the tally is left to keep
         elif "[" in joined or wants_errors:
             self._scan(lines)
         recent: list[str] = []
@@ -160,12 +169,12 @@ class GateProcess:
         started = time.monotonic()
         state = GateRun(gate, on_lines)
         try:
-            self.proc = await spawn(gate.argv, str(cwd), env=env)
+            child = await spawn(gate.argv, str(cwd), env=env)
         except OSError as exc:
             return GateCheck(name=gate.name, passed=False, duration=0,
                              message=f"could not start {gate.argv[0]!r}: {exc.strerror or exc}")
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        await asyncio.gather(pump_lines(self.proc.stdout, state.feed), pump_lines(self.proc.stderr, state.feed))
+        self.proc = child.process
+        await child.pump(state.feed, state.feed)
         code = await self.proc.wait()
         duration = int((time.monotonic() - started) * 1000)
         if self.cancelled:

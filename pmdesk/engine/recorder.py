@@ -1,9 +1,10 @@
 """A run's event trail: batched JSONL appends and one coalesced notification per batch.
 
-This is the hot path of a chatty agent (100,000 lines is an ordinary build log), so an
-event is a tuple until it is flushed, its JSON line is formatted directly, its id is a
-per-run random UUID whose node field is XORed with the sequence number (unique, still a
-valid version-4 UUID), and lines read together share one timestamp.
+This is the hot path of a chatty agent (100,000 lines is an ordinary build log). Lines
+that arrive together are kept as one segment (one timestamp, one kind, one ``data``) and
+a segment is formatted in a handful of C-level calls: every part of its JSON lines but
+the sequence number and the text is baked into one ``%`` template, repeated once
+per line and filled from a flat tuple.
 """
 
 from __future__ import annotations
@@ -11,21 +12,31 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from pmdesk.engine.notifications import ChangeBus, EventsAppended
 from pmdesk.engine.redact import Redactor
+from pmdesk.models import event_id_base
 from pmdesk.store import StateStore
-from pmdesk.store.jsonl import append_records, day_file
+from pmdesk.store.jsonl import append_payload, day_file
 
 FLUSH_SECONDS = 0.05
 MAX_BATCH = 4000
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
-Pending = tuple[int, str, str, str, "dict[str, Any] | None"]
+
+@dataclass(slots=True)
+class _Segment:
+    """Lines read together: consecutive sequence numbers from ``first``."""
+
+    first: int
+    ts: str
+    kind: str
+    texts: list[str]
+    data: dict[str, Any] | None
 
 
 class EventRecorder:
@@ -37,43 +48,34 @@ class EventRecorder:
         self.redactor = redactor
         self.seq = start_seq
         self._directory = store.state_dir / "events" / run_id
-        self._pending: list[Pending] = []
+        self._pending: list[_Segment] = []
+        self._pending_lines = 0
         self._timer: asyncio.TimerHandle | None = None
-        self.listeners: list[Any] = []  # callables(kind, text) for the CLI's live output
-        base = uuid.uuid4().hex
-        self._id_prefix = f"evt_{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-"
-        self._id_node = int(base[20:], 16)
-        self._ts_second = -1
+        self._id_prefix, self._id_node = event_id_base(run_id)
+        self._ts_millis = -1
         self._ts_text = ""
 
     def _now(self) -> str:
-        now = time.time()
-        millis = int(now * 1000)
-        if millis != self._ts_second:
-            self._ts_second = millis
+        millis = int(time.time() * 1000)
+        if millis != self._ts_millis:
+            self._ts_millis = millis
             self._ts_text = datetime.fromtimestamp(millis / 1000, UTC).strftime(
                 "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return self._ts_text
 
     def emit(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
-        self.emit_many(kind, (text,), data)
+        self.emit_many(kind, [text], data)
 
-    def emit_many(self, kind: str, texts: Iterable[str], data: dict[str, Any] | None = None) -> None:
+    def emit_many(self, kind: str, texts: list[str], data: dict[str, Any] | None = None) -> None:
         """Record lines that arrived together: one timestamp, one redaction of ``data``."""
-        ts = self._now()
-        shared = self.redactor.any(data) if data else None
-        pending = self._pending
-        seq = self.seq
-        for text in self.redactor.lines(texts if isinstance(texts, list) else list(texts)):
-            seq += 1
-            pending.append((seq, ts, kind, text, shared))
-        added = seq - self.seq
-        self.seq = seq
-        if self.listeners:
-            for item in pending[-added:]:
-                for listener in self.listeners:
-                    listener(kind, item[3])
-        if len(pending) >= MAX_BATCH:
+        if not texts:
+            return
+        texts = self.redactor.lines(texts)
+        self._pending.append(_Segment(self.seq + 1, self._now(), kind, texts,
+                                      self.redactor.any(data) if data else None))
+        self.seq += len(texts)
+        self._pending_lines += len(texts)
+        if self._pending_lines >= MAX_BATCH:
             self.flush()
         elif self._timer is None:
             try:
@@ -87,21 +89,30 @@ class EventRecorder:
             self._timer = None
         if not self._pending:
             return
-        batch, self._pending = self._pending, []
-        run_id = self.run_id
-        prefix, node = self._id_prefix, self._id_node
-        lines = []
-        last_data: Any = None
-        data_tail = "}"
-        for seq, ts, kind, text, data in batch:
-            if data is not last_data:  # lines read together share one data dict: encode it once
-                last_data = data
-                data_tail = f',"data":{json.dumps(data, ensure_ascii=False)}}}' if data else "}"
-            lines.append(f'{{"eventId":"{prefix}{(node ^ seq):012x}","runId":"{run_id}","seq":{seq},"ts":"{ts}",'
-                         f'"kind":{_encode(kind)},"text":{_encode(text)}{data_tail}')
-        append_records(day_file(self._directory), lines)
+        batch, self._pending, self._pending_lines = self._pending, [], 0
+        append_payload(day_file(self._directory), "".join(map(self._format, batch)).encode("utf-8"))
         if self.bus.wants(EventsAppended):
-            events = [{"eventId": f"{prefix}{(node ^ seq):012x}", "runId": run_id, "seq": seq, "ts": ts,
-                       "kind": kind, "text": text, **({"data": data} if data else {})}
-                      for seq, ts, kind, text, data in batch]
-            self.bus.publish(EventsAppended(self.store.project_id, run_id, events))
+            self.bus.publish(EventsAppended(self.store.project_id, self.run_id, self._dicts(batch)))
+
+    def _format(self, segment: _Segment) -> str:
+        """The segment's JSON lines, each ending in a newline.
+
+        A line leaves out its event id and run id: the store derives both from the folder
+        and the number (``event_id_base``), which halves the bytes written per line.
+        """
+        data = f',"data":{json.dumps(segment.data, ensure_ascii=False)}' if segment.data else ""
+        shared = f'"ts":"{segment.ts}","kind":{_encode(segment.kind)},"text":'.replace("%", "%%")
+        template = f'{{"seq":%d,{shared}%s{data.replace("%", "%%")}}}\n'
+        numbers = range(segment.first, segment.first + len(segment.texts))
+        values = tuple(chain.from_iterable(zip(numbers, map(_encode, segment.texts), strict=True)))
+        return (template * len(segment.texts)) % values
+
+    def _dicts(self, batch: list[_Segment]) -> list[dict[str, Any]]:
+        prefix, node, run_id = self._id_prefix, self._id_node, self.run_id
+        events = []
+        for segment in batch:
+            extra = {"data": segment.data} if segment.data else {}
+            for seq, text in enumerate(segment.texts, segment.first):
+                events.append({"eventId": f"{prefix}{(node ^ seq):012x}", "runId": run_id, "seq": seq,
+                               "ts": segment.ts, "kind": segment.kind, "text": text, **extra})
+        return events

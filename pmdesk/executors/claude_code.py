@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
-from pmdesk.executors.process import end_process_group, pump_lines, spawn
+from pmdesk.executors.process import Child, end_process_group, spawn
 from pmdesk.models import TaskState, Usage
 
 _EXITED = object()
@@ -36,8 +36,9 @@ def _short(value: Any, limit: int = 300) -> str:
 
 
 class ClaudeExecution:
-    def __init__(self, proc: asyncio.subprocess.Process, ctx: RunContext) -> None:
-        self._proc = proc
+    def __init__(self, child: Child, ctx: RunContext) -> None:
+        self._child = child
+        self._proc = child.process
         self._ctx = ctx
         self._turns: asyncio.Queue[object] = asyncio.Queue()
         self._session_id = ctx.agent_session_id
@@ -57,11 +58,7 @@ class ClaudeExecution:
         return self._proc.returncode is None
 
     async def _read(self) -> None:
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        await asyncio.gather(
-            pump_lines(self._proc.stdout, self._on_stdout),
-            pump_lines(self._proc.stderr, self._on_stderr),
-        )
+        await self._child.pump(self._on_stdout, self._on_stderr)
         await self._proc.wait()
         self._turns.put_nowait(_EXITED)
 
@@ -219,13 +216,13 @@ class ClaudeCodeExecutor:
     async def _launch(self, ctx: RunContext, first_message: str, resume: str | None) -> ClaudeExecution:
         argv = self.argv(ctx, resume)
         try:
-            proc = await spawn(argv, str(ctx.workdir), env=ctx.env, stdin=True)
+            child = await spawn(argv, str(ctx.workdir), env=ctx.env, stdin=True)
         except FileNotFoundError:
             raise ExecutorError(f"Claude Code CLI not found at {self.binary}") from None
         except OSError as exc:
             raise ExecutorError(f"Claude Code CLI at {self.binary} could not be started: {exc.strerror or exc}") from None
-        ctx.emit("system", "$ " + " ".join(argv), {"argv": argv, "pid": proc.pid})
-        execution = ClaudeExecution(proc, ctx)
+        ctx.emit("system", "$ " + " ".join(argv), {"argv": argv, "pid": child.pid})
+        execution = ClaudeExecution(child, ctx)
         with contextlib.suppress(ExecutorError, ConnectionError):
             await execution.send(first_message)
         return execution

@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Callable
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext
-from pmdesk.executors.process import end_process_group, pump_lines, spawn
+from pmdesk.executors.process import Child, end_process_group, spawn
 from pmdesk.models import TaskState
 
 
@@ -28,8 +28,9 @@ def command_argv(template: str, prompt: str) -> list[str]:
 
 
 class CommandExecution:
-    def __init__(self, proc: asyncio.subprocess.Process, ctx: RunContext, started: float) -> None:
-        self._proc = proc
+    def __init__(self, child: Child, ctx: RunContext, started: float) -> None:
+        self._child = child
+        self._proc = child.process
         self._ctx = ctx
         self._cancelled = False
         self._last_lines: list[str] = []
@@ -55,13 +56,8 @@ class CommandExecution:
         return on_lines
 
     async def next_outcome(self) -> Outcome:
-        proc = self._proc
-        assert proc.stdout is not None and proc.stderr is not None
-        await asyncio.gather(
-            pump_lines(proc.stdout, self._lines("stdout")),
-            pump_lines(proc.stderr, self._lines("stderr")),
-        )
-        code = await proc.wait()
+        await self._child.pump(self._lines("stdout"), self._lines("stderr"))
+        code = await self._proc.wait()
         if self._cancelled:
             return Outcome(TaskState.CANCELLED, exit_code=code, error="cancelled by the user")
         summary = next((line for line in reversed(self._last_lines) if line.strip()), None)
@@ -85,13 +81,13 @@ class CommandExecutor:
         template = str(ctx.options.get("command") or "")
         argv = command_argv(template, ctx.prompt)
         try:
-            proc = await spawn(argv, str(ctx.workdir), env=ctx.env)
+            child = await spawn(argv, str(ctx.workdir), env=ctx.env)
         except FileNotFoundError:
             raise ExecutorError(f"command not found: {argv[0]!r} (check the command template)") from None
         except PermissionError:
             raise ExecutorError(f"not executable: {argv[0]!r}") from None
-        ctx.emit("system", f"$ {shlex.join(argv)}", {"argv": argv, "pid": proc.pid})
-        return CommandExecution(proc, ctx, asyncio.get_running_loop().time())
+        ctx.emit("system", f"$ {shlex.join(argv)}", {"argv": argv, "pid": child.pid})
+        return CommandExecution(child, ctx, asyncio.get_running_loop().time())
 
     async def resume(self, ctx: RunContext, answer: str) -> CommandExecution:
         raise ExecutorError("a command run cannot be continued with an answer")

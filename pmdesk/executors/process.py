@@ -1,4 +1,10 @@
-"""Child processes in their own process group, read in chunks, ended as a whole."""
+"""Child processes in their own process group, read in chunks, ended as a whole.
+
+A chatty agent writes faster than a reader can wake up for every write, so on POSIX its
+stdout and stderr are pipes of our own, enlarged to 1 MiB: while output floods in, the
+reader takes a short nap between reads and then picks up hundreds of kilobytes at once,
+instead of being woken (and waking the writer) for every 4 KiB.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +12,134 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 MAX_LINE = 64 * 1024
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+FLOOD = 64 * 1024  # a read this big means the writer is flooding: let the pipe fill a little
+FLOOD_NAP = 0.005
 
 
-async def spawn(
-    argv: Sequence[str], cwd: str, env: dict[str, str] | None = None, stdin: bool = False
-) -> asyncio.subprocess.Process:
+class OutputStream(Protocol):
+    async def read(self) -> bytes:
+        """The next bytes, b"" at the end."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _PipeReader:
+    """The read end of one of the child's output pipes, read without blocking the loop."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+        self._nap = 0.0
+        try:
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[attr-defined]
+            self._nap = FLOOD_NAP  # only a big pipe can take a nap's worth of output
+        except (ImportError, AttributeError, OSError):
+            pass
+
+    async def read(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = os.read(self.fd, CHUNK)
+            except BlockingIOError:
+                await self._readable(loop)
+                continue
+            if not data:
+                self.close()
+            elif self._nap and len(data) >= FLOOD:
+                await asyncio.sleep(self._nap)
+            return data
+
+    async def _readable(self, loop: asyncio.AbstractEventLoop) -> None:
+        ready = loop.create_future()
+        loop.add_reader(self.fd, _wake, ready)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+class _StreamReader:
+    """Where the loop cannot watch a pipe (Windows' proactor): asyncio's own stream."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self._stream = stream
+
+    async def read(self) -> bytes:
+        return await self._stream.read(CHUNK)
+
+    def close(self) -> None:
+        """The transport closes with the process."""
+
+
+@dataclass
+class Child:
+    """A started child: its process (wait, stdin, pid) and its two output streams."""
+
+    process: asyncio.subprocess.Process
+    stdout: OutputStream
+    stderr: OutputStream
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def pump(self, on_stdout: Callable[[list[str]], None], on_stderr: Callable[[list[str]], None]) -> None:
+        """Hand both streams' lines over until the child and everything it started closed them."""
+        try:
+            await asyncio.gather(pump_lines(self.stdout, on_stdout), pump_lines(self.stderr, on_stderr))
+        finally:
+            self.stdout.close()
+            self.stderr.close()
+
+
+async def spawn(argv: Sequence[str], cwd: str, env: dict[str, str] | None = None, stdin: bool = False) -> Child:
     """Start ``argv`` (never through a shell) as the leader of a new process group."""
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        limit=CHUNK,
-    )
+    stdin_mode = asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL
+    if sys.platform == "win32":
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env, stdin=stdin_mode, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, limit=CHUNK)
+        assert process.stdout is not None and process.stderr is not None
+        return Child(process, _StreamReader(process.stdout), _StreamReader(process.stderr))
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        stdout, stderr = _PipeReader(out_r), _PipeReader(err_r)
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env, stdin=stdin_mode, stdout=out_w, stderr=err_w, start_new_session=True)
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_w)  # the child holds its own copies; ours would keep the pipes open forever
+        os.close(err_w)
+    return Child(process, stdout, stderr)
 
 
-async def pump_lines(stream: asyncio.StreamReader, on_lines: Callable[[list[str]], None]) -> None:
+async def pump_lines(stream: OutputStream, on_lines: Callable[[list[str]], None]) -> None:
     """Hand complete lines to ``on_lines`` in batches, as fast as they arrive.
 
     Reading chunks instead of lines keeps the loop's work per line small when an agent
@@ -36,10 +147,10 @@ async def pump_lines(stream: asyncio.StreamReader, on_lines: Callable[[list[str]
     """
     pending = b""
     while True:
-        chunk = await stream.read(CHUNK)
+        chunk = await stream.read()
         if not chunk:
             break
-        data = pending + chunk
+        data = pending + chunk if pending else chunk
         cut = data.rfind(b"\n")
         if cut < 0:
             pending = data

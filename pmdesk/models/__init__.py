@@ -32,7 +32,15 @@ from pmdesk.models.enums import (
     ProjectStatus,
     TaskState,
 )
-from pmdesk.models.ids import InvalidIdError, id_pattern, new_id, project_id_for_path, validate_id
+from pmdesk.models.ids import (
+    InvalidIdError,
+    event_id,
+    event_id_base,
+    id_pattern,
+    new_id,
+    project_id_for_path,
+    validate_id,
+)
 from pmdesk.models.transitions import (
     IllegalTransitionError,
     check_plan_transition,
@@ -45,5 +53,6 @@ __all__ = [
     "InspectionPacket", "InvalidIdError", "LogLine", "Model", "Plan", "PlanCreatedResponse",
     "PlanRequest", "PlanStatus", "PlanTask", "Project", "ProjectSettings", "ProjectStatus", "Run",
     "Session", "TaskState", "Usage", "VerifyResponse", "check_plan_transition",
-    "check_task_transition", "id_pattern", "jsonable", "new_id", "project_id_for_path", "utc_now", "validate_id",
+    "check_task_transition", "event_id", "event_id_base", "id_pattern", "jsonable", "new_id",
+    "project_id_for_path", "utc_now", "validate_id",
 ]

@@ -18,15 +18,21 @@ def day_file(directory: Path, when: datetime | None = None) -> Path:
 
 
 def append_records(path: Path, records: Iterable[str | dict[str, Any]]) -> int:
-    """Append a batch with a single write. Returns the number of records written.
+    """Append a batch with a single write. Returns the number of records written."""
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
+    if lines:
+        append_payload(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return len(lines)
+
+
+def append_payload(path: Path, payload: bytes) -> None:
+    """Append complete lines (``payload`` ends in a newline) with a single write.
 
     A writer killed mid-line leaves a fragment without a newline; the next batch starts on
     a fresh line so the fragment stays one skippable bad line and never corrupts the next.
     """
-    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
-    if not lines:
-        return 0
-    payload = ("\n".join(lines) + "\n").encode("utf-8")
+    if not payload:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -39,7 +45,6 @@ def append_records(path: Path, records: Iterable[str | dict[str, Any]]) -> int:
             view = view[written:]
     finally:
         os.close(fd)
-    return len(lines)
 
 
 def day_files(directory: Path) -> list[Path]:

@@ -6,12 +6,13 @@ another project, so a plan of project A can never reach a run of project B.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from pmdesk.models import (
     Project,
     Run,
     Session,
+    event_id_base,
     utc_now,
     validate_id,
 )
@@ -288,17 +290,13 @@ class StateStore:
         return append_records(day_file(self._events_dir(run_id)), [e.to_json() for e in events])
 
     def tail_events(self, run_id: str, count: int) -> list[Event]:
-        return [Event.model_validate(r) for r in tail_records(self._events_dir(run_id), count)]
+        return _events(run_id, tail_records(self._events_dir(run_id), count))
 
     def read_events(self, run_id: str, after: int | None = None, limit: int | None = None) -> list[Event]:
-        out: list[Event] = []
-        for record in iter_records(self._events_dir(run_id)):
-            if after is not None and int(record.get("seq", -1)) <= after:
-                continue
-            out.append(Event.model_validate(record))
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        records = iter_records(self._events_dir(run_id))
+        if after is not None:
+            records = (r for r in records if type(r.get("seq")) is int and r["seq"] > after)
+        return _events(run_id, records if limit is None else itertools.islice(records, limit))
 
     def last_event_seq(self, run_id: str) -> int:
         tail = tail_records(self._events_dir(run_id), 1)
@@ -423,3 +421,23 @@ def _summarize_packet(packet: InspectionPacket) -> dict[str, Any]:
         "prompt": str(packet.task.get("prompt", ""))[:200],
         "status": packet.task.get("status"),
     }
+
+
+def _events(run_id: str, records: Iterable[dict[str, Any]]) -> list[Event]:
+    """Events from stored lines, which leave out the ids their folder and number imply.
+
+    Lines written before that (or by the original tool) carry them, and keep them.
+    """
+    prefix, node = event_id_base(run_id)
+    out = []
+    for record in records:
+        seq = record.get("seq")
+        if type(seq) is not int:
+            continue  # not an event line: skipped like a torn one
+        record.setdefault("runId", run_id)
+        record.setdefault("eventId", f"{prefix}{node ^ seq:012x}")
+        try:
+            out.append(Event.model_validate(record))
+        except ValidationError:
+            continue
+    return out

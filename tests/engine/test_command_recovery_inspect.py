@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -40,6 +41,23 @@ async def test_command_exit_codes_become_statuses(engine: Engine, tmp_path: Path
     missing = await run_to_pause(engine, project, "x", executor=CMD, command="/no/such/tool {prompt}")
     assert missing.status == TaskState.ERROR and "command not found" in (missing.error or "")
     assert ok.cost_usd is None  # unknown, never 0
+
+
+async def test_a_flood_arrives_whole_in_order_and_leaves_no_descriptor_open(engine: Engine, tmp_path: Path) -> None:
+    """Output goes through pipes of our own: every line lands once, and both ends get closed."""
+    project = add_project(engine, tmp_path / "p")
+    flood = ("import sys\nfor i in range(30000): sys.stdout.write(f'out {i} ' + 'x' * (i % 200) + '\\n')\n"
+             "sys.stderr.write('done\\n')")
+    script = tmp_path / "flood.py"
+    script.write_text(flood)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        run = await run_to_pause(engine, project, "x", executor=CMD, command=f"{sys.executable} {script}")
+        assert run.status == TaskState.COMPLETE
+        out = [e.text for e in events(engine, project, run.run_id) if e.kind == "stdout"]
+        assert out == [f"out {i} " + "x" * (i % 200) for i in range(30000)]
+        assert [e.text for e in events(engine, project, run.run_id) if e.kind == "stderr"] == ["done"]
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_cli_run_exit_codes(tmp_path: Path) -> None:

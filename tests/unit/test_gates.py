@@ -20,3 +20,11 @@ def test_gate_tally_counts_every_mark_past_the_cap_and_keeps_failures() -> None:
     assert f"{MAX_MARKS + 310} passed, 1 failed, 1 skipped" in check.message
     assert [m.name for m in check.checks or [] if not m.passed] == ["late failure"]
     assert "Error: 1 problem" in run.head_errors
+
+
+def test_only_marks_that_open_a_line_count_past_the_cap() -> None:
+    run = GateRun(Gate("gate:web", ["true"]), lambda lines: None)
+    run.feed([f"[PASS] check {i}" for i in range(MAX_MARKS)])
+    run.feed(["[PASS] a", "  [PASS] indented", "quoted [PASS] is not a mark", "[SKIP] s", "\t[SKIP] t"])
+    run.feed(["mentions [SKIP] only", "[PASS] b"])
+    assert run.counts == {"PASS": MAX_MARKS + 3, "FAIL": 0, "SKIP": 2}
