@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pmdesk.executors.process import end_process_group, spawn
+from pmdesk.executors.process import Child, end_process_group, spawn
 from pmdesk.models import GateCheck
 
 SPEC_ORDER = ("gate:web", "gate:agent", "gate:spec")
@@ -157,28 +157,55 @@ class GateRun:
 
 
 class GateProcess:
-    """One gate subprocess, cancellable as a whole process group."""
+    """One gate subprocess, cancellable as a whole process group.
 
-    def __init__(self) -> None:
+    Started, it runs on its own: its output waits in its pipe until ``finish`` reads it.
+    That lets verify start the next gate as soon as this one's process exits, as a shell
+    running the scripts one after another would, while this one's last output is still
+    being recorded.
+    """
+
+    def __init__(self, gate: Gate, cwd: Path, env: dict[str, str]) -> None:
+        assert gate.argv is not None
+        self.gate = gate
+        self._cwd = cwd
+        self._env = env
         self.proc: asyncio.subprocess.Process | None = None
+        self._child: Child | None = None
+        self._failed: GateCheck | None = None
+        self._started = 0.0
+        self._ended: float | None = None
         self.cancelled = False
 
-    async def run(self, gate: Gate, cwd: Path, env: dict[str, str],
-                  on_lines: Callable[[list[str]], None]) -> GateCheck:
-        assert gate.argv is not None
-        started = time.monotonic()
-        state = GateRun(gate, on_lines)
+    async def start(self) -> None:
+        assert self.gate.argv is not None
+        self._started = time.monotonic()
         try:
-            child = await spawn(gate.argv, str(cwd), env=env)
+            self._child = await spawn(self.gate.argv, str(self._cwd), env=self._env)
         except OSError as exc:
-            return GateCheck(name=gate.name, passed=False, duration=0,
-                             message=f"could not start {gate.argv[0]!r}: {exc.strerror or exc}")
-        self.proc = child.process
-        await child.pump(state.feed, state.feed)
-        code = await self.proc.wait()
-        duration = int((time.monotonic() - started) * 1000)
+            self._failed = GateCheck(name=self.gate.name, passed=False, duration=0,
+                                     message=f"could not start {self.gate.argv[0]!r}: {exc.strerror or exc}")
+            return
+        self.proc = self._child.process
+
+    async def exited(self) -> None:
+        """The gate's process has ended (its output may not all be read yet)."""
+        if self.proc is not None:
+            await self.proc.wait()
+            if self._ended is None:
+                self._ended = time.monotonic()
+
+    async def finish(self, on_lines: Callable[[list[str]], None]) -> GateCheck:
+        """Read the gate's output to its end and judge it."""
+        if self._failed is not None or self._child is None:
+            assert self._failed is not None
+            return self._failed
+        state = GateRun(self.gate, on_lines)
+        await self._child.pump(state.feed, state.feed)
+        code = await self._child.process.wait()
+        duration = int(((self._ended or time.monotonic()) - self._started) * 1000)
         if self.cancelled:
-            return GateCheck(name=gate.name, passed=False, message="cancelled", duration=duration)
+            return GateCheck(name=self.gate.name, passed=False, message="cancelled", duration=duration)
         return state.check(code, duration)
 
     async def cancel(self) -> None:

@@ -59,7 +59,7 @@ class PlanJob:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     cancelled: bool = False
-    gate: GateProcess | None = None
+    gates: list[GateProcess] = field(default_factory=list)  # verify's running gate, and the next one
 
 
 class PlanLoop:
@@ -407,7 +407,9 @@ class PlanLoop:
             bus.publish(GateProgress(project.project_id, plan_id, gate.name, "waiting" if gate.argv else "skipped"))
         checks: list[GateCheck] = []
         env = self.engine.child_env()
-        for gate in gates:
+        cwd = Path(project.path)
+        ahead: GateProcess | None = None  # the next gate, started when the one before it exited
+        for index, gate in enumerate(gates):
             if job.cancelled:
                 break
             if gate.argv is None:
@@ -416,18 +418,33 @@ class PlanLoop:
                 continue
             bus.publish(GateProgress(project.project_id, plan_id, gate.name, "running"))
             recorder.emit("gate", f"$ {' '.join(gate.argv)}", {"gate": gate.name, "argv": gate.argv})
-            job.gate = GateProcess()
-            name = gate.name
-            def on_lines(lines: list[str], name: str = name) -> None:
+            process = ahead or GateProcess(gate, cwd, env)
+            if ahead is None:
+                job.gates.append(process)
+                await process.start()
+            ahead = None
+
+            def on_lines(lines: list[str], name: str = gate.name) -> None:
                 recorder.emit_many("gate", lines, {"gate": name})
 
-            check = await job.gate.run(gate, Path(project.path), env, on_lines)
-            job.gate = None
+            reading = asyncio.ensure_future(process.finish(on_lines))
+            await process.exited()
+            following = next((g for g in gates[index + 1:] if g.argv is not None), None)
+            if following is not None and not job.cancelled:
+                ahead = GateProcess(following, cwd, env)
+                job.gates.append(ahead)
+                await ahead.start()
+            check = await reading
+            job.gates.remove(process)
             checks.append(check)
             recorder.emit("gate", f"{'✓' if check.passed else '✗'} {gate.name} ({check.duration} ms): {check.message}",
                           {"gate": gate.name, "passed": check.passed, "duration": check.duration})
             bus.publish(GateProgress(project.project_id, plan_id, gate.name, "passed" if check.passed else "failed",
                                      check.duration, check.message))
+        if ahead is not None:  # cancelled while the next gate had started
+            await ahead.cancel()
+            await ahead.finish(lambda lines: None)
+            job.gates.remove(ahead)
         recorder.flush()
         ran = [c for c in checks if not c.skipped]
         passed = bool(ran) and all(c.passed for c in ran) and not job.cancelled
@@ -471,8 +488,8 @@ class PlanLoop:
         if job is not None:
             job.cancelled = True
             job.wake.set()
-            if job.gate is not None:
-                await job.gate.cancel()
+            for gate in list(job.gates):
+                await gate.cancel()
         if plan.status == PlanStatus.VERIFYING and job is not None and job.task is None:
             # _verify finishes the plan itself once its gate process has ended
             for _ in range(100):

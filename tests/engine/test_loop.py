@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -380,3 +381,68 @@ def test_the_loop_from_the_command_line(tmp_path: Path, fake_claude: Path) -> No
     bad.write_text(json.dumps({"tasks": [{"id": "a", "description": "x", "dependencies": ["a"]}]}))
     failed = run_cli("plan", "cli", "--from-file", str(bad))
     assert failed.returncode == 1 and "depends on itself" in failed.stderr
+
+
+SLOW_GATE = """
+import sys, time
+name, log = sys.argv[1], sys.argv[2]
+with open(log, "a") as f:
+    f.write(f"start {name} {time.monotonic()}\\n")
+for i in range(3000):
+    print(f"[PASS] {name} check {i}")
+sys.stdout.flush()
+time.sleep(float(sys.argv[3]))
+with open(log, "a") as f:
+    f.write(f"end {name} {time.monotonic()}\\n")
+"""
+
+
+def slow_gates(engine: Engine, root: Path, pause: float) -> tuple[Project, Path]:
+    root.mkdir(parents=True)
+    (root / "gate.py").write_text(SLOW_GATE)
+    log = root / "gates.log"
+    project = add_project(engine, root)
+    project.settings.gates = [f"{sys.executable} gate.py {name} {log} {pause}" for name in ("one", "two", "three")]
+    engine.save_project(project)
+    return project, log
+
+
+async def test_gates_run_one_after_another_and_their_lines_stay_in_order(engine: Engine, tmp_path: Path) -> None:
+    project, log = slow_gates(engine, tmp_path / "p", 0.2)
+    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
+    await settle(engine, plan.plan_id)
+    plan = await engine.loop.verify(project, plan.plan_id)
+    assert plan.status == PlanStatus.VERIFIED
+    steps = [line.split() for line in log.read_text().splitlines()]
+    assert [(s[0], s[1]) for s in steps] == [("start", "one"), ("end", "one"), ("start", "two"), ("end", "two"),
+                                             ("start", "three"), ("end", "three")]
+    times = [float(s[2]) for s in steps]
+    assert times == sorted(times)  # no gate starts before the one before it has ended
+    trail = [e.text for e in engine.store(project).read_events(plan.verify_run_id or "")]
+    expected: list[str] = []
+    for name in ("one", "two", "three"):
+        headers = [t for t in trail if t.startswith("$ ") and f"gate.py {name} " in t]
+        assert len(headers) == 1
+        expected += [headers[0], *(f"[PASS] {name} check {i}" for i in range(3000))]
+        summary = next(t for t in trail if t.startswith("✓ ") and f"gate.py {name} " in t)
+        expected.append(summary)
+    assert trail == expected
+    assert all(c.passed and c.duration >= 200 for c in plan.gate_result.checks)  # type: ignore[union-attr]
+
+
+async def test_cancelling_a_verify_ends_its_gate_and_starts_no_other(engine: Engine, tmp_path: Path) -> None:
+    project, log = slow_gates(engine, tmp_path / "p", 30)
+    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
+    await settle(engine, plan.plan_id)
+    verifying = asyncio.ensure_future(engine.loop.verify(project, plan.plan_id))
+    await until(lambda: log.exists() and "start one" in log.read_text())
+    pgid = engine.loop.jobs[plan.plan_id].gates[0].proc.pid  # type: ignore[union-attr]
+    cancelled = await engine.loop.cancel(project, plan.plan_id)
+    ended = await asyncio.wait_for(verifying, 20)
+    assert cancelled.status == ended.status == PlanStatus.CANCELLED
+    await until(lambda: group_members(pgid) == [], timeout=10)
+    await asyncio.sleep(0.5)
+    assert [line.split()[:2] for line in log.read_text().splitlines()] == [["start", "one"]]
+    assert engine.loop.jobs == {}
