@@ -112,10 +112,11 @@ class GateRun:
         self.lines_seen += len(lines)
         joined = "\n".join(lines)
         wants_errors = len(self.head_errors) < 3 and _looks_errorish(joined)
-        if len(self.marks) >= MAX_MARKS and not wants_errors and "[FAIL]" not in joined:
+        every_line = wants_errors or "[FAIL]" in joined  # else only passes and skips: the cap ends the scan
+        if len(self.marks) >= MAX_MARKS and not every_line:
             _tally(joined, self.counts)  # only the tally is left to keep
         elif "[" in joined or wants_errors:
-            self._scan(lines)
+            self._scan(lines, every_line)
         recent: list[str] = []
         for line in reversed(lines):
             if line.strip() and not line.startswith("> "):
@@ -124,8 +125,11 @@ class GateRun:
                     break
         self.tail = (self.tail + recent[::-1])[-5:]
 
-    def _scan(self, lines: list[str]) -> None:
-        for line in lines:
+    def _scan(self, lines: list[str], every_line: bool) -> None:
+        for index, line in enumerate(lines):
+            if not every_line and len(self.marks) >= MAX_MARKS:
+                _tally("\n".join(lines[index:]), self.counts)
+                return
             if "[" not in line and len(self.head_errors) >= 3:
                 continue
             mark = _MARK.match(line)
