@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import Result, verdict
+from benchmarks.common import Result, paired_ratio, spread, verdict
 
 
 def _project(engine: object, path: Path) -> object:
@@ -59,21 +59,23 @@ def run_output(quick: bool, root: Path) -> list[Result]:
     script = root / "printer.py"
     script.write_text(PRINTER.format(n=n))
     direct, floor, through, events = [], [], [], 0
-    for _ in range(5):  # alternate, so all three see the same machine
+    for _ in range(5 if quick else 9):  # alternate, so all three see the same machine
         t = time.perf_counter()
         subprocess.run([sys.executable, str(script)], stdout=subprocess.DEVNULL, check=True)
         direct.append(time.perf_counter() - t)
         floor.append(asyncio.run(_discarding_reader(script)))
         elapsed, events = asyncio.run(_through_pmdesk(project_dir, script))
         through.append(elapsed)
-    d, f, p = min(direct), min(floor), min(through)
+    ratio, floor_ratio = paired_ratio(through, direct), paired_ratio(floor, direct)
     return [
-        Result("4", f"run printing {n:,} lines, to /dev/null", f"{d:.3f} s"),
-        Result("4", "same run on a pipe, read and dropped (the floor)", f"{f:.3f} s", "", f"floor / direct {f / d:.2f}"),
-        Result("4", f"same run through pmdesk ({events:,} events persisted)", f"{p:.3f} s"),
-        Result("4", "pmdesk / direct (ratio)", f"{p / d:.2f}", "<= 1.2", verdict(p / d <= 1.2)),
-        Result("4", "pmdesk / floor (pmdesk's own share)", f"{p / f:.2f}"),
-        Result("4", "events persisted per second", f"{events / p:,.0f}/s"),
+        Result("4", f"run printing {n:,} lines, to /dev/null", f"{min(direct):.3f} s"),
+        Result("4", "same run on a pipe, read and dropped (the floor)", f"{min(floor):.3f} s", "",
+               f"floor / direct {floor_ratio:.2f}"),
+        Result("4", f"same run through pmdesk ({events:,} events persisted)", f"{min(through):.3f} s"),
+        Result("4", "pmdesk / direct (median of paired ratios)", f"{ratio:.2f}", "<= 1.2", verdict(ratio <= 1.2)),
+        Result("4", "  the pairs' ratios, lowest and highest", spread(through, direct)),
+        Result("4", "pmdesk / floor (pmdesk's own share)", f"{paired_ratio(through, floor):.2f}"),
+        Result("4", "events persisted per second", f"{events / min(through):,.0f}/s"),
     ]
 
 
@@ -147,15 +149,16 @@ def run_verify(quick: bool, root: Path) -> list[Result]:
     (project_dir / "package.json").write_text(json.dumps(
         {"name": "gates", "version": "1.0.0", "scripts": {n: f"node gate.js {n}" for n in names}}))
     direct, through = [], []
-    for _ in range(2 if quick else 5):  # alternate, so both see the same machine; npm's start-up is noisy
+    for _ in range(3 if quick else 7):  # alternate, so both see the same machine; npm's start-up is noisy
         t = time.perf_counter()
         for name in names:
             subprocess.run(["npm", "run", "--silent", name], cwd=project_dir, stdout=subprocess.DEVNULL, check=True)
         direct.append(time.perf_counter() - t)
         through.append(asyncio.run(_verify(project_dir)))
-    d, p = min(direct), min(through)
+    ratio = paired_ratio(through, direct)
     return [
-        Result("5", f"4 npm gates printing {per_gate * 4:,} lines, run directly", f"{d:.2f} s"),
-        Result("5", "the same through verify (every line an event)", f"{p:.2f} s"),
-        Result("5", "verify / direct (ratio)", f"{p / d:.2f}", "<= 1.10", verdict(p / d <= 1.10)),
+        Result("5", f"4 npm gates printing {per_gate * 4:,} lines, run directly", f"{min(direct):.2f} s"),
+        Result("5", "the same through verify (every line an event)", f"{min(through):.2f} s"),
+        Result("5", "verify / direct (median of paired ratios)", f"{ratio:.2f}", "<= 1.10", verdict(ratio <= 1.10)),
+        Result("5", "  the pairs' ratios, lowest and highest", spread(through, direct)),
     ]

@@ -31,6 +31,20 @@ def private_home() -> Path:
     return home
 
 
+def paired_ratio(measured: list[float], baseline: list[float]) -> float:
+    """The median of measured/baseline over runs taken back to back.
+
+    On a shared machine the speed drifts between seconds; each pair sees the same
+    moment, and the median ignores the pairs a neighbour disturbed.
+    """
+    return statistics.median(m / b for m, b in zip(measured, baseline, strict=True))
+
+
+def spread(measured: list[float], baseline: list[float]) -> str:
+    ratios = [m / b for m, b in zip(measured, baseline, strict=True)]
+    return f"{min(ratios):.2f} – {max(ratios):.2f}"
+
+
 def best_of(n: int, fn: Callable[[], object]) -> float:
     """The fastest of ``n`` runs, in seconds: the least disturbed by a shared machine."""
     times = []

@@ -50,8 +50,12 @@ def id_pattern(prefix: str) -> str:
     return rf"^{prefix}_{_SUFFIX}$"
 
 
+_PATTERNS = {prefix: re.compile(rf"{prefix}_{_SUFFIX}") for prefix in PREFIXES}
+
+
 def is_valid_id(value: object, prefix: str) -> bool:
-    return isinstance(value, str) and re.fullmatch(rf"{prefix}_{_SUFFIX}", value) is not None
+    pattern = _PATTERNS.get(prefix) or re.compile(rf"{prefix}_{_SUFFIX}")
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def validate_id(value: object, prefix: str) -> str:
