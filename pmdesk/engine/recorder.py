@@ -71,8 +71,13 @@ class EventRecorder:
         if not texts:
             return
         texts = self.redactor.lines(texts)
-        self._pending.append(_Segment(self.seq + 1, self._now(), kind, texts,
-                                      self.redactor.any(data) if data else None))
+        ts = self._now()
+        shared = self.redactor.any(data) if data else None
+        last = self._pending[-1] if self._pending else None
+        if last is not None and last.ts == ts and last.kind == kind and last.data == shared:
+            last.texts.extend(texts)  # one line at a time (an agent's messages) still makes big segments
+        else:
+            self._pending.append(_Segment(self.seq + 1, ts, kind, list(texts), shared))
         self.seq += len(texts)
         self._pending_lines += len(texts)
         if self._pending_lines >= MAX_BATCH:

@@ -80,3 +80,23 @@ def test_secrets_are_masked_before_a_line_is_formatted(tmp_path: Path) -> None:
     recorder.flush()
     raw = next((store.state_dir / "events" / run.run_id).iterdir()).read_text("utf-8")
     assert "secretsecret" not in raw and "[REDACTED]" in raw
+
+
+async def test_single_lines_interleaved_keep_their_order_kind_and_data(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "p")
+    run = new_run(store)
+    recorder = EventRecorder(store, run.run_id, ChangeBus(), Redactor([]))  # a running loop: batched
+    sent = [("stdout", "a", None), ("stdout", "b", None), ("stderr", "c", None), ("stdout", "d", None),
+            ("gate", "e", {"gate": "x"}), ("gate", "f", {"gate": "x"}), ("gate", "g", {"gate": "y"}),
+            ("gate", "h", None)]
+    for kind, text, data in sent:
+        recorder.emit(kind, text, data)
+    lines = ["caller's list"]
+    recorder.emit_many("stdout", lines)
+    recorder.emit("stdout", "after")
+    assert lines == ["caller's list"]  # merging never grows the caller's list
+    recorder.flush()
+    events = store.read_events(run.run_id)
+    assert [(e.kind, e.text, e.data) for e in events] == [*sent, ("stdout", "caller's list", None),
+                                                         ("stdout", "after", None)]
+    assert [e.seq for e in events] == list(range(1, 11))
