@@ -149,7 +149,7 @@ def run_verify(quick: bool, root: Path) -> list[Result]:
     (project_dir / "package.json").write_text(json.dumps(
         {"name": "gates", "version": "1.0.0", "scripts": {n: f"node gate.js {n}" for n in names}}))
     direct, through = [], []
-    for _ in range(3 if quick else 7):  # alternate, so both see the same machine; npm's start-up is noisy
+    for _ in range(3 if quick else 9):  # alternate, so both see the same machine; npm's start-up is noisy
         t = time.perf_counter()
         for name in names:
             subprocess.run(["npm", "run", "--silent", name], cwd=project_dir, stdout=subprocess.DEVNULL, check=True)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pmdesk.executors.lines import joined
 from pmdesk.executors.process import Child, end_process_group, spawn
 from pmdesk.models import GateCheck
 
@@ -110,12 +111,12 @@ class GateRun:
     def feed(self, lines: list[str]) -> None:
         self.on_lines(lines)
         self.lines_seen += len(lines)
-        joined = "\n".join(lines)
-        wants_errors = len(self.head_errors) < 3 and _looks_errorish(joined)
-        every_line = wants_errors or "[FAIL]" in joined  # else only passes and skips: the cap ends the scan
+        text = joined(lines)
+        wants_errors = len(self.head_errors) < 3 and _looks_errorish(text)
+        every_line = wants_errors or "[FAIL]" in text  # else only passes and skips: the cap ends the scan
         if len(self.marks) >= MAX_MARKS and not every_line:
-            _tally(joined, self.counts)  # only the tally is left to keep
-        elif "[" in joined or wants_errors:
+            _tally(text, self.counts)  # only the tally is left to keep
+        elif "[" in text or wants_errors:
             self._scan(lines, every_line)
         recent: list[str] = []
         for line in reversed(lines):

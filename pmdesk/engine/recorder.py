@@ -2,9 +2,10 @@
 
 This is the hot path of a chatty agent (100,000 lines is an ordinary build log). Lines
 that arrive together are kept as one segment (one timestamp, one kind, one ``data``) and
-a segment is formatted in a handful of C-level calls: every part of its JSON lines but
-the sequence number and the text is baked into one ``%`` template, repeated once
-per line and filled from a flat tuple.
+a segment is formatted in a handful of C-level calls: its lines' parts (number, shared
+middle, text, shared end) are laid out in one list by slice assignment and joined once.
+Text that needs no escaping (``Lines.json_safe``, checked on the raw bytes) goes in as
+it is; escaping every line used to be a third of the work.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any
 
 from pmdesk.engine.notifications import ChangeBus, EventsAppended
 from pmdesk.engine.redact import Redactor
+from pmdesk.executors.lines import Lines
 from pmdesk.models import event_id_base
 from pmdesk.store import StateStore
 from pmdesk.store.jsonl import append_payload, day_file
@@ -37,6 +38,7 @@ class _Segment:
     kind: str
     texts: list[str]
     data: dict[str, Any] | None
+    json_safe: bool  # no text needs escaping (see Lines): written between quotes as it is
 
 
 class EventRecorder:
@@ -70,14 +72,15 @@ class EventRecorder:
         """Record lines that arrived together: one timestamp, one redaction of ``data``."""
         if not texts:
             return
+        safe = type(texts) is Lines and texts.json_safe  # masking a secret cannot make a line unsafe
         texts = self.redactor.lines(texts)
         ts = self._now()
         shared = self.redactor.any(data) if data else None
         last = self._pending[-1] if self._pending else None
-        if last is not None and last.ts == ts and last.kind == kind and last.data == shared:
+        if last is not None and last.ts == ts and last.kind == kind and last.data == shared and last.json_safe == safe:
             last.texts.extend(texts)  # one line at a time (an agent's messages) still makes big segments
         else:
-            self._pending.append(_Segment(self.seq + 1, ts, kind, list(texts), shared))
+            self._pending.append(_Segment(self.seq + 1, ts, kind, list(texts), shared, safe))
         self.seq += len(texts)
         self._pending_lines += len(texts)
         if self._pending_lines >= MAX_BATCH:
@@ -106,11 +109,17 @@ class EventRecorder:
         and the number (``event_id_base``), which halves the bytes written per line.
         """
         data = f',"data":{json.dumps(segment.data, ensure_ascii=False)}' if segment.data else ""
-        shared = f'"ts":"{segment.ts}","kind":{_encode(segment.kind)},"text":'.replace("%", "%%")
-        template = f'{{"seq":%d,{shared}%s{data.replace("%", "%%")}}}\n'
-        numbers = range(segment.first, segment.first + len(segment.texts))
-        values = tuple(chain.from_iterable(zip(numbers, map(_encode, segment.texts), strict=True)))
-        return (template * len(segment.texts)) % values
+        quote = '"' if segment.json_safe else ""
+        middle = f',"ts":"{segment.ts}","kind":{_encode(segment.kind)},"text":{quote}'
+        between = f'{quote}{data}}}\n{{"seq":'
+        count = len(segment.texts)
+        parts: list[str] = [middle] * (4 * count)
+        parts[0::4] = map(str, range(segment.first, segment.first + count))
+        parts[2::4] = segment.texts if segment.json_safe else map(_encode, segment.texts)
+        parts[3::4] = [between] * count
+        parts[-1] = f"{quote}{data}}}\n"
+        parts.insert(0, '{"seq":')
+        return "".join(parts)
 
     def _dicts(self, batch: list[_Segment]) -> list[dict[str, Any]]:
         prefix, node, run_id = self._id_prefix, self._id_node, self.run_id

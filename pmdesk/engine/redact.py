@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from pmdesk import config
+from pmdesk.executors.lines import joined
 
 _PATTERNS = re.compile(
     r"(sk-ant-[A-Za-z0-9_\-]{8,})"
@@ -58,12 +59,12 @@ class Redactor:
 
     def lines(self, values: list[str]) -> list[str]:
         """Many lines at once: one scan of their joined text decides whether any needs a look."""
-        joined = values[0] if len(values) == 1 else "\n".join(values)
+        text = values[0] if len(values) == 1 else joined(values)
         for secret in self.secrets:
-            if secret in joined:
+            if secret in text:
                 break
         else:
-            if not _may_hold_secret(joined):
+            if not _may_hold_secret(text):
                 return values
         return [self.text(v) for v in values]
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pmdesk.executors.lines import Lines
+
 MAX_LINE = 64 * 1024
 CHUNK = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
@@ -159,11 +161,7 @@ async def pump_lines(stream: OutputStream, on_lines: Callable[[list[str]], None]
                 pending = b""
             continue
         pending = data[cut + 1:]
-        text = data[:cut].decode("utf-8", "replace")  # complete lines: no character is split
-        lines = text.split("\n")
-        if "\r" in text:
-            lines = [line.rstrip("\r") for line in lines]
-        on_lines(lines)
+        on_lines(Lines.from_bytes(data[:cut]))
     if pending:
         on_lines([pending.decode("utf-8", "replace").rstrip("\r")])
 

@@ -100,3 +100,21 @@ async def test_single_lines_interleaved_keep_their_order_kind_and_data(tmp_path:
     assert [(e.kind, e.text, e.data) for e in events] == [*sent, ("stdout", "caller's list", None),
                                                          ("stdout", "after", None)]
     assert [e.seq for e in events] == list(range(1, 11))
+
+
+def test_lines_read_from_a_pipe_round_trip_whether_or_not_they_need_escaping(tmp_path: Path) -> None:
+    from pmdesk.executors.lines import Lines
+
+    store = make_store(tmp_path / "p")
+    run = new_run(store)
+    recorder = EventRecorder(store, run.run_id, ChangeBus(), Redactor(["sk-ant-0123456789abcdef"]))
+    safe = Lines.from_bytes("plain ✓ 100%\nkey=sk-ant-0123456789abcdef\n%d %s".encode())
+    unsafe = Lines.from_bytes(b'with "quotes"\n\ttabbed\nback\\slash')
+    assert safe.json_safe and not unsafe.json_safe
+    recorder.emit_many("stdout", safe)
+    recorder.emit_many("stdout", unsafe)
+    recorder.emit_many("gate", safe, {"gate": "g"})
+    recorder.flush()
+    texts = [e.text for e in store.read_events(run.run_id)]
+    masked = ["plain ✓ 100%", "key=[REDACTED]", "%d %s"]
+    assert texts == [*masked, 'with "quotes"', "\ttabbed", "back\\slash", *masked]
