@@ -12,6 +12,7 @@ from pmdesk.engine.notifications import ActivityRecorded, ChangeBus, ProjectsCha
 from pmdesk.engine.overview import ProjectOverview, overview
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
+from pmdesk.engine.store_worker import StoreWorker
 from pmdesk.executors.base import Executor, ExecutorError
 from pmdesk.executors.claude_code import ClaudeCodeExecutor
 from pmdesk.executors.command import CommandExecutor
@@ -30,6 +31,7 @@ class Engine:
         self.role = role
         self.bus = ChangeBus()
         self.redactor = Redactor()
+        self.disk = StoreWorker()  # run and plan writes from async code go through it
         self.runs = RunService(self)
         from pmdesk.engine.loop import PlanLoop
 
@@ -183,5 +185,6 @@ class Engine:
             if job.task is not None:
                 job.task.cancel()
         await self.runs.cancel_all()
+        self.disk.close()
         for store in self._stores.values():
             store.owner_lock.release()

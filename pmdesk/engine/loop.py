@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from pmdesk.models import (
     new_id,
     utc_now,
 )
-from pmdesk.store import NotFoundError, StoreError
+from pmdesk.store import NotFoundError, StateStore, StoreError
 
 if TYPE_CHECKING:
     from pmdesk.engine.engine import Engine
@@ -60,6 +61,8 @@ class PlanJob:
     task: asyncio.Task[None] | None = None
     cancelled: bool = False
     gates: list[GateProcess] = field(default_factory=list)  # verify's running gate, and the next one
+    runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
+    reread: bool = True  # read every task's run from disk on the next pass, not only those published
 
 
 class PlanLoop:
@@ -70,21 +73,27 @@ class PlanLoop:
 
     def _on_change(self, change: Change) -> None:
         if isinstance(change, RunChanged) and change.run.plan_id in self.jobs:
-            self.jobs[change.run.plan_id].wake.set()
+            job = self.jobs[change.run.plan_id]
+            job.runs[change.run.run_id] = change.run
+            job.wake.set()
 
     def _publish(self, project: Project, plan: Plan) -> None:
         self.engine.bus.publish(PlanChanged(project.project_id, plan))
 
-    def _transition(self, project: Project, plan_id: str, target: PlanStatus, **fields: Any) -> Plan:
-        def change(plan: Plan) -> None:
-            check_plan_transition(plan.status, target)
-            plan.status = target
-            for name, value in fields.items():
-                setattr(plan, name, value)
+    async def _update(self, project: Project, plan_id: str, change: Callable[[Plan], Any]) -> Plan:
+        """Change the plan on the store worker, then tell the listeners."""
+        plan = await self.engine.disk(self.engine.store(project).update_plan, plan_id, change)
+        self._publish(project, plan)
+        return plan
 
+    def update_now(self, project: Project, plan_id: str, change: Callable[[Plan], Any]) -> Plan:
+        """The same on the caller's thread: for one-off edits and for recovery, before work starts."""
         plan = self.engine.store(project).update_plan(plan_id, change)
         self._publish(project, plan)
         return plan
+
+    async def _transition(self, project: Project, plan_id: str, target: PlanStatus, **fields: Any) -> Plan:
+        return await self._update(project, plan_id, moving_to(target, **fields))
 
     # -- Plan ---------------------------------------------------------------------------------
 
@@ -151,9 +160,7 @@ class PlanLoop:
             plan.tasks = tasks_from_answer(answer)
             plan.summary = answer.summary or plan.summary
 
-        plan = self.engine.store(project).update_plan(plan_id, change)
-        self._publish(project, plan)
-        return plan
+        return self.update_now(project, plan_id, change)
 
     # -- Dispatch -------------------------------------------------------------------------------
 
@@ -170,27 +177,37 @@ class PlanLoop:
         limit = 1 if not parallel else (max_parallel or project.settings.concurrency or self.engine.settings.concurrency)
         self.engine.hold(project)
         try:
-            self._transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now())
+            await self._transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now())
             self.engine.record(project, ActivityType.PLAN_DISPATCHED,
                                f"plan dispatched: {len(plan.tasks)} tasks, at most {limit} at once",
                                plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit})
+            ordered = sorted(plan.tasks, key=lambda t: t.priority)
+            made = await self.engine.disk(self._write_task_runs, project, store, plan_id, ordered, executor, model, command)
             runs: list[DispatchedRun] = []
-            for task in sorted(plan.tasks, key=lambda t: t.priority):
-                try:
-                    run = self.engine.runs.create(project, task.description, executor=executor, model=model,
-                                                  command=command, plan_id=plan_id, plan_task_id=task.task_id)
-                    store.update_run(run.run_id, lambda r: _set_run_status(r, TaskState.QUEUED))
-                    self._set_task(project, plan_id, task.task_id, TaskState.QUEUED, run_id=run.run_id)
-                    runs.append(DispatchedRun(task_id=task.task_id, run_id=run.run_id))
-                except (ExecutorError, StoreError, ValueError) as exc:
-                    self._set_task(project, plan_id, task.task_id, TaskState.ERROR, error=f"could not create a run: {exc}")
-            plan = self._transition(project, plan_id, PlanStatus.RUNNING)
+            for task_id, run in made.items():
+                if isinstance(run, Run):
+                    self.engine.runs.announce(project, run)
+                    runs.append(DispatchedRun(task_id=task_id, run_id=run.run_id))
+            plan = await self._update(project, plan_id, _queued(made))
         except BaseException:
             self.engine.release(project)
             raise
         self._start_job(project, plan_id, limit)
         self.engine.release(project)  # the job holds the project from here on
         return DispatchResponse(plan_id=plan_id, status=plan.status, runs=runs, executed_at=plan.executed_at)
+
+    def _write_task_runs(self, project: Project, store: StateStore, plan_id: str, tasks: list[PlanTask],
+                         executor: ExecutorKind | None, model: str | None, command: str | None) -> dict[str, Run | str]:
+        """Each task's run, saved QUEUED, or why it could not be (on the store worker)."""
+        made: dict[str, Run | str] = {}
+        for task in tasks:
+            try:
+                made[task.task_id] = self.engine.runs.write_new(
+                    project, store, task.description, executor=executor, model=model, command=command,
+                    plan_id=plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED)
+            except (ExecutorError, StoreError, ValueError) as exc:
+                made[task.task_id] = f"could not create a run: {exc}"
+        return made
 
     def continue_plan(self, project: Project, plan_id: str, max_parallel: int | None = None) -> bool:
         """Resume scheduling a RUNNING plan (after a restart or a foreground CLI exit)."""
@@ -215,20 +232,19 @@ class PlanLoop:
         try:
             while not job.cancelled:
                 job.wake.clear()
-                plan = self._sync_tasks(project, plan_id)
+                plan = await self._sync_tasks(job)
                 if plan.status != PlanStatus.RUNNING:
                     return
                 by_id = {t.task_id: t for t in plan.tasks}
-                for task in plan.tasks:
+                for task in list(plan.tasks):
                     if task.status != TaskState.QUEUED:
                         continue
                     failed = [d for d in task.dependencies if by_id.get(d) and by_id[d].status in
                               (TaskState.ERROR, TaskState.CANCELLED)]
                     if failed:
                         dep = by_id[failed[0]]
-                        await self._cancel_task(project, plan_id, task,
-                                                f"not started: dependency {dep.task_id} ended {dep.status.value}")
-                plan = self.engine.store(project).get_plan(plan_id)
+                        plan = await self._cancel_task(project, plan_id, task,
+                                                       f"not started: dependency {dep.task_id} ended {dep.status.value}")
                 active = [t for t in plan.tasks if t.status in (TaskState.RUNNING, TaskState.AWAITING_RESPONSE)]
                 ready = sorted(
                     (t for t in plan.tasks if t.status == TaskState.QUEUED
@@ -237,9 +253,9 @@ class PlanLoop:
                 )
                 for task in ready[: max(0, job.limit - len(active))]:
                     await self._start_task(project, plan_id, task)
-                plan = self._sync_tasks(project, plan_id)
+                plan = await self._sync_tasks(job)
                 if all(t.status.is_terminal for t in plan.tasks):
-                    self._complete(project, plan)
+                    await self._complete(project, plan)
                     return
                 if not any(t.status in (TaskState.RUNNING, TaskState.AWAITING_RESPONSE) for t in plan.tasks) and not any(
                     t.status == TaskState.QUEUED and all(_status(plan, d) == TaskState.COMPLETE for d in t.dependencies)
@@ -248,8 +264,10 @@ class PlanLoop:
                     # Nothing running and nothing startable: only possible with queued tasks whose
                     # dependencies are gone; they were cancelled above, so look again.
                     continue
-                with contextlib.suppress(asyncio.TimeoutError):
+                try:
                     await asyncio.wait_for(job.wake.wait(), 2.0)
+                except TimeoutError:
+                    job.reread = True  # quiet for a while: look at every run on disk, not only what was published
         finally:
             self.jobs.pop(plan_id, None)
             self.engine.release(project)
@@ -259,18 +277,18 @@ class PlanLoop:
         try:
             run = await self.engine.runs.start(project, task.run_id)
         except (ExecutorError, StoreError, RuntimeError) as exc:
-            self._set_task(project, plan_id, task.task_id, TaskState.ERROR, error=f"could not start: {exc}")
+            await self._set_task(project, plan_id, task.task_id, TaskState.ERROR, error=f"could not start: {exc}")
             return
         if run.status == TaskState.ERROR:
-            self._set_task(project, plan_id, task.task_id, TaskState.ERROR, error=run.error)
+            await self._set_task(project, plan_id, task.task_id, TaskState.ERROR, error=run.error)
 
-    async def _cancel_task(self, project: Project, plan_id: str, task: PlanTask, reason: str) -> None:
+    async def _cancel_task(self, project: Project, plan_id: str, task: PlanTask, reason: str) -> Plan:
         if task.run_id:
             with contextlib.suppress(Exception):
                 await self.engine.runs.cancel(project, task.run_id)
-        self._set_task(project, plan_id, task.task_id, TaskState.CANCELLED, error=reason)
+        return await self._set_task(project, plan_id, task.task_id, TaskState.CANCELLED, error=reason)
 
-    def _set_task(self, project: Project, plan_id: str, task_id: str, status: TaskState, **fields: Any) -> Plan:
+    async def _set_task(self, project: Project, plan_id: str, task_id: str, status: TaskState, **fields: Any) -> Plan:
         def change(plan: Plan) -> None:
             task = plan.task(task_id)
             if task.status != status:
@@ -281,62 +299,21 @@ class PlanLoop:
             for name, value in fields.items():
                 setattr(task, name, value)
 
-        plan = self.engine.store(project).update_plan(plan_id, change)
-        self._publish(project, plan)
+        return await self._update(project, plan_id, change)
+
+    async def _sync_tasks(self, job: PlanJob) -> Plan:
+        """Mirror the task's runs onto the plan, on the store worker: the runs this process
+        published, or every run when ``job.reread`` asks for a look at the disk."""
+        known, job.reread = (None if job.reread else dict(job.runs)), False
+        plan, changed = await self.engine.disk(mirror_runs, self.engine.store(job.project), job.plan_id, known)
+        if changed:
+            self._publish(job.project, plan)
         return plan
 
-    def _sync_tasks(self, project: Project, plan_id: str) -> Plan:
-        """Mirror each task's run status onto the task; write only when something changed."""
-        store = self.engine.store(project)
-        plan = store.get_plan(plan_id)
-        updates: dict[str, Run] = {}
-        for task in plan.tasks:
-            if task.run_id and not task.status.is_terminal:
-                try:
-                    run = store.get_run(task.run_id)
-                except StoreError:
-                    continue
-                if run.status != task.status and run.status != TaskState.CREATED:
-                    updates[task.task_id] = run
-        if not updates:
-            return plan
-
-        def change(p: Plan) -> None:
-            for task in p.tasks:
-                run = updates.get(task.task_id)
-                if run is None or task.status.is_terminal:
-                    continue
-                target = run.status
-                if target == TaskState.QUEUED or task.status == target:
-                    continue
-                if target not in _reachable(task.status):
-                    continue
-                if task.status == TaskState.QUEUED and target in (TaskState.AWAITING_RESPONSE,):
-                    task.status = TaskState.RUNNING
-                task.status = target
-                if target in (TaskState.ERROR, TaskState.CANCELLED):
-                    task.error = run.error
-
-        plan = store.update_plan(plan_id, change)
-        self._publish(project, plan)
-        return plan
-
-    def _complete(self, project: Project, plan: Plan) -> None:
-        completed = sum(t.status == TaskState.COMPLETE for t in plan.tasks)
-        if completed == 0:
-            self._transition(project, plan.plan_id, PlanStatus.FAILED, completed_at=utc_now())
-            self.engine.record(project, ActivityType.PLAN_FAILED, "plan failed: no task completed",
-                               plan_id=plan.plan_id, actor="system")
-            return
-
-        def change(p: Plan) -> None:
-            p.completed_at = utc_now()
-
-        plan = self.engine.store(project).update_plan(plan.plan_id, change)
-        self._publish(project, plan)
-        self.engine.record(project, ActivityType.PLAN_COMPLETED,
-                           f"plan completed: {completed} of {len(plan.tasks)} tasks complete",
-                           plan_id=plan.plan_id, actor="system")
+    async def _complete(self, project: Project, plan: Plan) -> None:
+        change, kind, message = _completion(plan)
+        await self._update(project, plan.plan_id, change)
+        self.engine.record(project, kind, message, plan_id=plan.plan_id, actor="system")
 
     async def wait(self, plan_id: str) -> None:
         job = self.jobs.get(plan_id)
@@ -391,14 +368,11 @@ class PlanLoop:
         store = self.engine.store(project)
         run = Run(run_id=new_id("run"), project_id=project.project_id, prompt=VERIFY_PROMPT,
                   task_run_id=f"verify_{plan_id}", executor=ExecutorKind.GATE, plan_id=plan_id,
-                  settings={"gates": [g.name for g in gates]})
-        store.put_run(run)
-        def start_run(r: Run) -> None:
-            _set_run_status(r, TaskState.RUNNING)
-            r.started_at = utc_now()
-
-        store.update_run(run.run_id, start_run)
-        self._transition(project, plan_id, PlanStatus.VERIFYING, verify_run_id=run.run_id, gate_result=None, verified_at=None)
+                  settings={"gates": [g.name for g in gates]}, status=TaskState.RUNNING, started_at=utc_now())
+        run = await self.engine.disk(store.put_run, run)
+        self.engine.bus.publish(RunChanged(project.project_id, run))
+        await self._transition(project, plan_id, PlanStatus.VERIFYING, verify_run_id=run.run_id, gate_result=None,
+                               verified_at=None)
         self.engine.record(project, ActivityType.PLAN_VERIFY_STARTED, f"gate:all started ({len(gates)} gates)",
                            plan_id=plan_id, run_id=run.run_id)
         recorder = EventRecorder(store, run.run_id, self.engine.bus, self.engine.redactor)
@@ -461,14 +435,14 @@ class PlanLoop:
             r.summary = "all gates passed" if passed else None
             r.error = None if passed else ("cancelled by the user" if job.cancelled else f"failed: {', '.join(failed_names)}")
 
-        run = store.update_run(run.run_id, finish_run)
+        run = await self.engine.disk(store.update_run, run.run_id, finish_run)
         bus.publish(RunChanged(project.project_id, run))
         if job.cancelled:
-            plan = self._transition(project, plan_id, PlanStatus.CANCELLED, gate_result=result)
+            plan = await self._transition(project, plan_id, PlanStatus.CANCELLED, gate_result=result)
             self.engine.record(project, ActivityType.PLAN_CANCELLED, "verification cancelled", plan_id=plan_id)
             return plan
         status = PlanStatus.VERIFIED if passed else PlanStatus.FAILED
-        plan = self._transition(project, plan_id, status, gate_result=result, verified_at=utc_now())
+        plan = await self._transition(project, plan_id, status, gate_result=result, verified_at=utc_now())
         if passed:
             self.engine.record(project, ActivityType.PLAN_VERIFIED, f"gate:all passed ({len(ran)} gates)",
                                plan_id=plan_id, run_id=run.run_id, actor="system")
@@ -505,9 +479,92 @@ class PlanLoop:
                 await asyncio.wait_for(asyncio.shield(job.task), 10)
         current = store.get_plan(plan_id)
         if current.status not in (PlanStatus.CANCELLED, PlanStatus.VERIFIED, PlanStatus.FAILED):
-            current = self._transition(project, plan_id, PlanStatus.CANCELLED)
+            current = await self._transition(project, plan_id, PlanStatus.CANCELLED)
             self.engine.record(project, ActivityType.PLAN_CANCELLED, "plan cancelled", plan_id=plan_id)
         return current
+
+
+def moving_to(target: PlanStatus, **fields: Any) -> Callable[[Plan], None]:
+    """A plan change: to ``target`` (checked), with ``fields`` set."""
+    def change(plan: Plan) -> None:
+        check_plan_transition(plan.status, target)
+        plan.status = target
+        for name, value in fields.items():
+            setattr(plan, name, value)
+
+    return change
+
+
+def _queued(made: dict[str, Run | str]) -> Callable[[Plan], None]:
+    """Dispatch's one write: each task QUEUED with its run, or ERROR with why it has none; plan RUNNING."""
+    def change(plan: Plan) -> None:
+        for task in plan.tasks:
+            run = made.get(task.task_id)
+            if isinstance(run, Run):
+                check_task_transition(task.status, TaskState.QUEUED)
+                task.status, task.run_id = TaskState.QUEUED, run.run_id
+            elif run is not None:
+                check_task_transition(task.status, TaskState.ERROR)
+                task.status, task.error = TaskState.ERROR, run
+        moving_to(PlanStatus.RUNNING)(plan)
+
+    return change
+
+
+def _completion(plan: Plan) -> tuple[Callable[[Plan], None], ActivityType, str]:
+    """Every task has ended: the plan's change and the activity that says so."""
+    completed = sum(t.status == TaskState.COMPLETE for t in plan.tasks)
+    if completed == 0:
+        return moving_to(PlanStatus.FAILED, completed_at=utc_now()), ActivityType.PLAN_FAILED, \
+            "plan failed: no task completed"
+
+    def change(p: Plan) -> None:
+        p.completed_at = utc_now()
+
+    return change, ActivityType.PLAN_COMPLETED, f"plan completed: {completed} of {len(plan.tasks)} tasks complete"
+
+
+def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None) -> tuple[Plan, bool]:
+    """Each unfinished task takes its run's status; written only when something changed.
+
+    ``known`` holds the runs to look at (the latest published); None reads every task's run
+    from disk. Returns the plan and whether it was written. Files only: for the store worker.
+    """
+    plan = store.get_plan(plan_id)
+    updates: dict[str, Run] = {}
+    for task in plan.tasks:
+        if task.run_id and not task.status.is_terminal:
+            if known is not None:
+                run = known.get(task.run_id)
+                if run is None:
+                    continue
+            else:
+                try:
+                    run = store.get_run(task.run_id)
+                except StoreError:
+                    continue
+            if run.status != task.status and run.status != TaskState.CREATED:
+                updates[task.task_id] = run
+    if not updates:
+        return plan, False
+
+    def change(p: Plan) -> None:
+        for task in p.tasks:
+            run = updates.get(task.task_id)
+            if run is None or task.status.is_terminal:
+                continue
+            target = run.status
+            if target == TaskState.QUEUED or task.status == target:
+                continue
+            if target not in _reachable(task.status):
+                continue
+            if task.status == TaskState.QUEUED and target in (TaskState.AWAITING_RESPONSE,):
+                task.status = TaskState.RUNNING
+            task.status = target
+            if target in (TaskState.ERROR, TaskState.CANCELLED):
+                task.error = run.error
+
+    return store.update_plan(plan_id, change), True
 
 
 def _status(plan: Plan, task_id: str) -> TaskState | None:
@@ -549,20 +606,24 @@ def recompute_plans_after_crash(engine: Engine, project: Project) -> list[str]:
             continue
         plan_id = summary.plan_id
         try:
-            plan = loop._sync_tasks(project, plan_id)
+            plan, changed = mirror_runs(store, plan_id, None)
         except StoreError:
             continue
+        if changed:
+            loop._publish(project, plan)
         if plan.status == PlanStatus.DISPATCHING:
-            plan = loop._transition(project, plan_id, PlanStatus.RUNNING)
+            plan = loop.update_now(project, plan_id, moving_to(PlanStatus.RUNNING))
         if plan.status == PlanStatus.VERIFYING:
             check = GateCheck(name="gate:all", passed=False, message="interrupted: pmdesk stopped during verification")
-            loop._transition(project, plan_id, PlanStatus.FAILED,
-                             gate_result=GateResult(passed=False, checks=[check]), verified_at=utc_now())
+            loop.update_now(project, plan_id, moving_to(PlanStatus.FAILED, gate_result=GateResult(passed=False, checks=[check]),
+                                                        verified_at=utc_now()))
             engine.record(project, ActivityType.PLAN_FAILED, check.message, plan_id=plan_id, actor="system")
             notes.append(f"{project.name}: plan {plan_id} verification interrupted, marked FAILED")
             continue
         if all(t.status.is_terminal for t in plan.tasks) and not plan.completed_at:
-            loop._complete(project, plan)
+            change, kind, message = _completion(plan)
+            loop.update_now(project, plan_id, change)
+            engine.record(project, kind, message, plan_id=plan_id, actor="system")
             notes.append(f"{project.name}: plan {plan_id} recomputed from its tasks")
         elif any(t.status == TaskState.QUEUED for t in plan.tasks):
             notes.append(f"{project.name}: plan {plan_id} has queued tasks; 'pmdesk dispatch {plan_id}' continues it")

@@ -67,32 +67,55 @@ class RunService:
         plan_task_id: str | None = None,
         task_run_id: str | None = None,
     ) -> Run:
+        run = self.write_new(project, self.engine.store(project), prompt, executor=executor, model=model,
+                             command=command, plan_id=plan_id, plan_task_id=plan_task_id, task_run_id=task_run_id)
+        self.announce(project, run)
+        return run
+
+    def write_new(
+        self,
+        project: Project,
+        store: StateStore,
+        prompt: str,
+        executor: ExecutorKind | None = None,
+        model: str | None = None,
+        command: str | None = None,
+        plan_id: str | None = None,
+        plan_task_id: str | None = None,
+        task_run_id: str | None = None,
+        status: TaskState = TaskState.CREATED,
+    ) -> Run:
+        """Save a new run and its session. Files only, so it may run on the store worker;
+        ``announce`` it on the loop afterwards."""
         if not prompt.strip():
             raise RunError("the prompt is empty")
         prompt = self.engine.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
-        store = self.engine.store(project)
         kind = executor or self.engine.default_executor(project)
         settings = self.engine.run_settings(project, kind, model, command)
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
         run = Run(
             run_id=new_id("run"), project_id=project.project_id, session_id=session.session_id,
             prompt=prompt, executor=kind, model=settings.get("model"), plan_id=plan_id,
-            plan_task_id=plan_task_id, task_run_id=task_run_id, settings=settings,
+            plan_task_id=plan_task_id, task_run_id=task_run_id, settings=settings, status=status,
         )
         session.run_ids.append(run.run_id)
         store.put_session(session)
         store.put_run(run)
-        self.engine.record(project, ActivityType.RUN_CREATED, f"run created: {prompt[:80]}",
-                           run_id=run.run_id, plan_id=plan_id, task_id=plan_task_id)
-        self._publish(project, run)
         return run
+
+    def announce(self, project: Project, run: Run) -> None:
+        self.engine.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
+                           run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
+        self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
                      model: str | None = None, command: str | None = None) -> Run:
         """Create and start a run. A project another process owns is refused before anything is written."""
         self.engine.hold(project)
         try:
-            run = self.create(project, prompt, executor=executor, model=model, command=command)
+            run = await self.engine.disk(self.write_new, project, self.engine.store(project), prompt,
+                                         executor=executor, model=model, command=command)
+            self.announce(project, run)
             return await self.start(project, run.run_id)
         finally:
             self.engine.release(project)
@@ -119,7 +142,7 @@ class RunService:
             executor = self.engine.executor_for(run)
             live = LiveRun(project, store, run_id, executor, recorder, ctx)
             self.live[run_id] = live
-            self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
+            await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
             self.engine.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
                                plan_id=run.plan_id, task_id=run.plan_task_id)
             live.execution = await executor.start(ctx)
@@ -130,10 +153,9 @@ class RunService:
             failed = await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
             self.engine.release(project)
             return failed
-        if live.execution.pid:
-            self._update(live, lambda r: setattr(r, "pid", live.execution.pid if live.execution else None))
+        run = await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid else store.get_run(run_id)
         live.task = asyncio.ensure_future(self._drive(live))
-        return store.get_run(run_id)
+        return run
 
     async def _drive(self, live: LiveRun) -> None:
         assert live.execution is not None
@@ -165,8 +187,7 @@ class RunService:
             run.pending_question = Clarification(question=question)
             _accumulate(run, outcome)
 
-        run = await _durably(live.store.update_run, live.run_id, change)
-        self._publish(live.project, run)
+        run = await self._update(live, change)
         self.engine.record(live.project, ActivityType.RUN_AWAITING_RESPONSE, f"needs a response: {question[:120]}",
                            run_id=live.run_id, plan_id=run.plan_id, task_id=run.plan_task_id, actor="agent")
         if live.execution is None or not live.execution.alive:
@@ -191,7 +212,7 @@ class RunService:
             run.event_count = store.last_event_seq(run_id)
             _accumulate(run, outcome)
 
-        run = await _durably(store.update_run, run_id, change)
+        run = await self.engine.disk(store.update_run, run_id, change)
         kind = {TaskState.COMPLETE: ActivityType.RUN_COMPLETED, TaskState.CANCELLED: ActivityType.RUN_CANCELLED}.get(
             run.status, ActivityType.RUN_FAILED)
         text = run.summary if run.status == TaskState.COMPLETE else run.error
@@ -237,8 +258,7 @@ class RunService:
             r.status = TaskState.RUNNING
             r.owner_pid = os.getpid()
 
-        run = store.update_run(run_id, change)
-        self._publish(project, run)
+        run = await self._update(live, change)
         self.engine.record(project, ActivityType.RUN_RESPONDED, f"answered: {answer[:120]}", run_id=run_id,
                            plan_id=run.plan_id, task_id=run.plan_task_id)
         try:
@@ -253,10 +273,9 @@ class RunService:
             self.live.pop(run_id, None)
             self.engine.release(project)
             return await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
-        if live.execution.pid:
-            self._update(live, lambda r: setattr(r, "pid", live.execution.pid if live.execution else None))
+        run = await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid else store.get_run(run_id)
         live.task = asyncio.ensure_future(self._drive(live))
-        return store.get_run(run_id)
+        return run
 
     # -- cancelling ------------------------------------------------------------------
 
@@ -306,17 +325,17 @@ class RunService:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _set_status(self, live: LiveRun, status: TaskState, **fields: Any) -> Run:
+    async def _set_status(self, live: LiveRun, status: TaskState, **fields: Any) -> Run:
         def change(run: Run) -> None:
             check_task_transition(run.status, status)
             run.status = status
             for name, value in fields.items():
                 setattr(run, name, value)
 
-        return self._update(live, change)
+        return await self._update(live, change)
 
-    def _update(self, live: LiveRun, change: Any) -> Run:
-        run = live.store.update_run(live.run_id, change)
+    async def _update(self, live: LiveRun, change: Callable[[Run], Any]) -> Run:
+        run = await self.engine.disk(live.store.update_run, live.run_id, change)
         self._publish(live.project, run)
         return run
 
@@ -330,10 +349,11 @@ class RunService:
             raise RunError(f"no run {run_id} in project {project.name}") from None
 
 
-async def _durably(update: Callable[..., Run], *args: Any) -> Run:
-    """A store update whose fsyncs run off the event loop: when the disk is busy an fsync can take
-    tens of milliseconds, and this loop is the window's (8 runs ending together froze it ~100 ms)."""
-    return await asyncio.to_thread(update, *args)
+def _set_pid(pid: int) -> Callable[[Run], None]:
+    def change(run: Run) -> None:
+        run.pid = pid
+
+    return change
 
 
 def _accumulate(run: Run, outcome: Outcome) -> None:

@@ -1,0 +1,112 @@
+"""State writes off the event loop: in the order asked, published in that order, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pmdesk.engine.engine import Engine
+from pmdesk.engine.loop import mirror_runs
+from pmdesk.engine.notifications import Change, PlanChanged
+from pmdesk.engine.store_worker import StoreWorker
+from pmdesk.models import ExecutorKind, Plan, TaskState
+from tests.engine.helpers import add_project
+
+LIFECYCLE = [TaskState.CREATED, TaskState.QUEUED, TaskState.RUNNING, TaskState.COMPLETE]
+
+
+async def test_work_is_done_and_answered_in_the_order_asked() -> None:
+    worker = StoreWorker()
+    done: list[int] = []
+    answered: list[int] = []
+    threads: set[str] = set()
+
+    def write(i: int) -> int:
+        time.sleep(random.uniform(0, 0.004))  # a pool would finish these out of order
+        threads.add(threading.current_thread().name)
+        done.append(i)
+        return i
+
+    async def ask(i: int) -> None:
+        answered.append(await worker(write, i))
+
+    await asyncio.gather(*(ask(i) for i in range(40)))
+    worker.close()
+    assert done == list(range(40)) and answered == list(range(40))
+    assert len(threads) == 1 and threading.current_thread().name not in threads
+
+
+async def test_an_error_reaches_its_caller_and_the_worker_goes_on() -> None:
+    worker = StoreWorker()
+
+    def fail() -> None:
+        raise ValueError("disk says no")
+
+    with pytest.raises(ValueError, match="disk says no"):
+        await worker(fail)
+    assert await worker(lambda a, b=0: a + b, 2, b=3) == 5
+    worker.close()
+
+
+async def test_close_finishes_what_was_asked_and_a_later_call_starts_again() -> None:
+    worker = StoreWorker()
+    done: list[str] = []
+    pending = asyncio.ensure_future(worker(lambda: (time.sleep(0.05), done.append("slow"))))
+    await asyncio.sleep(0.01)
+    worker.close()  # waits for the write in progress
+    assert done == ["slow"]
+    await pending
+    assert await worker(lambda: "again") == "again"
+    worker.close()
+
+
+async def test_plan_snapshots_are_published_in_the_order_they_were_written(engine: Engine, tmp_path: Path) -> None:
+    project = add_project(engine, tmp_path / "p")
+    tasks = [{"id": f"t{i}", "description": f"task {i}", "dependencies": [f"t{i - 3}"] if i >= 3 else []}
+             for i in range(9)]
+    plan = engine.loop.plan_from_answer(project, {"tasks": tasks})
+    published: list[Plan] = []
+
+    def listen(change: Change) -> None:
+        if isinstance(change, PlanChanged) and change.plan.plan_id == plan.plan_id:
+            published.append(change.plan)
+
+    engine.bus.subscribe(listen)
+    await engine.loop.dispatch(project, plan.plan_id, max_parallel=4, executor=ExecutorKind.COMMAND, command="true")
+    await engine.loop.wait(plan.plan_id)
+
+    on_disk = engine.store(project).get_plan(plan.plan_id)
+    assert [t.status for t in on_disk.tasks] == [TaskState.COMPLETE] * 9 and on_disk.completed_at
+    assert published[-1] == on_disk  # the last word a listener heard is what is saved
+    stamps = [p.updated_at for p in published]
+    assert stamps == sorted(stamps)
+    for before, after in itertools.pairwise(published):  # no task ever seen going back
+        for a, b in zip(before.tasks, after.tasks, strict=True):
+            assert LIFECYCLE.index(a.status) <= LIFECYCLE.index(b.status), (a.task_id, a.status, b.status)
+
+
+async def test_mirroring_reads_the_disk_only_when_asked(engine: Engine, tmp_path: Path) -> None:
+    project = add_project(engine, tmp_path / "p")
+    store = engine.store(project)
+    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "a"}]})
+    task_id = plan.tasks[0].task_id
+    run = engine.runs.create(project, "a", executor=ExecutorKind.COMMAND, command="true",
+                             plan_id=plan.plan_id, plan_task_id=task_id)
+
+    def queue(p: Plan) -> None:
+        p.tasks[0].status, p.tasks[0].run_id = TaskState.QUEUED, run.run_id
+
+    engine.loop.update_now(project, plan.plan_id, queue)
+    store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))  # changed by someone else
+
+    unchanged, written = mirror_runs(store, plan.plan_id, {})  # nothing was published: nothing to look at
+    assert not written and unchanged.tasks[0].status == TaskState.QUEUED
+    mirrored, written = mirror_runs(store, plan.plan_id, None)  # a look at the disk
+    assert written and mirrored.tasks[0].status == TaskState.COMPLETE
+    assert store.get_plan(plan.plan_id).tasks[0].status == TaskState.COMPLETE
