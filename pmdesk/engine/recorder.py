@@ -52,7 +52,7 @@ class EventRecorder:
         self._directory = store.state_dir / "events" / run_id
         self._pending: list[_Segment] = []
         self._pending_lines = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._id_prefix, self._id_node = event_id_base(run_id)
         self._ts_millis = -1
         self._ts_text = ""
@@ -84,12 +84,22 @@ class EventRecorder:
         self.seq += len(texts)
         self._pending_lines += len(texts)
         if self._pending_lines >= MAX_BATCH:
-            self.flush()
+            self._flush_after(0)  # a step of its own: reading and writing a flood take turns on the loop
         elif self._timer is None:
-            try:
-                self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-            except RuntimeError:
-                self.flush()
+            self._flush_after(FLUSH_SECONDS)
+
+    def _flush_after(self, seconds: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self._timer is not None:
+            if not seconds and isinstance(self._timer, asyncio.TimerHandle):
+                self._timer.cancel()  # due now, not at the end of the batch's 50 ms
+            else:
+                return
+        self._timer = loop.call_soon(self.flush) if not seconds else loop.call_later(seconds, self.flush)
 
     def flush(self) -> None:
         if self._timer is not None:

@@ -21,9 +21,11 @@ from pmdesk.executors.lines import Lines
 
 MAX_LINE = 64 * 1024
 CHUNK = 1024 * 1024
+SLICE = 64 * 1024  # the most output handed over between two turns of the loop (~2 ms of work)
 PIPE_SIZE = 1024 * 1024
 FLOOD = 64 * 1024  # a read this big means the writer is flooding: let the pipe fill a little
 FLOOD_NAP = 0.005
+TURN = 0.004  # the longest a reader keeps the loop to itself while output keeps coming
 
 
 class OutputStream(Protocol):
@@ -40,6 +42,7 @@ class _PipeReader:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         os.set_blocking(fd, False)
+        self._turn = 0.0  # when this reader last gave the loop a turn
         self._nap = 0.0
         try:
             import fcntl
@@ -50,17 +53,24 @@ class _PipeReader:
             pass
 
     async def read(self) -> bytes:
+        """The next chunk. A writer that keeps pace with us would always leave something to
+        read, and the loop (the window's) would never get a turn: after TURN it gets one."""
         loop = asyncio.get_running_loop()
+        if loop.time() - self._turn > TURN:
+            await asyncio.sleep(0)
+            self._turn = loop.time()
         while True:
             try:
                 data = os.read(self.fd, CHUNK)
             except BlockingIOError:
                 await self._readable(loop)
+                self._turn = loop.time()
                 continue
             if not data:
                 self.close()
             elif self._nap and len(data) >= FLOOD:
                 await asyncio.sleep(self._nap)
+                self._turn = loop.time()
             return data
 
     async def _readable(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -145,7 +155,9 @@ async def pump_lines(stream: OutputStream, on_lines: Callable[[list[str]], None]
     """Hand complete lines to ``on_lines`` in batches, as fast as they arrive.
 
     Reading chunks instead of lines keeps the loop's work per line small when an agent
-    floods its output; over-long lines are cut rather than buffered without bound.
+    floods its output; over-long lines are cut rather than buffered without bound. A big
+    chunk is handed over in slices with a turn of the loop between them: the loop is the
+    window's, and 1 MiB of short lines at once is a frozen frame or two.
     """
     pending = b""
     while True:
@@ -161,7 +173,17 @@ async def pump_lines(stream: OutputStream, on_lines: Callable[[list[str]], None]
                 pending = b""
             continue
         pending = data[cut + 1:]
-        on_lines(Lines.from_bytes(data[:cut]))
+        start = 0
+        while cut - start > SLICE:
+            end = data.rfind(b"\n", start, start + SLICE)
+            if end < 0:  # a line longer than a slice: it goes on its own
+                end = data.find(b"\n", start + SLICE, cut)
+                if end < 0:
+                    break
+            on_lines(Lines.from_bytes(data[start:end]))
+            start = end + 1
+            await asyncio.sleep(0)
+        on_lines(Lines.from_bytes(data[start:cut]))
     if pending:
         on_lines([pending.decode("utf-8", "replace").rstrip("\r")])
 

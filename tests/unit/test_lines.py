@@ -32,3 +32,42 @@ def test_carriage_returns_before_newlines_are_dropped() -> None:
 
 def test_a_plain_list_is_joined_on_demand() -> None:
     assert joined(["a", "b"]) == "a\nb"
+
+
+class _Chunks:
+    """An output stream that hands over the given chunks, then the end."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+
+    async def read(self) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def close(self) -> None: ...
+
+
+async def test_a_big_chunk_is_handed_over_in_slices_with_every_line_whole() -> None:
+    import asyncio
+
+    from pmdesk.executors.process import SLICE, pump_lines
+
+    sent = [f"line {i}" + "x" * (i % 300) for i in range(4000)]
+    sent[1000:1000] = ["", "", "y" * (SLICE + 10), ""]  # empty lines and one line longer than a slice
+    raw = ("\n".join(sent) + "\n").encode()
+    assert len(raw) > 4 * SLICE
+    handed: list[list[str]] = []
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.ensure_future(count_turns())
+    await pump_lines(_Chunks([raw[:7], raw[7:]]), handed.append)  # the first cut mid-line
+    counter.cancel()
+    assert [line for batch in handed for line in batch] == sent
+    assert len(handed) > 4 and all(len(joined(b).encode()) <= SLICE for b in handed if len(b) > 1)
+    # the loop ran between the slices (not before the first one, nor the counter's first turn)
+    assert turns >= len(handed) - 3
