@@ -26,6 +26,7 @@ from pmdesk.store.jsonl import append_payload, day_file
 
 FLUSH_SECONDS = 0.05
 MAX_BATCH = 4000
+MAX_HELD = 4 * MAX_BATCH  # a caller that emits this much without letting the loop run is written to at once
 _encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
@@ -83,7 +84,9 @@ class EventRecorder:
             self._pending.append(_Segment(self.seq + 1, ts, kind, list(texts), shared, safe))
         self.seq += len(texts)
         self._pending_lines += len(texts)
-        if self._pending_lines >= MAX_BATCH:
+        if self._pending_lines >= MAX_HELD:
+            self.flush()
+        elif self._pending_lines >= MAX_BATCH:
             self._flush_after(0)  # a step of its own: reading and writing a flood take turns on the loop
         elif self._timer is None:
             self._flush_after(FLUSH_SECONDS)
