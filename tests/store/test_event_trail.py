@@ -118,3 +118,23 @@ def test_lines_read_from_a_pipe_round_trip_whether_or_not_they_need_escaping(tmp
     texts = [e.text for e in store.read_events(run.run_id)]
     masked = ["plain ✓ 100%", "key=[REDACTED]", "%d %s"]
     assert texts == [*masked, 'with "quotes"', "\ttabbed", "back\\slash", *masked]
+
+
+async def test_a_full_batch_is_written_on_the_next_turn_and_a_tight_loop_is_bounded(tmp_path: Path) -> None:
+    import asyncio
+
+    from pmdesk.engine.recorder import MAX_BATCH, MAX_HELD
+
+    store = make_store(tmp_path / "p")
+    run = new_run(store)
+    recorder = EventRecorder(store, run.run_id, ChangeBus(), Redactor([]))
+    recorder.emit_many("stdout", [f"line {i}" for i in range(MAX_BATCH)])
+    assert store.last_event_seq(run.run_id) == 0  # not in the step that read them
+    await asyncio.sleep(0)
+    assert store.last_event_seq(run.run_id) == MAX_BATCH  # the next turn, not the 50 ms timer
+
+    for i in range(MAX_HELD + 10):  # a caller that never lets the loop run
+        recorder.emit("stdout", f"more {i}")
+    assert store.last_event_seq(run.run_id) == MAX_BATCH + MAX_HELD
+    recorder.flush()
+    assert [e.seq for e in store.read_events(run.run_id)] == list(range(1, MAX_BATCH + MAX_HELD + 11))
