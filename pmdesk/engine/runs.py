@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from pmdesk.engine.notifications import RunChanged
 from pmdesk.engine.recorder import EventRecorder
@@ -49,6 +49,17 @@ class LiveRun:
     cancelling: bool = False
 
 
+class NewRun(TypedDict, total=False):
+    """What a new run may be given besides its project and prompt."""
+
+    executor: ExecutorKind | None
+    model: str | None
+    command: str | None
+    plan_id: str | None
+    plan_task_id: str | None
+    task_run_id: str | None
+
+
 class RunService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -56,47 +67,26 @@ class RunService:
 
     # -- creating ------------------------------------------------------------------
 
-    def create(
-        self,
-        project: Project,
-        prompt: str,
-        executor: ExecutorKind | None = None,
-        model: str | None = None,
-        command: str | None = None,
-        plan_id: str | None = None,
-        plan_task_id: str | None = None,
-        task_run_id: str | None = None,
-    ) -> Run:
-        run = self.write_new(project, self.engine.store(project), prompt, executor=executor, model=model,
-                             command=command, plan_id=plan_id, plan_task_id=plan_task_id, task_run_id=task_run_id)
+    def create(self, project: Project, prompt: str, **options: Unpack[NewRun]) -> Run:
+        run = self.write_new(project, self.engine.store(project), prompt, **options)
         self.announce(project, run)
         return run
 
-    def write_new(
-        self,
-        project: Project,
-        store: StateStore,
-        prompt: str,
-        executor: ExecutorKind | None = None,
-        model: str | None = None,
-        command: str | None = None,
-        plan_id: str | None = None,
-        plan_task_id: str | None = None,
-        task_run_id: str | None = None,
-        status: TaskState = TaskState.CREATED,
-    ) -> Run:
+    def write_new(self, project: Project, store: StateStore, prompt: str, status: TaskState = TaskState.CREATED,
+                  **options: Unpack[NewRun]) -> Run:
         """Save a new run and its session. Files only, so it may run on the store worker;
         ``announce`` it on the loop afterwards."""
         if not prompt.strip():
             raise RunError("the prompt is empty")
         prompt = self.engine.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
-        kind = executor or self.engine.default_executor(project)
-        settings = self.engine.run_settings(project, kind, model, command)
+        kind = options.get("executor") or self.engine.default_executor(project)
+        settings = self.engine.run_settings(project, kind, options.get("model"), options.get("command"))
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
         run = Run(
             run_id=new_id("run"), project_id=project.project_id, session_id=session.session_id,
-            prompt=prompt, executor=kind, model=settings.get("model"), plan_id=plan_id,
-            plan_task_id=plan_task_id, task_run_id=task_run_id, settings=settings, status=status,
+            prompt=prompt, executor=kind, model=settings.get("model"), plan_id=options.get("plan_id"),
+            plan_task_id=options.get("plan_task_id"), task_run_id=options.get("task_run_id"), settings=settings,
+            status=status,
         )
         session.run_ids.append(run.run_id)
         store.put_session(session)
