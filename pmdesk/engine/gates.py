@@ -175,7 +175,6 @@ class GateProcess:
         self.gate = gate
         self._cwd = cwd
         self._env = env
-        self.proc: asyncio.subprocess.Process | None = None
         self._child: Child | None = None
         self._failed: GateCheck | None = None
         self._started = 0.0
@@ -190,8 +189,10 @@ class GateProcess:
         except OSError as exc:
             self._failed = GateCheck(name=self.gate.name, passed=False, duration=0,
                                      message=f"could not start {self.gate.argv[0]!r}: {exc.strerror or exc}")
-            return
-        self.proc = self._child.process
+
+    @property
+    def proc(self) -> asyncio.subprocess.Process | None:
+        return self._child.process if self._child is not None else None
 
     async def exited(self) -> None:
         """The gate's process has ended (its output may not all be read yet)."""
@@ -202,7 +203,7 @@ class GateProcess:
 
     async def finish(self, on_lines: Callable[[list[str]], None]) -> GateCheck:
         """Read the gate's output to its end and judge it."""
-        if self._failed is not None or self._child is None:
+        if self._child is None:  # it could not start
             assert self._failed is not None
             return self._failed
         state = GateRun(self.gate, on_lines)

@@ -20,7 +20,7 @@ from typing import Any
 from pmdesk.engine.notifications import ChangeBus, EventsAppended
 from pmdesk.engine.redact import Redactor
 from pmdesk.executors.lines import Lines
-from pmdesk.models import event_id_base
+from pmdesk.models import event_ids
 from pmdesk.store import StateStore
 from pmdesk.store.jsonl import append_payload, day_file
 
@@ -54,7 +54,7 @@ class EventRecorder:
         self._pending: list[_Segment] = []
         self._pending_lines = 0
         self._timer: asyncio.Handle | None = None
-        self._id_prefix, self._id_node = event_id_base(run_id)
+        self._event_id = event_ids(run_id)
         self._ts_millis = -1
         self._ts_text = ""
 
@@ -119,7 +119,7 @@ class EventRecorder:
         """The segment's JSON lines, each ending in a newline.
 
         A line leaves out its event id and run id: the store derives both from the folder
-        and the number (``event_id_base``), which halves the bytes written per line.
+        and the number (``event_ids``), which halves the bytes written per line.
         """
         data = f',"data":{json.dumps(segment.data, ensure_ascii=False)}' if segment.data else ""
         quote = '"' if segment.json_safe else ""
@@ -135,11 +135,11 @@ class EventRecorder:
         return "".join(parts)
 
     def _dicts(self, batch: list[_Segment]) -> list[dict[str, Any]]:
-        prefix, node, run_id = self._id_prefix, self._id_node, self.run_id
+        event_id, run_id = self._event_id, self.run_id
         events = []
         for segment in batch:
             extra = {"data": segment.data} if segment.data else {}
             for seq, text in enumerate(segment.texts, segment.first):
-                events.append({"eventId": f"{prefix}{(node ^ seq):012x}", "runId": run_id, "seq": seq,
+                events.append({"eventId": event_id(seq), "runId": run_id, "seq": seq,
                                "ts": segment.ts, "kind": segment.kind, "text": text, **extra})
         return events

@@ -35,7 +35,7 @@ from pmdesk.models.enums import (
 from pmdesk.models.ids import (
     InvalidIdError,
     event_id,
-    event_id_base,
+    event_ids,
     id_pattern,
     new_id,
     project_id_for_path,
@@ -53,6 +53,6 @@ __all__ = [
     "InspectionPacket", "InvalidIdError", "LogLine", "Model", "Plan", "PlanCreatedResponse",
     "PlanRequest", "PlanStatus", "PlanTask", "Project", "ProjectSettings", "ProjectStatus", "Run",
     "Session", "TaskState", "Usage", "VerifyResponse", "check_plan_transition",
-    "check_task_transition", "event_id", "event_id_base", "id_pattern", "jsonable", "new_id",
+    "check_task_transition", "event_id", "event_ids", "id_pattern", "jsonable", "new_id",
     "project_id_for_path", "utc_now", "validate_id",
 ]

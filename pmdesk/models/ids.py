@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import uuid
+from collections.abc import Callable
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The spec's own examples use short ids such as ``plan_xxx`` and ``ptask_001``; files
@@ -26,8 +27,8 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4()}"
 
 
-def event_id_base(run_id: str) -> tuple[str, int]:
-    """What every event id of a run shares: its text up to the node field, and that field.
+def event_ids(run_id: str) -> Callable[[int], str]:
+    """The event id of each number in a run; the run's UUID work is done once.
 
     An event's id is its run's UUID with the node field XORed with the event's number:
     unique within the run, the same on every read, still a valid UUID. So a stored line
@@ -37,12 +38,16 @@ def event_id_base(run_id: str) -> tuple[str, int]:
         base = str(uuid.UUID(run_id.partition("_")[2]))
     except ValueError:  # a short id from the spec's examples
         base = str(uuid.uuid5(uuid.NAMESPACE_URL, run_id))
-    return f"evt_{base[:24]}", int(base[24:], 16)
+    prefix, node = f"evt_{base[:24]}", int(base[24:], 16)
+
+    def event_id(seq: int) -> str:
+        return f"{prefix}{node ^ seq:012x}"
+
+    return event_id
 
 
 def event_id(run_id: str, seq: int) -> str:
-    prefix, node = event_id_base(run_id)
-    return f"{prefix}{node ^ seq:012x}"
+    return event_ids(run_id)(seq)
 
 
 def id_pattern(prefix: str) -> str:

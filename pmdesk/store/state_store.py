@@ -27,7 +27,7 @@ from pmdesk.models import (
     Project,
     Run,
     Session,
-    event_id_base,
+    event_ids,
     utc_now,
     validate_id,
 )
@@ -425,14 +425,14 @@ def _events(run_id: str, records: Iterable[dict[str, Any]]) -> list[Event]:
 
     Lines written before that (or by the original tool) carry them, and keep them.
     """
-    prefix, node = event_id_base(run_id)
+    event_id = event_ids(run_id)
     out = []
     for record in records:
         seq = record.get("seq")
         if type(seq) is not int:
             continue  # not an event line: skipped like a torn one
         record.setdefault("runId", run_id)
-        record.setdefault("eventId", f"{prefix}{node ^ seq:012x}")
+        record.setdefault("eventId", event_id(seq))
         try:
             out.append(Event.model_validate(record))
         except ValidationError:
