@@ -134,11 +134,11 @@ async def _schedule(project_dir: Path, tasks: int) -> tuple[float, list[str], fl
     for i in range(tasks):  # a layered graph: each task depends on up to two of the previous layer
         deps = [f"t{j}" for j in (i - 5, i - 7) if j >= 0]
         graph.append({"id": f"t{i}", "description": f"task {i}", "priority": 1 + i % 5, "dependencies": deps})
-    plan = engine.loop.plan_from_answer(project, {"tasks": graph})
+    plan = engine.plans.plan_from_answer(project, {"tasks": graph})
     start = time.perf_counter()
     with StallWatch() as watch:
-        await engine.loop.dispatch(project, plan.plan_id, max_parallel=8, executor=ExecutorKind.COMMAND, command="true")
-        await engine.loop.wait(plan.plan_id)
+        await engine.plans.dispatch(project, plan.plan_id, max_parallel=8, executor=ExecutorKind.COMMAND, command="true")
+        await engine.plans.wait(plan.plan_id)
     elapsed = time.perf_counter() - start
     final = engine.store(project).get_plan(plan.plan_id)
     await engine.shutdown()
@@ -177,12 +177,12 @@ async def _verify(project_dir: Path) -> tuple[float, float]:
 
     engine = Engine()
     project = _project(engine, project_dir)
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="true")
-    await engine.loop.wait(plan.plan_id)
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="true")
+    await engine.plans.wait(plan.plan_id)
     start = time.perf_counter()
     with StallWatch() as watch:
-        result = await engine.loop.verify(project, plan.plan_id)
+        result = await engine.plans.verify(project, plan.plan_id)
     elapsed = time.perf_counter() - start
     assert result.gate_result and result.gate_result.passed, result.gate_result
     await engine.shutdown()

@@ -58,11 +58,10 @@ async def main(out: Path) -> None:
     window.grab().save(str(out / "dashboard.png"))
 
     # The project page mid-dispatch.
-    from pmdesk.engine.inspect import create_packet
 
     source = next(r for r in engine.store(shop).list_runs())
-    packet = create_packet(engine, shop, source.run_id)
-    plan = engine.loop.plan_from_answer(shop, {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
+    packet = engine.inspect(shop, source.run_id)
+    plan = engine.plans.plan_from_answer(shop, {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
         {"id": "t1", "description": "Create the orders table and migration [sleep 1.5]", "priority": 1},
         {"id": "t2", "description": "Add POST /api/checkout with Stripe test keys [sleep 6]", "priority": 1, "dependencies": ["t1"]},
         {"id": "t3", "description": "Build the checkout page and cart summary [sleep 6]", "priority": 2, "dependencies": ["t1"]},
@@ -71,7 +70,7 @@ async def main(out: Path) -> None:
     ]}, packet_id=packet.packet_id)
     window.controller.open_project(shop.project_id)
     await asyncio.sleep(0.5)
-    await engine.loop.dispatch(shop, plan.plan_id, max_parallel=3, executor=cc)
+    await engine.plans.dispatch(shop, plan.plan_id, max_parallel=3, executor=cc)
     await asyncio.sleep(3.0)
     page = window.project_page
     page.plans.select_key(plan.plan_id)
@@ -94,7 +93,7 @@ async def main(out: Path) -> None:
     for task in engine.store(shop).get_plan(plan.plan_id).tasks:
         if task.status.value == "AWAITING_RESPONSE":
             await engine.runs.respond(shop, task.run_id or "", "Keep it short, with one diagram")
-    await engine.loop.wait(plan.plan_id)
+    await engine.plans.wait(plan.plan_id)
     os.environ["GATE_AGENT"] = "fail"
     window.controller.verify(plan.plan_id)
     panel = window.controller.verify_panels[plan.plan_id]

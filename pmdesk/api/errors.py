@@ -8,14 +8,20 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from pmdesk.engine.gates import GateConfigError
-from pmdesk.engine.inspect import InspectError
-from pmdesk.engine.loop import PlanStateError
-from pmdesk.engine.runs import RunError
-from pmdesk.executors.base import ExecutorError
-from pmdesk.models import IllegalTransitionError, InvalidIdError
-from pmdesk.store import CorruptStateError, CrossProjectError, NotFoundError, ProjectBusyError, StoreError
-from pmdesk.store.registry import AlreadyRegisteredError, RegistryError, UnknownProjectError
+from pmdesk.errors import ErrorKind, PmdeskError
+from pmdesk.store import CorruptStateError, ProjectBusyError
+
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.BAD_REQUEST: 400,
+    ErrorKind.BAD_INPUT: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.WRONG_STATE: 409,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.BUSY: 409,
+    ErrorKind.NOT_CONFIGURED: 422,
+    ErrorKind.DAMAGED: 500,
+    ErrorKind.FAILED: 500,
+}
 
 
 class ApiError(Exception):
@@ -41,36 +47,19 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def as_api_error(exc: BaseException) -> ApiError | None:
-    """The HTTP meaning of an engine error; None for a bug (answered 500 and logged)."""
+    """The HTTP meaning of an error: by its kind (one table), never by its text; None for a bug
+    (answered 500 and logged)."""
     match exc:
         case ApiError():
             return exc
-        case InvalidIdError():
-            return ApiError(400, "invalid_id", str(exc))
+        case ProjectBusyError():
+            return ApiError(STATUS_BY_KIND[exc.kind], exc.code, str(exc), owner=exc.owner)
+        case CorruptStateError():
+            return ApiError(STATUS_BY_KIND[exc.kind], exc.code, f"{exc} (moved aside to {exc.quarantined_to})")
+        case PmdeskError():
+            return ApiError(STATUS_BY_KIND[exc.kind], exc.code, str(exc))
         case ValidationError():
             return ApiError(422, "invalid_body", _validation_message(exc))
-        case UnknownProjectError() | NotFoundError():
-            return ApiError(404, "not_found", str(exc))
-        case AlreadyRegisteredError():
-            return ApiError(409, "already_registered", str(exc))
-        case RegistryError():
-            return ApiError(422, "invalid_project", str(exc))
-        case ProjectBusyError():
-            return ApiError(409, "project_busy", str(exc), owner=exc.owner)
-        case PlanStateError() | IllegalTransitionError():
-            return ApiError(409, "wrong_state", str(exc))
-        case RunError() if "is empty" in str(exc):
-            return ApiError(422, "invalid_body", str(exc))
-        case RunError() | InspectError():
-            return ApiError(409, "wrong_state", str(exc))
-        case ExecutorError() | GateConfigError():
-            return ApiError(422, "not_configured", str(exc))
-        case CrossProjectError():
-            return ApiError(422, "cross_project", str(exc))
-        case CorruptStateError():
-            return ApiError(500, "corrupt_state", f"{exc} (moved aside to {exc.quarantined_to})")
-        case StoreError():
-            return ApiError(500, "store_error", str(exc))
         case json.JSONDecodeError() | UnicodeDecodeError():
             return ApiError(400, "invalid_json", f"the body is not JSON: {exc}")
     return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pmdesk.api import schemas
 from pmdesk.api.errors import ApiError
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.overview import ProjectOverview
+from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.models import (
     ActivityEvent,
     DispatchRequest,
@@ -23,7 +23,6 @@ from pmdesk.models import (
     InspectionPacket,
     Plan,
     PlanCreatedResponse,
-    PlanStatus,
     Project,
     Run,
     TaskState,
@@ -97,7 +96,6 @@ class Api:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._background: set[asyncio.Task[Any]] = set()
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -191,20 +189,15 @@ class Api:
     async def respond(self, request: web.Request) -> web.Response:
         project, run_id = self._owner("run", "runId", request)
         body = await _body(request, schemas.Answer)
-        run = await self.engine.runs.respond(project, run_id, body.text)
-        if run.plan_id and run.plan_id not in self.engine.loop.jobs:
-            self.engine.loop.continue_plan(project, run.plan_id)
-        return _json(run)
+        return _json(await self.engine.answer(project, run_id, body.text))
 
     async def cancel_run(self, request: web.Request) -> web.Response:
         project, run_id = self._owner("run", "runId", request)
         return _json(await self.engine.runs.cancel(project, run_id))
 
     async def inspect_run(self, request: web.Request) -> web.Response:
-        from pmdesk.engine.inspect import create_packet
-
         project, run_id = self._owner("run", "runId", request)
-        return _json(create_packet(self.engine, project, run_id), 201)
+        return _json(self.engine.inspect(project, run_id), 201)
 
     async def get_packet(self, request: web.Request) -> web.Response:
         project, packet_id = self._owner("packet", "packetId", request)
@@ -219,9 +212,9 @@ class Api:
             raw: dict[str, Any] = {"tasks": body.tasks}
             if body.summary:
                 raw["summary"] = body.summary
-            plan = self.engine.loop.plan_from_answer(project, raw, packet_id=body.packet_id)
+            plan = self.engine.plans.plan_from_answer(project, raw, packet_id=body.packet_id)
         elif body.packet_id:
-            plan = await self.engine.loop.create_plan(project, body.packet_id, body.model)
+            plan = await self.engine.plans.create_plan(project, body.packet_id, body.model)
         else:
             raise ApiError(422, "invalid_body", "packetId is required (or tasks, to build a plan without the model)")
         answer = PlanCreatedResponse(plan_id=plan.plan_id, status=plan.status, tasks=plan.tasks,
@@ -237,46 +230,30 @@ class Api:
     async def dispatch(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, DispatchRequest)
-        answer = await self.engine.loop.dispatch(project, plan_id, parallel=body.parallel,
-                                                 max_parallel=body.max_parallel)
+        answer = await self.engine.plans.dispatch(project, plan_id, parallel=body.parallel,
+                                                  max_parallel=body.max_parallel)
         return _json(answer)
+
+    async def estimate(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        parallel = _bool_query(request, "parallel", True)
+        limit = _int_query(request, "maxParallel", None, 1, 32)
+        store = self.engine.store(project)
+        concurrency = limit or self.engine.project_settings(project).settings.concurrency
+        return _json(estimate(store.get_plan(plan_id), parallel, concurrency, store.list_runs()))
 
     async def verify(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, schemas.Verify)
-        wait = _bool_query(request, "wait", True)
-        job = asyncio.ensure_future(self.engine.loop.verify(project, plan_id, force=body.force))
-        self._background.add(job)
-        job.add_done_callback(_settled(self._background))
-        if wait:
-            plan = await asyncio.shield(job)
-            return _json(_verify_answer(plan))
-        # verify() checks the plan and marks it VERIFYING before its first gate starts
-        await asyncio.sleep(0)  # let it check: a refusal (409) is known before answering 202
-        while not job.done() and self.engine.store(project).get_plan(plan_id).status != PlanStatus.VERIFYING:
-            await asyncio.sleep(0.005)
-        if job.done():
-            plan = job.result()  # raises the refusal (409) when it did not start
-            return _json(_verify_answer(plan))
-        return _json(_verify_answer(self.engine.store(project).get_plan(plan_id)), 202)
+        if _bool_query(request, "wait", True):
+            return _json(_verify_answer(await self.engine.plans.verify(project, plan_id, force=body.force)))
+        # a refusal (409) is raised here, before anything is answered; the gates run on in the engine
+        plan = await self.engine.plans.start_verify(project, plan_id, force=body.force)
+        return _json(_verify_answer(plan), 202)
 
     async def cancel_plan(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
-        return _json(await self.engine.loop.cancel(project, plan_id))
-
-    async def close(self) -> None:
-        for job in list(self._background):
-            job.cancel()
-
-
-def _settled(jobs: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
-    """Forget a finished background job; its error was answered to the client, or is on the plan."""
-    def done(job: asyncio.Task[Any]) -> None:
-        jobs.discard(job)
-        if not job.cancelled():
-            job.exception()  # retrieved: asyncio does not log it as lost
-
-    return done
+        return _json(await self.engine.plans.cancel(project, plan_id))
 
 
 def _verify_answer(plan: Plan) -> dict[str, Any]:
@@ -335,6 +312,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/plans/{planId}/dispatch", "dispatchPlan",
           "Dispatch a DRAFT plan's tasks as runs; returns once they are created", "dispatch",
           DispatchRequest, {200: DispatchResponse}),
+    Route("GET", "/api/plans/{planId}/estimate", "estimateDispatch",
+          "What dispatching the plan would take: runs, waves, peak agents, and tokens, cost and time from history",
+          "estimate", answers={200: DispatchEstimate},
+          query=(("parallel", {"type": "boolean"}, "false: one task at a time"),
+                 ("maxParallel", {"type": "integer", "minimum": 1, "maximum": 32}, "at most this many at once"))),
     Route("POST", "/api/plans/{planId}/verify", "verifyPlan", "Run gate:all on a plan", "verify",
           schemas.Verify, {200: VerifyResponse, 202: VerifyResponse}, query=(_WAIT,)),
     Route("POST", "/api/plans/{planId}/cancel", "cancelPlan", "Cancel a plan's runs", "cancel_plan",

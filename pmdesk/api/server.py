@@ -82,10 +82,6 @@ def create_app(engine: Engine, token: str, *, check_host: bool = True) -> web.Ap
     for route in ROUTES:
         app.router.add_route(route.method, route.path, getattr(api, route.handler), name=route.name)
 
-    async def closing(_: web.Application) -> None:
-        await api.close()
-
-    app.on_cleanup.append(closing)
     return app
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.executors.lines import joined
 from pmdesk.executors.process import Child, end_process_group, spawn
 from pmdesk.models import GateCheck
@@ -41,8 +42,11 @@ def _tally(text: str, counts: dict[str, int]) -> None:
 _ERRORISH = re.compile(r"error|fail|assert|exception|✗", re.IGNORECASE)
 
 
-class GateConfigError(ValueError):
+class GateConfigError(PmdeskError, ValueError):
     """Nothing to verify with; the message says how to configure gates."""
+
+    kind = ErrorKind.NOT_CONFIGURED
+    code = "not_configured"
 
 
 @dataclass

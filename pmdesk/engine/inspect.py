@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pmdesk
+from pmdesk.engine.context import EngineContext
+from pmdesk.errors import WrongStateError
 from pmdesk.models import (
     ActivityType,
     InspectionPacket,
     LogLine,
     Project,
     TaskState,
+    duration_ms,
     new_id,
 )
 from pmdesk.store import StoreError
-
-if TYPE_CHECKING:
-    from pmdesk.engine.engine import Engine
 
 MAX_EVENTS = 400
 MAX_LOG_LINES = 2000
 LOG_KINDS = {"stdout", "stderr", "system", "gate"}
 
 
-class InspectError(RuntimeError):
-    pass
+class InspectError(WrongStateError):
+    """The run has nothing to inspect yet."""
 
 
-def _duration_ms(start: str | None, end: str | None) -> int | None:
-    if not start or not end:
-        return None
-    try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return int((b - a).total_seconds() * 1000)
-
-
-def create_packet(engine: Engine, project: Project, run_id: str) -> InspectionPacket:
-    store = engine.store(project)
+def create_packet(ctx: EngineContext, project: Project, run_id: str) -> InspectionPacket:
+    store = ctx.store(project)
     run = store.get_run(run_id)
     if run.status in (TaskState.CREATED, TaskState.QUEUED):
         raise InspectError(f"run {run_id} has not started yet; there is nothing to inspect")
@@ -55,7 +43,7 @@ def create_packet(engine: Engine, project: Project, run_id: str) -> InspectionPa
                 failing = [c for c in plan.gate_result.checks if not c.passed]
         except StoreError:
             pass
-    redact = engine.redactor
+    redact = ctx.redactor
     packet = InspectionPacket(
         packet_id=new_id("pkt"),
         project_id=project.project_id,
@@ -64,7 +52,7 @@ def create_packet(engine: Engine, project: Project, run_id: str) -> InspectionPa
             "runId": run.run_id, "prompt": redact.text(run.prompt), "status": run.status.value,
             "planId": run.plan_id, "planTaskId": run.plan_task_id, "taskRunId": run.task_run_id,
             "createdAt": run.created_at, "startedAt": run.started_at, "endedAt": run.ended_at,
-            "durationMs": _duration_ms(run.started_at, run.ended_at),
+            "durationMs": duration_ms(run.started_at, run.ended_at),
             "pendingQuestion": run.pending_question.question if run.pending_question else None,
         },
         project={"projectId": project.project_id, "name": project.name, "path": project.path},
@@ -81,7 +69,7 @@ def create_packet(engine: Engine, project: Project, run_id: str) -> InspectionPa
         },
     )
     store.put_packet(packet)
-    engine.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
+    ctx.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
                   run_id=run_id, packet_id=packet.packet_id, plan_id=run.plan_id)
     return packet
 
@@ -119,24 +107,3 @@ def packet_markdown(packet: InspectionPacket) -> str:
         out += [f"[{line.stream}] {line.text}" for line in packet.logs[-200:]]
         out += ["```", ""]
     return "\n".join(out)
-
-
-def packet_prompt(packet: InspectionPacket) -> str:
-    """What the planner reads: the task, its outcome, the tail of the log, the open questions."""
-    parts = [
-        f"Project: {packet.project.get('name')}",
-        f"Original task: {packet.task.get('prompt')}",
-        f"Run status: {packet.task.get('status')}",
-    ]
-    if packet.result:
-        parts.append(f"Result:\n{packet.result}")
-    if packet.error:
-        parts.append(f"Error:\n{packet.error}")
-    if packet.clarifications:
-        parts.append("Clarifications:\n" + "\n".join(
-            f"- Q: {c.question}\n  A: {c.response or '(unanswered)'}" for c in packet.clarifications))
-    if packet.failing_checks:
-        parts.append("Failing checks:\n" + "\n".join(f"- {c.name}: {c.message}" for c in packet.failing_checks))
-    if packet.logs:
-        parts.append("Log tail:\n" + "\n".join(f"[{line.stream}] {line.text}" for line in packet.logs[-60:]))
-    return "\n\n".join(parts)

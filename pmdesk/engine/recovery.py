@@ -1,24 +1,24 @@
-"""After a crash: nothing is left RUNNING that no one follows; nothing is re-run."""
+"""After a crash: nothing is left RUNNING that no one follows; nothing is re-run.
+
+This is the runs' half; ``plans.recovery`` does the plans' once their tasks' runs are settled.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Container
 
+from pmdesk.engine.context import EngineContext
 from pmdesk.executors.process import kill_group_now, pid_alive
 from pmdesk.models import ActivityType, Project, Run, TaskState, utc_now
 from pmdesk.store import StoreError
 
-if TYPE_CHECKING:
-    from pmdesk.engine.engine import Engine
-
 INTERRUPTED = "interrupted: the pmdesk process that ran it stopped"
 
 
-def recover_project(engine: Engine, project: Project) -> list[str]:
-    store = engine.store(project)
-    if not store.owner_lock.is_free():
-        return []  # another live engine owns these runs
+def recover_runs(ctx: EngineContext, project: Project, live: Container[str]) -> list[str]:
+    """Runs left RUNNING (or QUEUED outside a plan) by a dead process end ERROR "interrupted"."""
+    store = ctx.store(project)
     notes: list[str] = []
     for summary in store.list_runs():
         if summary.status not in (TaskState.RUNNING, TaskState.QUEUED):
@@ -29,7 +29,7 @@ def recover_project(engine: Engine, project: Project) -> list[str]:
             run = store.get_run(summary.run_id)
         except StoreError:
             continue
-        if run.run_id in engine.runs.live:
+        if run.run_id in live:
             continue
         if run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
             continue
@@ -44,10 +44,7 @@ def recover_project(engine: Engine, project: Project) -> list[str]:
                 r.pid = None
 
         store.update_run(run.run_id, mark)
-        engine.record(project, ActivityType.RUN_INTERRUPTED, INTERRUPTED, actor="system",
+        ctx.record(project, ActivityType.RUN_INTERRUPTED, INTERRUPTED, actor="system",
                       run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
         notes.append(f"{project.name}: run {run.run_id} marked ERROR ({INTERRUPTED})")
-    from pmdesk.engine.loop import recompute_plans_after_crash
-
-    notes.extend(recompute_plans_after_crash(engine, project))
     return notes

@@ -1,4 +1,8 @@
-"""Run lifecycle: create, start, follow, answer, cancel — one asyncio task per live run."""
+"""Run lifecycle: create, start, follow, answer, cancel — one asyncio task per live run.
+
+A live run holds its project through a ``Lease`` from the context from the moment it starts
+until it ends or stops to wait for an answer that will resume it from disk.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
-from pmdesk.engine.notifications import RunChanged
+from pmdesk.engine.context import EngineContext, Lease
 from pmdesk.engine.recorder import EventRecorder
+from pmdesk.errors import BadInputError, ErrorKind, WrongStateError
 from pmdesk.executors.base import Execution, Executor, ExecutorError, Outcome, RunContext
+from pmdesk.executors.claude_code import ClaudeCodeExecutor
+from pmdesk.executors.command import CommandExecutor
+from pmdesk.executors.discovery import default_executor, require_claude
 from pmdesk.executors.process import kill_group_now, pid_alive
 from pmdesk.models import (
     ActivityType,
@@ -28,12 +36,9 @@ from pmdesk.models import (
 )
 from pmdesk.store import NotFoundError, StateStore
 
-if TYPE_CHECKING:
-    from pmdesk.engine.engine import Engine
 
-
-class RunError(RuntimeError):
-    """A user-facing refusal: wrong state, unknown run, nothing to answer."""
+class RunError(WrongStateError):
+    """A run is not in a state that allows this (ended, not waiting, not new)."""
 
 
 @dataclass
@@ -44,6 +49,7 @@ class LiveRun:
     executor: Executor
     recorder: EventRecorder
     ctx: RunContext
+    lease: Lease
     execution: Execution | None = None
     task: asyncio.Task[None] | None = None
     cancelling: bool = False
@@ -61,14 +67,59 @@ class NewRun(TypedDict, total=False):
 
 
 class RunService:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
         self.live: dict[str, LiveRun] = {}
+
+    # -- which executor, with which settings ---------------------------------------------
+
+    def default_executor(self, project: Project) -> ExecutorKind:
+        project = self.ctx.project_settings(project)
+        if project.settings.default_executor:
+            return project.settings.default_executor
+        if project.settings.command_template and not self.ctx.settings.default_executor:
+            return ExecutorKind.COMMAND
+        return default_executor(self.ctx.settings)
+
+    def run_settings(self, project: Project, kind: ExecutorKind, model: str | None,
+                     command: str | None) -> dict[str, Any]:
+        project = self.ctx.project_settings(project)
+        app = self.ctx.settings
+        chosen_model = model or project.settings.default_model or app.default_model
+        out: dict[str, Any] = {
+            "executor": kind.value,
+            "model": chosen_model if kind in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT) else None,
+            "max_turns": app.max_turns,
+            "max_tokens_per_run": app.max_tokens_per_run,
+            "command_timeout_s": app.command_timeout_s,
+        }
+        if kind == ExecutorKind.COMMAND:
+            template = command or project.settings.command_template
+            if not template:
+                raise ExecutorError("the command executor needs a command template (--command 'tool {prompt}')")
+            out["command"] = template
+        if kind == ExecutorKind.CLAUDE_CODE and model is None and project.settings.default_model is None:
+            out["model"] = None  # let Claude Code use its own default unless one was chosen
+        return {k: v for k, v in out.items() if v is not None}
+
+    def executor_for(self, run: Run) -> Executor:
+        if run.executor == ExecutorKind.CLAUDE_CODE:
+            return ClaudeCodeExecutor(require_claude(self.ctx.settings))
+        if run.executor == ExecutorKind.ANTHROPIC_AGENT:
+            # The SDK takes over a second to import: only a run that needs it pays for it.
+            from pmdesk.executors.anthropic_agent import AnthropicAgentExecutor
+
+            return AnthropicAgentExecutor()
+        if run.executor == ExecutorKind.COMMAND:
+            return CommandExecutor()
+        raise ExecutorError(f"runs of kind {run.executor.value} are not started by an executor")
 
     # -- creating ------------------------------------------------------------------
 
     def create(self, project: Project, prompt: str, **options: Unpack[NewRun]) -> Run:
-        run = self.write_new(project, self.engine.store(project), prompt, **options)
+        """Save a new run; a project another process owns is refused before anything is written."""
+        with self.ctx.owning(project):
+            run = self.write_new(project, self.ctx.store(project), prompt, **options)
         self.announce(project, run)
         return run
 
@@ -77,10 +128,10 @@ class RunService:
         """Save a new run and its session. Files only, so it may run on the store worker;
         ``announce`` it on the loop afterwards."""
         if not prompt.strip():
-            raise RunError("the prompt is empty")
-        prompt = self.engine.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
-        kind = options.get("executor") or self.engine.default_executor(project)
-        settings = self.engine.run_settings(project, kind, options.get("model"), options.get("command"))
+            raise BadInputError("the prompt is empty")
+        prompt = self.ctx.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
+        kind = options.get("executor") or self.default_executor(project)
+        settings = self.run_settings(project, kind, options.get("model"), options.get("command"))
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
         run = Run(
             run_id=new_id("run"), project_id=project.project_id, session_id=session.session_id,
@@ -94,21 +145,18 @@ class RunService:
         return run
 
     def announce(self, project: Project, run: Run) -> None:
-        self.engine.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
+        self.ctx.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
                            run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
         self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
                      model: str | None = None, command: str | None = None) -> Run:
         """Create and start a run. A project another process owns is refused before anything is written."""
-        self.engine.hold(project)
-        try:
-            run = await self.engine.disk(self.write_new, project, self.engine.store(project), prompt,
-                                         executor=executor, model=model, command=command)
+        with self.ctx.owning(project):
+            run = await self.ctx.disk(self.write_new, project, self.ctx.store(project), prompt,
+                                      executor=executor, model=model, command=command)
             self.announce(project, run)
             return await self.start(project, run.run_id)
-        finally:
-            self.engine.release(project)
 
     # -- starting and following ------------------------------------------------------
 
@@ -116,33 +164,36 @@ class RunService:
         return RunContext(
             run_id=run.run_id, workdir=Path(project.path), prompt=run.prompt, model=run.model,
             emit=recorder.emit, emit_many=recorder.emit_many, state_dir=store.state_dir, options=dict(run.settings),
-            agent_session_id=run.agent_session_id, env=self.engine.child_env(),
+            agent_session_id=run.agent_session_id, env=self.ctx.child_env(),
         )
 
     async def start(self, project: Project, run_id: str) -> Run:
         """Launch the run and return once its process is up (or it failed to start)."""
-        store = self.engine.store(project)
+        store = self.ctx.store(project)
         run = store.get_run(run_id)
         if run.status not in (TaskState.CREATED, TaskState.QUEUED):
             raise RunError(f"run {run_id} is {run.status.value}; only a new run can be started")
-        recorder = EventRecorder(store, run_id, self.engine.bus, self.engine.redactor, store.last_event_seq(run_id))
+        recorder = self._recorder(store, run_id)
         ctx = self._context(project, store, run, recorder)
-        self.engine.hold(project)
+        lease = self.ctx.owning(project)
         try:
-            executor = self.engine.executor_for(run)
-            live = LiveRun(project, store, run_id, executor, recorder, ctx)
+            executor = self.executor_for(run)
+            live = LiveRun(project, store, run_id, executor, recorder, ctx, lease)
             self.live[run_id] = live
             await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
-            self.engine.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
-                               plan_id=run.plan_id, task_id=run.plan_task_id)
+            self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
+                            plan_id=run.plan_id, task_id=run.plan_task_id)
             live.execution = await executor.start(ctx)
         except (ExecutorError, OSError) as exc:
+            with lease:
+                self.live.pop(run_id, None)
+                recorder.emit("system", f"could not start: {exc}")
+                recorder.flush()
+                return await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
+        except BaseException:
             self.live.pop(run_id, None)
-            recorder.emit("system", f"could not start: {exc}")
-            recorder.flush()
-            failed = await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
-            self.engine.release(project)
-            return failed
+            lease.release()
+            raise
         run = await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid else store.get_run(run_id)
         live.task = asyncio.ensure_future(self._drive(live))
         return run
@@ -162,9 +213,9 @@ class RunService:
         if outcome.status == TaskState.AWAITING_RESPONSE:
             await self._await_answer(live, outcome)
         else:
-            self.live.pop(live.run_id, None)
-            await self._finish(live.project, live.store, live.run_id, outcome)
-            self.engine.release(live.project)
+            with live.lease:
+                self.live.pop(live.run_id, None)
+                await self._finish(live.project, live.store, live.run_id, outcome)
 
     async def _await_answer(self, live: LiveRun, outcome: Outcome) -> None:
         question = outcome.question or "The agent is waiting for your answer."
@@ -178,12 +229,12 @@ class RunService:
             _accumulate(run, outcome)
 
         run = await self._update(live, change)
-        self.engine.record(live.project, ActivityType.RUN_AWAITING_RESPONSE, f"needs a response: {question[:120]}",
+        self.ctx.record(live.project, ActivityType.RUN_AWAITING_RESPONSE, f"needs a response: {question[:120]}",
                            run_id=live.run_id, plan_id=run.plan_id, task_id=run.plan_task_id, actor="agent")
         if live.execution is None or not live.execution.alive:
             # Nothing keeps the process around; the answer will resume the session.
             self.live.pop(live.run_id, None)
-            self.engine.release(live.project)
+            live.lease.release()
 
     async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
@@ -202,11 +253,11 @@ class RunService:
             run.event_count = store.last_event_seq(run_id)
             _accumulate(run, outcome)
 
-        run = await self.engine.disk(store.update_run, run_id, change)
+        run = await self.ctx.disk(store.update_run, run_id, change)
         kind = {TaskState.COMPLETE: ActivityType.RUN_COMPLETED, TaskState.CANCELLED: ActivityType.RUN_CANCELLED}.get(
             run.status, ActivityType.RUN_FAILED)
         text = run.summary if run.status == TaskState.COMPLETE else run.error
-        self.engine.record(project, kind, f"run {run.status.value.lower()}: {(text or '')[:160]}",
+        self.ctx.record(project, kind, f"run {run.status.value.lower()}: {(text or '')[:160]}",
                            run_id=run_id, plan_id=run.plan_id, task_id=run.plan_task_id,
                            actor="agent" if run.status != TaskState.CANCELLED else "user")
         self._publish(project, run)
@@ -223,19 +274,19 @@ class RunService:
 
     async def respond(self, project: Project, run_id: str, text: str) -> Run:
         if not text.strip():
-            raise RunError("the answer is empty")
-        store = self.engine.store(project)
+            raise BadInputError("the answer is empty")
+        store = self.ctx.store(project)
         run = store.get_run(run_id)
         if run.status != TaskState.AWAITING_RESPONSE:
             raise RunError(f"run {run_id} is {run.status.value}, not waiting for an answer")
         live = self.live.get(run_id)
         if live is None:
-            recorder = EventRecorder(store, run_id, self.engine.bus, self.engine.redactor, store.last_event_seq(run_id))
+            recorder = self._recorder(store, run_id)
             ctx = self._context(project, store, run, recorder)
-            live = LiveRun(project, store, run_id, self.engine.executor_for(run), recorder, ctx)
-            self.engine.hold(project)
+            executor = self.executor_for(run)
+            live = LiveRun(project, store, run_id, executor, recorder, ctx, self.ctx.owning(project))
             self.live[run_id] = live
-        answer = self.engine.redactor.text(text)
+        answer = self.ctx.redactor.text(text)
         live.recorder.emit("answer", answer)
 
         def change(r: Run) -> None:
@@ -249,7 +300,7 @@ class RunService:
             r.owner_pid = os.getpid()
 
         run = await self._update(live, change)
-        self.engine.record(project, ActivityType.RUN_RESPONDED, f"answered: {answer[:120]}", run_id=run_id,
+        self.ctx.record(project, ActivityType.RUN_RESPONDED, f"answered: {answer[:120]}", run_id=run_id,
                            plan_id=run.plan_id, task_id=run.plan_task_id)
         try:
             if live.execution is not None and live.execution.alive:
@@ -258,11 +309,11 @@ class RunService:
                 live.ctx.agent_session_id = run.agent_session_id
                 live.execution = await live.executor.resume(live.ctx, text)
         except (ExecutorError, OSError, ConnectionError) as exc:
-            live.recorder.emit("system", f"could not continue: {exc}")
-            live.recorder.flush()
-            self.live.pop(run_id, None)
-            self.engine.release(project)
-            return await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
+            with live.lease:
+                live.recorder.emit("system", f"could not continue: {exc}")
+                live.recorder.flush()
+                self.live.pop(run_id, None)
+                return await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
         run = await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid else store.get_run(run_id)
         live.task = asyncio.ensure_future(self._drive(live))
         return run
@@ -270,7 +321,7 @@ class RunService:
     # -- cancelling ------------------------------------------------------------------
 
     async def cancel(self, project: Project, run_id: str) -> Run:
-        store = self.engine.store(project)
+        store = self.ctx.store(project)
         run = store.get_run(run_id)
         if run.status.is_terminal:
             raise RunError(f"run {run_id} has already ended ({run.status.value})")
@@ -283,8 +334,7 @@ class RunService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(asyncio.shield(live.task), 15)
             if run_id in self.live:  # it was waiting for an answer: no task to end it
-                self.live.pop(run_id, None)
-                self.engine.release(project)
+                self.live.pop(run_id).lease.release()
         elif run.pid and pid_alive(run.pid):
             kill_group_now(run.pid)  # owned by a process that is gone or elsewhere
         current = store.get_run(run_id)
@@ -303,7 +353,7 @@ class RunService:
                     with contextlib.suppress(Exception):
                         await live.execution.cancel()
                 self.live.pop(run_id, None)
-                self.engine.release(live.project)
+                live.lease.release()
             else:
                 with contextlib.suppress(Exception):
                     await self.cancel(live.project, run_id)
@@ -325,18 +375,21 @@ class RunService:
         return await self._update(live, change)
 
     async def _update(self, live: LiveRun, change: Callable[[Run], Any]) -> Run:
-        run = await self.engine.disk(live.store.update_run, live.run_id, change)
+        run = await self.ctx.disk(live.store.update_run, live.run_id, change)
         self._publish(live.project, run)
         return run
 
     def _publish(self, project: Project, run: Run) -> None:
-        self.engine.bus.publish(RunChanged(project.project_id, run))
+        self.ctx.publish_run(project, run)
+
+    def _recorder(self, store: StateStore, run_id: str) -> EventRecorder:
+        return EventRecorder(store, run_id, self.ctx.bus, self.ctx.redactor, store.last_event_seq(run_id))
 
     def get(self, project: Project, run_id: str) -> Run:
         try:
-            return self.engine.store(project).get_run(run_id)
+            return self.ctx.store(project).get_run(run_id)
         except NotFoundError:
-            raise RunError(f"no run {run_id} in project {project.name}") from None
+            raise RunError(f"no run {run_id} in project {project.name}", kind=ErrorKind.NOT_FOUND) from None
 
 
 def _set_pid(pid: int) -> Callable[[Run], None]:

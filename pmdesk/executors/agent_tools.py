@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pmdesk.errors import PmdeskError
 from pmdesk.executors.process import end_process_group
 
 MAX_READ = 256 * 1024
@@ -14,7 +15,7 @@ MAX_OUTPUT = 32 * 1024
 MAX_LIST = 500
 
 
-class ToolError(Exception):
+class ToolError(PmdeskError):
     """Told to the model as a tool error; the run goes on."""
 
 

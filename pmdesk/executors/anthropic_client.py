@@ -7,10 +7,14 @@ import os
 import anthropic
 
 from pmdesk import config
+from pmdesk.errors import ErrorKind, PmdeskError
 
 
-class NoApiKeyError(RuntimeError):
-    pass
+class NoApiKeyError(PmdeskError, RuntimeError):
+    """No key in Settings nor in the environment."""
+
+    kind = ErrorKind.NOT_CONFIGURED
+    code = "not_configured"
 
 
 def make_client(timeout: float = 120.0, max_retries: int = 2) -> anthropic.AsyncAnthropic:

@@ -7,14 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.models import TaskState, Usage
 
 EmitFn = Callable[[str, str, "dict[str, Any] | None"], None]
 EmitManyFn = Callable[[str, "list[str]", "dict[str, Any] | None"], None]
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(PmdeskError, RuntimeError):
     """A run could not be started; the message says what to install or configure."""
+
+    kind = ErrorKind.NOT_CONFIGURED
+    code = "not_configured"
 
 
 @dataclass

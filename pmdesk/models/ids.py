@@ -8,6 +8,8 @@ import re
 import uuid
 from collections.abc import Callable
 
+from pmdesk.errors import ErrorKind, PmdeskError
+
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The spec's own examples use short ids such as ``plan_xxx`` and ``ptask_001``; files
 # written by the original tool may carry them, so any short [A-Za-z0-9_-] suffix is
@@ -17,8 +19,11 @@ _SUFFIX = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 PREFIXES = ("plan", "ptask", "run", "pkt", "evt", "act", "sess", "pidx", "verify")
 
 
-class InvalidIdError(ValueError):
+class InvalidIdError(PmdeskError, ValueError):
     """An id that does not match its pattern; the message names the id and the kind."""
+
+    kind = ErrorKind.BAD_REQUEST
+    code = "invalid_id"
 
 
 def new_id(prefix: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
+from pmdesk.errors import WrongStateError
 from pmdesk.models.enums import PlanStatus, TaskState
 
 P = PlanStatus
@@ -32,7 +33,7 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 }
 
 
-class IllegalTransitionError(ValueError):
+class IllegalTransitionError(WrongStateError, ValueError):
     def __init__(self, machine: str, current: str, target: str) -> None:
         super().__init__(f"illegal {machine} transition {current} -> {target}")
         self.current = current
@@ -54,3 +55,37 @@ def check_plan_transition(current: PlanStatus, target: PlanStatus) -> PlanStatus
 
 def check_task_transition(current: TaskState, target: TaskState) -> TaskState:
     return _check(TASK_TRANSITIONS, "task", current, target)
+
+
+def reachable(current: TaskState) -> frozenset[TaskState]:
+    """Every state a task can reach from ``current`` in one or more steps."""
+    seen: set[TaskState] = set()
+    frontier = [current]
+    while frontier:
+        for nxt in TASK_TRANSITIONS[frontier.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return frozenset(seen)
+
+
+class _HasTaskState(Protocol):
+    status: TaskState
+
+
+class _HasPlanStatus(Protocol):
+    status: PlanStatus
+
+
+def move_task(record: _HasTaskState, target: TaskState, **fields: Any) -> None:
+    """Check, set the status, set the fields: the one way a run or task changes state."""
+    record.status = check_task_transition(record.status, target)
+    for name, value in fields.items():
+        setattr(record, name, value)
+
+
+def move_plan(plan: _HasPlanStatus, target: PlanStatus, **fields: Any) -> None:
+    """The same for a plan."""
+    plan.status = check_plan_transition(plan.status, target)
+    for name, value in fields.items():
+        setattr(plan, name, value)

@@ -11,9 +11,14 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from pmdesk.errors import ErrorKind, PmdeskError
 
-class ProjectBusyError(RuntimeError):
+
+class ProjectBusyError(PmdeskError):
     """Another engine (the window, `serve`, a CLI command) owns this project right now."""
+
+    kind = ErrorKind.BUSY
+    code = "project_busy"
 
     def __init__(self, state_dir: Path, owner: dict[str, Any] | None) -> None:
         who = "another pmdesk process"

@@ -9,27 +9,36 @@ from pathlib import Path
 from filelock import FileLock
 from pydantic import ValidationError
 
-from pmdesk.config import config_dir
+from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.models import Project, project_id_for_path
 from pmdesk.store.atomic import atomic_write_json
 from pmdesk.store.state_store import StateStore, state_dir_for
 
 
-class RegistryError(ValueError):
+class RegistryError(PmdeskError, ValueError):
     """A user-facing problem with a project reference or a path."""
+
+    kind = ErrorKind.BAD_INPUT
+    code = "invalid_project"
 
 
 class UnknownProjectError(RegistryError):
     """No registered project answers to this reference (HTTP 404)."""
 
+    kind = ErrorKind.NOT_FOUND
+    code = "not_found"
+
 
 class AlreadyRegisteredError(RegistryError):
     """The folder is registered already (HTTP 409)."""
 
+    kind = ErrorKind.CONFLICT
+    code = "already_registered"
+
 
 class ProjectRegistry:
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or config_dir()
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self.path = self.directory / "projects.json"
         self._lock = FileLock(str(self.directory / "projects.lock"), timeout=30, is_singleton=False)
 

@@ -60,10 +60,10 @@ async def run_selftest(window: MainWindow) -> int:
         steps.append("command run completed")
         project.settings.gates = ["/bin/sh -c 'echo [PASS] selftest gate'"]
         engine.save_project(project)
-        plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "t1", "description": "selftest task"}]})
-        await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="/bin/sh -c 'echo done'")
-        await engine.loop.wait(plan.plan_id)
-        plan = await engine.loop.verify(project, plan.plan_id)
+        plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "t1", "description": "selftest task"}]})
+        await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="/bin/sh -c 'echo done'")
+        await engine.plans.wait(plan.plan_id)
+        plan = await engine.plans.verify(project, plan.plan_id)
         assert plan.status == PlanStatus.VERIFIED, f"gate run ended {plan.status.value}"
         steps.append("gate ran and the plan verified")
         assert await _until(lambda: window.project_page.runs.source.rowCount() >= 2), "runs table did not update"

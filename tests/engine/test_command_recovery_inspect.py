@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.inspect import create_packet, packet_markdown
+from pmdesk.engine.inspect import packet_markdown
 from pmdesk.executors.command import command_argv
 from pmdesk.models import ExecutorKind, TaskState
 from tests.conftest import ROOT, echo_command, run_cli
@@ -147,10 +147,10 @@ async def test_recovery_leaves_runs_of_a_live_engine_alone(tmp_path: Path, fake_
     from pmdesk.store import ProjectBusyError
 
     with pytest.raises(ProjectBusyError, match="in use by pmdesk pid"):
-        other.hold(project)
+        other.ctx.owning(project)
     await owner.runs.cancel(project, run.run_id)
-    other.hold(project)  # free once the owner has no live run
-    other.release(project)
+    with other.ctx.owning(project):  # free once the owner has no live run
+        pass
 
 
 async def test_no_api_key_reaches_the_state_directory(engine: Engine, tmp_path: Path,
@@ -164,7 +164,7 @@ async def test_no_api_key_reaches_the_state_directory(engine: Engine, tmp_path: 
             f"print('Authorization: Bearer ' + os.environ['SOME_TOKEN']); print(sys.argv[1])\" {{prompt}}")
     run = await run_to_pause(engine, project, f"use {key} please", executor=CMD, command=leak)
     assert run.status == TaskState.COMPLETE
-    packet = create_packet(engine, project, run.run_id)
+    packet = engine.inspect(project, run.run_id)
     packet_markdown(packet)
     for path in (tmp_path / "p" / ".claude" / "state").rglob("*"):
         if path.is_file():
@@ -179,7 +179,7 @@ async def test_an_inspection_packet_has_everything(engine: Engine, tmp_path: Pat
     run = await run_to_pause(engine, project, "choose [ask]", executor=ExecutorKind.CLAUDE_CODE)
     await engine.runs.respond(project, run.run_id, "SQLite")
     await engine.runs.wait(run.run_id)
-    packet = create_packet(engine, project, run.run_id)
+    packet = engine.inspect(project, run.run_id)
     assert packet.packet_id.startswith("pkt_")
     saved = tmp_path / "p" / ".claude" / "state" / "inspection-packets" / f"{packet.packet_id}.json"
     assert json.loads(saved.read_text())["runId"] == run.run_id

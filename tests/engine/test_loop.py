@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.inspect import create_packet
-from pmdesk.engine.loop import PlanStateError
+from pmdesk.engine.plans.rules import PlanStateError
 from pmdesk.models import ExecutorKind, InspectionPacket, PlanStatus, Project, TaskState
 from tests.conftest import echo_command, make_npm_project, run_cli
 from tests.engine.helpers import add_project, fake_log, group_members, run_to_pause, until
@@ -24,7 +23,7 @@ CC = ExecutorKind.CLAUDE_CODE
 async def packet_for(engine: Engine, project: Project) -> InspectionPacket:
     run = await run_to_pause(engine, project, "build the feature", executor=ExecutorKind.COMMAND,
                              command=echo_command("feature half done; tests missing"))
-    return create_packet(engine, project, run.run_id)
+    return engine.inspect(project, run.run_id)
 
 
 def submit(tasks: list[dict[str, Any]], summary: str = "follow-up") -> dict[str, Any]:
@@ -32,7 +31,7 @@ def submit(tasks: list[dict[str, Any]], summary: str = "follow-up") -> dict[str,
 
 
 async def settle(engine: Engine, plan_id: str) -> None:
-    await engine.loop.wait(plan_id)
+    await engine.plans.wait(plan_id)
 
 
 def intervals(log: Path) -> dict[str, tuple[float, float]]:
@@ -60,7 +59,7 @@ async def test_the_whole_loop(engine: Engine, tmp_path: Path, fake_api: FakeAnth
         {"id": "t5", "description": f"E-lint [write e.txt] {work}", "priority": 2, "dependencies": []},
     ], summary="finish the feature"))
 
-    plan = await engine.loop.create_plan(project, packet.packet_id)
+    plan = await engine.plans.create_plan(project, packet.packet_id)
     assert plan.status == PlanStatus.DRAFT and plan.packet_id == packet.packet_id and plan.run_id == packet.run_id
     assert len(plan.tasks) == 5 and all(t.task_id.startswith("ptask_") for t in plan.tasks)
     ids = {t.description.split()[0]: t.task_id for t in plan.tasks}
@@ -72,7 +71,7 @@ async def test_the_whole_loop(engine: Engine, tmp_path: Path, fake_api: FakeAnth
     on_disk = tmp_path / "sample" / ".claude" / "state" / "plans" / f"{plan.plan_id}.json"
     assert json.loads(on_disk.read_text())["status"] == "DRAFT"
 
-    response = await engine.loop.dispatch(project, plan.plan_id, executor=CC)
+    response = await engine.plans.dispatch(project, plan.plan_id, executor=CC)
     assert response.status == PlanStatus.RUNNING and response.executed_at
     assert {r.task_id for r in response.runs} == set(ids.values())
     await settle(engine, plan.plan_id)
@@ -94,7 +93,7 @@ async def test_the_whole_loop(engine: Engine, tmp_path: Path, fake_api: FakeAnth
         peak = max(peak, running)
     assert peak == 2  # parallel, within the project's limit
 
-    plan = await engine.loop.verify(project, plan.plan_id)
+    plan = await engine.plans.verify(project, plan.plan_id)
     assert plan.status == PlanStatus.VERIFIED and plan.verified_at
     assert plan.gate_result and plan.gate_result.passed
     assert [c.name for c in plan.gate_result.checks] == ["gate:tier0", "gate:web", "gate:agent", "gate:spec"]
@@ -112,18 +111,18 @@ async def test_the_whole_loop(engine: Engine, tmp_path: Path, fake_api: FakeAnth
         assert kind in kinds
     assert all(a.project_id == project.project_id for a in engine.store(project).list_activity(500))
     with pytest.raises(PlanStateError):
-        await engine.loop.dispatch(project, plan.plan_id)
+        await engine.plans.dispatch(project, plan.plan_id)
 
 
 async def test_a_failing_gate_fails_the_plan_with_every_check_and_no_retry(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = add_project(engine, make_npm_project(tmp_path / "sample"))
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
     await settle(engine, plan.plan_id)
     monkeypatch.setenv("GATE_WEB", "fail")
-    plan = await engine.loop.verify(project, plan.plan_id)
+    plan = await engine.plans.verify(project, plan.plan_id)
     assert plan.status == PlanStatus.FAILED and plan.gate_result and not plan.gate_result.passed
     checks = {c.name: c for c in plan.gate_result.checks}
     assert list(checks) == ["gate:tier0", "gate:web", "gate:agent", "gate:spec"]  # all ran after the failure
@@ -135,17 +134,17 @@ async def test_a_failing_gate_fails_the_plan_with_every_check_and_no_retry(
     assert "plan_failed" in [a.type.value for a in engine.store(project).list_activity()]
     # An explicit second verify, after the fix, passes.
     monkeypatch.delenv("GATE_WEB")
-    plan = await engine.loop.verify(project, plan.plan_id)
+    plan = await engine.plans.verify(project, plan.plan_id)
     assert plan.status == PlanStatus.VERIFIED
 
 
 async def test_gate_defaults_from_package_json(engine: Engine, tmp_path: Path) -> None:
     root = make_npm_project(tmp_path / "split", gates={"gate:ui": "ui", "gate:task": "task", "gate:web": "web"})
     project = add_project(engine, root)
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
     await settle(engine, plan.plan_id)
-    plan = await engine.loop.verify(project, plan.plan_id)
+    plan = await engine.plans.verify(project, plan.plan_id)
     assert plan.gate_result is not None
     assert [(c.name, c.passed, bool(c.skipped)) for c in plan.gate_result.checks] == [
         ("gate:ui", True, False), ("gate:task", True, False), ("gate:web", True, False),
@@ -157,21 +156,21 @@ async def test_gate_defaults_from_package_json(engine: Engine, tmp_path: Path) -
 async def test_verify_refuses_without_gates_and_on_unfinished_plans(engine: Engine, tmp_path: Path,
                                                                     fake_claude: Path) -> None:
     project = add_project(engine, tmp_path / "bare")
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x [ask]"}]})
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x [ask]"}]})
     with pytest.raises(PlanStateError, match="DRAFT"):
-        await engine.loop.verify(project, plan.plan_id)
-    await engine.loop.dispatch(project, plan.plan_id, executor=CC)
+        await engine.plans.verify(project, plan.plan_id)
+    await engine.plans.dispatch(project, plan.plan_id, executor=CC)
     await until(lambda: engine.store(project).get_plan(plan.plan_id).tasks[0].status == TaskState.AWAITING_RESPONSE)
     with pytest.raises(PlanStateError, match="unfinished"):
-        await engine.loop.verify(project, plan.plan_id)
+        await engine.plans.verify(project, plan.plan_id)
     run_id = engine.store(project).get_plan(plan.plan_id).tasks[0].run_id or ""
     await engine.runs.respond(project, run_id, "ok")
     await settle(engine, plan.plan_id)
     with pytest.raises(PlanStateError, match="no gates to run"):
-        await engine.loop.verify(project, plan.plan_id)
+        await engine.plans.verify(project, plan.plan_id)
     engine.save_project(project.model_copy(update={"settings": project.settings.model_copy(
         update={"gates": [f"{sys.executable} -c \"print('[PASS] custom ok')\""]})}))
-    verified = await engine.loop.verify(project, plan.plan_id)
+    verified = await engine.plans.verify(project, plan.plan_id)
     assert verified.status == PlanStatus.VERIFIED
 
 
@@ -180,9 +179,9 @@ async def test_a_task_that_cannot_start_leaves_the_plan_running_partial(engine: 
     good = tmp_path / "p" / "agent.sh"
     good.write_text("#!/bin/sh\necho working\n")
     good.chmod(0o755)
-    plan = engine.loop.plan_from_answer(project, {"tasks": [
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
         {"id": "a", "description": str(good)}, {"id": "b", "description": "/no/such/agent"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="{prompt}")
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="{prompt}")
     await settle(engine, plan.plan_id)
     plan = engine.store(project).get_plan(plan.plan_id)
     statuses = {t.description: t for t in plan.tasks}
@@ -191,17 +190,17 @@ async def test_a_task_that_cannot_start_leaves_the_plan_running_partial(engine: 
     assert failed.status == TaskState.ERROR and "command not found" in (failed.error or "")
     assert plan.status == PlanStatus.RUNNING and plan.completed_at  # partial, not FAILED
     with pytest.raises(PlanStateError, match="--force"):
-        await engine.loop.verify(project, plan.plan_id)
+        await engine.plans.verify(project, plan.plan_id)
 
 
 async def test_a_failed_dependency_cancels_its_dependents_and_others_go_on(
     engine: Engine, tmp_path: Path, fake_claude: Path
 ) -> None:
     project = add_project(engine, tmp_path / "p")
-    plan = engine.loop.plan_from_answer(project, {"tasks": [
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
         {"id": "a", "description": "a [crash]"}, {"id": "b", "description": "b", "dependencies": ["a"]},
         {"id": "c", "description": "c", "dependencies": ["b"]}, {"id": "d", "description": "d"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=CC)
+    await engine.plans.dispatch(project, plan.plan_id, executor=CC)
     await settle(engine, plan.plan_id)
     plan = engine.store(project).get_plan(plan.plan_id)
     by = {t.description.split()[0]: t for t in plan.tasks}
@@ -216,8 +215,8 @@ async def test_a_failed_dependency_cancels_its_dependents_and_others_go_on(
 
 async def test_a_plan_where_nothing_completes_fails(engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
     project = add_project(engine, tmp_path / "p")
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "a [error]"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=CC)
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "a [error]"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=CC)
     await settle(engine, plan.plan_id)
     plan = engine.store(project).get_plan(plan.plan_id)
     assert plan.status == PlanStatus.FAILED
@@ -226,9 +225,9 @@ async def test_a_plan_where_nothing_completes_fails(engine: Engine, tmp_path: Pa
 
 async def test_a_waiting_task_keeps_its_slot(engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
     project = add_project(engine, tmp_path / "p")
-    plan = engine.loop.plan_from_answer(project, {"tasks": [
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
         {"id": "a", "description": "first [ask]", "priority": 1}, {"id": "b", "description": "second", "priority": 2}]})
-    await engine.loop.dispatch(project, plan.plan_id, parallel=False, executor=CC)
+    await engine.plans.dispatch(project, plan.plan_id, parallel=False, executor=CC)
     await until(lambda: engine.store(project).get_plan(plan.plan_id).tasks[0].status == TaskState.AWAITING_RESPONSE)
     import asyncio
 
@@ -242,28 +241,28 @@ async def test_a_waiting_task_keeps_its_slot(engine: Engine, tmp_path: Path, fak
 
 async def test_cancel_a_plan_ends_its_processes(engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
     project = add_project(engine, tmp_path / "p")
-    plan = engine.loop.plan_from_answer(project, {"tasks": [
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
         {"id": "a", "description": "a [hang]"}, {"id": "b", "description": "b [hang]"},
         {"id": "c", "description": "c", "dependencies": ["a"]}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=CC)
+    await engine.plans.dispatch(project, plan.plan_id, executor=CC)
     await until(lambda: len([e for e in fake_log(fake_claude) if e["kind"] == "hang"]) == 2)
     groups = [engine.store(project).get_run(t.run_id or "").pid for t in engine.store(project).get_plan(plan.plan_id).tasks[:2]]
-    cancelled = await engine.loop.cancel(project, plan.plan_id)
+    cancelled = await engine.plans.cancel(project, plan.plan_id)
     assert cancelled.status == PlanStatus.CANCELLED
     assert all(t.status == TaskState.CANCELLED for t in cancelled.tasks)
     for pgid in groups:
         assert pgid
         await until(lambda pgid=pgid: group_members(pgid) == [], timeout=10)
-    assert engine.loop.jobs == {}
+    assert engine.plans.jobs == {}
 
 
 async def test_two_projects_side_by_side_share_nothing(engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
     a = add_project(engine, make_npm_project(tmp_path / "alpha"))
     b = add_project(engine, make_npm_project(tmp_path / "beta"))
-    plan_a = engine.loop.plan_from_answer(a, {"tasks": [{"id": "x", "description": "alpha [write x.txt]"}]})
-    plan_b = engine.loop.plan_from_answer(b, {"tasks": [{"id": "x", "description": "beta [write y.txt]"}]})
-    await engine.loop.dispatch(a, plan_a.plan_id, executor=CC)
-    await engine.loop.dispatch(b, plan_b.plan_id, executor=CC)
+    plan_a = engine.plans.plan_from_answer(a, {"tasks": [{"id": "x", "description": "alpha [write x.txt]"}]})
+    plan_b = engine.plans.plan_from_answer(b, {"tasks": [{"id": "x", "description": "beta [write y.txt]"}]})
+    await engine.plans.dispatch(a, plan_a.plan_id, executor=CC)
+    await engine.plans.dispatch(b, plan_b.plan_id, executor=CC)
     await settle(engine, plan_a.plan_id)
     await settle(engine, plan_b.plan_id)
     assert (tmp_path / "alpha" / "x.txt").exists() and not (tmp_path / "alpha" / "y.txt").exists()
@@ -274,7 +273,7 @@ async def test_two_projects_side_by_side_share_nothing(engine: Engine, tmp_path:
     for run in engine.store(b).list_runs():
         assert run.run_id not in text_a
     with pytest.raises(Exception, match=r"not in|no plan"):
-        await engine.loop.dispatch(a, plan_b.plan_id)
+        await engine.plans.dispatch(a, plan_b.plan_id)
 
 
 # -- every way planning can fail ----------------------------------------------------------
@@ -312,7 +311,7 @@ async def test_planner_failures_become_failed_plans(engine: Engine, tmp_path: Pa
     project = add_project(engine, tmp_path / "p")
     packet = await packet_for(engine, project)
     fake_api.default = reply
-    plan = await engine.loop.create_plan(project, packet.packet_id)
+    plan = await engine.plans.create_plan(project, packet.packet_id)
     assert plan.status == PlanStatus.FAILED and plan.tasks == []
     assert plan.gate_result and not plan.gate_result.passed
     check = plan.gate_result.checks[0]
@@ -326,7 +325,7 @@ async def test_planner_failures_become_failed_plans(engine: Engine, tmp_path: Pa
 async def test_planning_without_a_key(engine: Engine, tmp_path: Path) -> None:
     project = add_project(engine, tmp_path / "p")
     packet = await packet_for(engine, project)
-    plan = await engine.loop.create_plan(project, packet.packet_id)
+    plan = await engine.plans.create_plan(project, packet.packet_id)
     assert plan.status == PlanStatus.FAILED
     assert plan.gate_result and "no Anthropic API key" in plan.gate_result.checks[0].message
 
@@ -336,7 +335,7 @@ async def test_planning_with_the_packet_of_another_project(engine: Engine, tmp_p
     a = add_project(engine, tmp_path / "a")
     b = add_project(engine, tmp_path / "b")
     packet_b = await packet_for(engine, b)
-    plan = await engine.loop.create_plan(a, packet_b.packet_id)
+    plan = await engine.plans.create_plan(a, packet_b.packet_id)
     assert plan.status == PlanStatus.FAILED and plan.packet_id is None
     assert plan.gate_result and "is not in project" in plan.gate_result.checks[0].message
     assert fake_api.requests == []  # nothing of B was sent anywhere
@@ -347,11 +346,11 @@ async def test_the_model_comes_from_request_then_project_then_app(engine: Engine
     project = add_project(engine, tmp_path / "p")
     packet = await packet_for(engine, project)
     fake_api.default = submit(many(1))
-    await engine.loop.create_plan(project, packet.packet_id, model="claude-opus-4-6")
-    await engine.loop.create_plan(project, packet.packet_id)
+    await engine.plans.create_plan(project, packet.packet_id, model="claude-opus-4-6")
+    await engine.plans.create_plan(project, packet.packet_id)
     engine.save_project(project.model_copy(update={"settings": project.settings.model_copy(
         update={"default_model": "claude-haiku-4-5"})}))
-    await engine.loop.create_plan(project, packet.packet_id)
+    await engine.plans.create_plan(project, packet.packet_id)
     assert [r["model"] for r in fake_api.requests] == ["claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"]
 
 
@@ -409,10 +408,10 @@ def slow_gates(engine: Engine, root: Path, pause: float) -> tuple[Project, Path]
 
 async def test_gates_run_one_after_another_and_their_lines_stay_in_order(engine: Engine, tmp_path: Path) -> None:
     project, log = slow_gates(engine, tmp_path / "p", 0.2)
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
     await settle(engine, plan.plan_id)
-    plan = await engine.loop.verify(project, plan.plan_id)
+    plan = await engine.plans.verify(project, plan.plan_id)
     assert plan.status == PlanStatus.VERIFIED
     steps = [line.split() for line in log.read_text().splitlines()]
     assert [(s[0], s[1]) for s in steps] == [("start", "one"), ("end", "one"), ("start", "two"), ("end", "two"),
@@ -433,16 +432,16 @@ async def test_gates_run_one_after_another_and_their_lines_stay_in_order(engine:
 
 async def test_cancelling_a_verify_ends_its_gate_and_starts_no_other(engine: Engine, tmp_path: Path) -> None:
     project, log = slow_gates(engine, tmp_path / "p", 30)
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
-    await engine.loop.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=echo_command())
     await settle(engine, plan.plan_id)
-    verifying = asyncio.ensure_future(engine.loop.verify(project, plan.plan_id))
+    verifying = asyncio.ensure_future(engine.plans.verify(project, plan.plan_id))
     await until(lambda: log.exists() and "start one" in log.read_text())
-    pgid = engine.loop.jobs[plan.plan_id].gates[0].proc.pid  # type: ignore[union-attr]
-    cancelled = await engine.loop.cancel(project, plan.plan_id)
+    pgid = engine.plans.jobs[plan.plan_id].gates[0].proc.pid  # type: ignore[union-attr]
+    cancelled = await engine.plans.cancel(project, plan.plan_id)
     ended = await asyncio.wait_for(verifying, 20)
     assert cancelled.status == ended.status == PlanStatus.CANCELLED
     await until(lambda: group_members(pgid) == [], timeout=10)
     await asyncio.sleep(0.5)
     assert [line.split()[:2] for line in log.read_text().splitlines()] == [["start", "one"]]
-    assert engine.loop.jobs == {}
+    assert engine.plans.jobs == {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.loop import mirror_runs
+from pmdesk.engine.plans.changes import mirror_runs
 from pmdesk.engine.notifications import Change, PlanChanged
 from pmdesk.engine.store_worker import StoreWorker
 from pmdesk.models import ExecutorKind, Plan, TaskState
@@ -70,7 +70,7 @@ async def test_plan_snapshots_are_published_in_the_order_they_were_written(engin
     project = add_project(engine, tmp_path / "p")
     tasks = [{"id": f"t{i}", "description": f"task {i}", "dependencies": [f"t{i - 3}"] if i >= 3 else []}
              for i in range(9)]
-    plan = engine.loop.plan_from_answer(project, {"tasks": tasks})
+    plan = engine.plans.plan_from_answer(project, {"tasks": tasks})
     published: list[Plan] = []
 
     def listen(change: Change) -> None:
@@ -78,8 +78,8 @@ async def test_plan_snapshots_are_published_in_the_order_they_were_written(engin
             published.append(change.plan)
 
     engine.bus.subscribe(listen)
-    await engine.loop.dispatch(project, plan.plan_id, max_parallel=4, executor=ExecutorKind.COMMAND, command="true")
-    await engine.loop.wait(plan.plan_id)
+    await engine.plans.dispatch(project, plan.plan_id, max_parallel=4, executor=ExecutorKind.COMMAND, command="true")
+    await engine.plans.wait(plan.plan_id)
 
     on_disk = engine.store(project).get_plan(plan.plan_id)
     assert [t.status for t in on_disk.tasks] == [TaskState.COMPLETE] * 9 and on_disk.completed_at
@@ -94,7 +94,7 @@ async def test_plan_snapshots_are_published_in_the_order_they_were_written(engin
 async def test_mirroring_reads_the_disk_only_when_asked(engine: Engine, tmp_path: Path) -> None:
     project = add_project(engine, tmp_path / "p")
     store = engine.store(project)
-    plan = engine.loop.plan_from_answer(project, {"tasks": [{"id": "a", "description": "a"}]})
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "a"}]})
     task_id = plan.tasks[0].task_id
     run = engine.runs.create(project, "a", executor=ExecutorKind.COMMAND, command="true",
                              plan_id=plan.plan_id, plan_task_id=task_id)
@@ -102,7 +102,7 @@ async def test_mirroring_reads_the_disk_only_when_asked(engine: Engine, tmp_path
     def queue(p: Plan) -> None:
         p.tasks[0].status, p.tasks[0].run_id = TaskState.QUEUED, run.run_id
 
-    engine.loop.update_now(project, plan.plan_id, queue)
+    engine.plans.update_now(project, plan.plan_id, queue)
     store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))  # changed by someone else
 
     unchanged, written = mirror_runs(store, plan.plan_id, {})  # nothing was published: nothing to look at

@@ -1,7 +1,7 @@
-"""The `pmdesk` command: the window by default, the subcommands of pmdesk.commands otherwise.
+"""The `pmdesk` command: the window by default, the subcommands otherwise.
 
 Nothing here imports the engine or Qt: the window's path reaches its first paint before the
-engine's models are loaded (see MainWindow.attach), and subcommands never load Qt.
+engine's models are loaded (see ``ui.app``), and subcommands never load Qt.
 """
 
 from __future__ import annotations
@@ -16,6 +16,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pmdesk.ui.app import run_app
 
         return run_app(selftest=bool(args))
-    from pmdesk.commands import main as run_command
+    from pmdesk.cli.parser import run_command
 
     return run_command(args)

@@ -1,7 +1,8 @@
-"""Plan: the model splits the follow-up of a run into subtasks via a forced tool call.
+"""The shape of a plan: the submit_plan answer, its validation, cycles and waves. Pure.
 
-The answer's shape comes from a pydantic model (the tool's input schema is generated
-from it) and is validated before a single task is saved.
+The answer's shape is a pydantic model (the planner's tool schema is generated from it),
+and a plan written by hand, by a script or by the model passes the same checks before a
+single task is saved.
 """
 
 from __future__ import annotations
@@ -11,19 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from pmdesk.engine.inspect import packet_prompt
-from pmdesk.models import InspectionPacket, PlanTask, new_id
+from pmdesk.errors import PmdeskError
+from pmdesk.models import PlanTask, new_id
 
 MAX_TASKS = 50
 MAX_PRIORITY = 1000
-
-SYSTEM = (
-    "You plan follow-up work for a coding agent. Read the inspection packet of a finished run "
-    "and split what remains to be done into small, independent subtasks that agents can run in "
-    "parallel in the same repository. Give each task a local id (t1, t2, ...), a self-contained "
-    "description an agent can act on without other context, a priority (1 = first) and the ids "
-    "of the tasks it depends on. Submit the plan with the submit_plan tool."
-)
 
 
 class PlanAnswerTask(BaseModel):
@@ -40,16 +33,10 @@ class PlanAnswer(BaseModel):
     summary: str | None = None
 
 
-def submit_plan_tool() -> dict[str, Any]:
-    return {
-        "name": "submit_plan",
-        "description": "Submit the plan: the subtasks, their priorities and dependencies.",
-        "input_schema": PlanAnswer.model_json_schema(),
-    }
-
-
-class PlanGenerationError(ValueError):
+class PlanGenerationError(PmdeskError, ValueError):
     """Why there is no plan, in words the user can act on."""
+
+    code = "invalid_plan"
 
 
 def validate_answer(raw: Any) -> PlanAnswer:
@@ -142,36 +129,3 @@ def tasks_from_answer(answer: PlanAnswer) -> list[PlanTask]:
                  dependencies=[mapping[d] for d in t.dependencies])
         for t in answer.tasks
     ]
-
-
-async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer:
-    import anthropic  # loaded on first use: the SDK takes over a second to import
-
-    from pmdesk.executors.anthropic_client import describe_api_error, make_client
-
-    try:
-        client = make_client(timeout=float(120), max_retries=2)
-    except Exception as exc:
-        raise PlanGenerationError(describe_api_error(exc)) from None
-    try:
-        response = await client.messages.create(  # type: ignore[call-overload]
-            model=model, max_tokens=8192, system=SYSTEM,
-            tools=[submit_plan_tool()],
-            tool_choice={"type": "tool", "name": "submit_plan"},
-            messages=[{"role": "user", "content": packet_prompt(packet)}],
-        )
-    except anthropic.APIError as exc:
-        raise PlanGenerationError(describe_api_error(exc)) from None
-    except ValueError as exc:  # a body the SDK could not decode
-        raise PlanGenerationError(f"the Anthropic API answered with something that is not JSON: {exc}") from None
-    finally:
-        await client.close()
-    for block in response.content or []:
-        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == "submit_plan":
-            return validate_answer(getattr(block, "input", None))
-    texts = [getattr(b, "text", "") for b in response.content or [] if getattr(b, "type", None) == "text"]
-    said = (" ".join(texts)).strip()
-    raise PlanGenerationError(
-        "the model answered with text instead of calling submit_plan"
-        + (f": {said[:200]}" if said else "")
-    )

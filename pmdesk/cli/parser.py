@@ -1,0 +1,139 @@
+"""The command line: one parser, shared parent parsers for the options several commands take."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import pmdesk
+from pmdesk.cli import plans, projects, runs, serve
+from pmdesk.cli.errors import EXIT_INTERRUPTED, exit_code
+from pmdesk.errors import PmdeskError
+
+EXECUTORS = ["claude_code", "anthropic_agent", "command"]
+
+
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    json_opt = argparse.ArgumentParser(add_help=False)
+    json_opt.add_argument("--json", action="store_true", help="print the same JSON the HTTP API returns")
+    executor = argparse.ArgumentParser(add_help=False)
+    executor.add_argument("--executor", choices=EXECUTORS)
+    executor.add_argument("--command", help="command template for the command executor, "
+                                            "e.g. 'aider --yes --message {prompt}'")
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("--quiet", action="store_true", help="do not print the runs' output")
+    return {"json": json_opt, "executor": executor, "quiet": quiet}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pmdesk", description="Run AI coding agents on your projects: "
+                                     "Inspect → Plan → Dispatch → Verify → Record.")
+    parser.add_argument("--version", action="version", version=f"pmdesk {pmdesk.__version__}")
+    parser.add_argument("--selftest", action="store_true", help="start offscreen, exercise the app, exit 0 if it works")
+    sub = parser.add_subparsers(dest="subcommand")
+    parent = _parents()
+    js, ex, qt = parent["json"], parent["executor"], parent["quiet"]
+
+    p = sub.add_parser("project", help="add, list, show, configure or remove projects")
+    psub = p.add_subparsers(dest="project_action", required=True)
+    a = psub.add_parser("add", parents=[js], help="register a local folder")
+    a.add_argument("path")
+    a.add_argument("--name")
+    psub.add_parser("list", parents=[js], help="every project with its status")
+    psub.add_parser("show", parents=[js]).add_argument("project")
+    psub.add_parser("remove", parents=[js], help="unregister (never deletes files)").add_argument("project")
+    st = psub.add_parser("set", parents=[js], help="project settings")
+    st.add_argument("project")
+    st.add_argument("--concurrency", type=int)
+    st.add_argument("--model")
+    st.add_argument("--executor", choices=["", *EXECUTORS])
+    st.add_argument("--command", help="command template for the command executor, e.g. 'aider --yes --message {prompt}'")
+    st.add_argument("--gate", action="append", help="a gate command (repeat for several; '' clears)")
+    p.set_defaults(func=projects.cmd_project)
+
+    r = sub.add_parser("run", parents=[js, ex], help="start a run and follow it")
+    r.add_argument("project")
+    r.add_argument("prompt")
+    r.add_argument("--model")
+    r.set_defaults(func=runs.cmd_run)
+
+    r = sub.add_parser("runs", parents=[js], help="list a project's runs")
+    r.add_argument("project")
+    r.add_argument("--limit", type=int, default=50)
+    r.set_defaults(func=runs.cmd_runs)
+
+    r = sub.add_parser("log", parents=[js], help="the last lines of a run's log")
+    r.add_argument("run")
+    r.add_argument("--lines", type=int, default=200)
+    r.set_defaults(func=runs.cmd_log)
+
+    r = sub.add_parser("respond", parents=[js], help="answer a run that needs a response")
+    r.add_argument("run")
+    r.add_argument("text")
+    r.set_defaults(func=runs.cmd_respond)
+
+    r = sub.add_parser("cancel", parents=[js], help="cancel a run or a plan")
+    r.add_argument("target", metavar="RUN|PLAN")
+    r.set_defaults(func=runs.cmd_cancel)
+
+    r = sub.add_parser("inspect", parents=[js], help="create and print an Inspection Packet")
+    r.add_argument("run")
+    r.add_argument("--format", choices=["json", "md"], default="md")
+    r.set_defaults(func=runs.cmd_inspect)
+
+    r = sub.add_parser("plan", parents=[js], help="create a plan from a packet (AI) or a file")
+    r.add_argument("project")
+    r.add_argument("--packet")
+    r.add_argument("--model")
+    r.add_argument("--from-file", help="tasks in the submit_plan format")
+    r.set_defaults(func=plans.cmd_plan)
+
+    r = sub.add_parser("plans", parents=[js], help="list a project's plans")
+    r.add_argument("project")
+    r.set_defaults(func=plans.cmd_plans)
+
+    r = sub.add_parser("dispatch", parents=[js, ex, qt], help="run a DRAFT plan's tasks (or continue a RUNNING one)")
+    r.add_argument("plan")
+    r.add_argument("--sequential", action="store_true")
+    r.add_argument("--max-parallel", type=int)
+    r.add_argument("--no-wait", action="store_true", help="return once the runs are created")
+    r.add_argument("--estimate", action="store_true", help="print the estimate (runs, waves, tokens, cost, time) only")
+    r.set_defaults(func=plans.cmd_dispatch)
+
+    r = sub.add_parser("verify", parents=[js, qt], help="run gate:all on a plan")
+    r.add_argument("plan")
+    r.add_argument("--force", action="store_true", help="verify although some tasks did not complete")
+    r.set_defaults(func=plans.cmd_verify)
+
+    r = sub.add_parser("show", parents=[js], help="a plan with its tasks and gate results")
+    r.add_argument("plan")
+    r.set_defaults(func=plans.cmd_show)
+
+    r = sub.add_parser("activity", parents=[js], help="the evidence trail, newest first")
+    r.add_argument("project")
+    r.add_argument("--limit", type=int, default=50)
+    r.set_defaults(func=projects.cmd_activity)
+
+    r = sub.add_parser("serve", help="the local HTTP API, headless")
+    r.add_argument("--host", default="127.0.0.1")
+    r.add_argument("--port", type=int, default=8765)
+    r.add_argument("--allow-remote", action="store_true", help="allow binding to a non-loopback address (risky)")
+    r.set_defaults(func=serve.cmd_serve)
+    return parser
+
+
+def run_command(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.subcommand is None:  # only --selftest-like flags: the window
+        from pmdesk.ui.app import run_app
+
+        return run_app(selftest=bool(getattr(args, "selftest", False)))
+    try:
+        code: int = args.func(args)
+        return code
+    except PmdeskError as exc:
+        print(f"pmdesk: {exc}", file=sys.stderr)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

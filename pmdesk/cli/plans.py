@@ -1,0 +1,153 @@
+"""`pmdesk plan`, `plans`, `show`, `dispatch` and `verify`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pmdesk.cli.errors import EXIT_OK, CliError
+from pmdesk.cli.follow import detach, print_output, with_interrupt
+from pmdesk.cli.output import plan_exit, print_json, print_plan, table
+from pmdesk.cli.session import open_engine, project_of
+from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
+from pmdesk.engine.plans.rules import PlanAction, verdict
+from pmdesk.errors import ErrorKind
+from pmdesk.models import ExecutorKind, PlanStatus, TaskState, cost_text, short
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = engine.project(args.project)
+    if args.from_file:
+        raw: Any
+        try:
+            raw = json.loads(Path(args.from_file).read_text())
+        except OSError as exc:
+            raise CliError(f"{args.from_file}: {exc.strerror}") from None
+        except ValueError as exc:
+            raw = f"invalid JSON: {exc}"  # validated below into a FAILED plan with the reason
+        plan = engine.plans.plan_from_answer(project, raw, packet_id=args.packet)
+    else:
+        if not args.packet:
+            raise CliError("give --packet PKT (from 'pmdesk inspect RUN') or --from-file TASKS.json")
+        plan = asyncio.run(engine.plans.create_plan(project, args.packet, args.model))
+    print_json(plan) if args.json else print_plan(plan)
+    if plan.status == PlanStatus.FAILED and plan.gate_result and not args.json:
+        print(f"\nplan generation failed: {plan.gate_result.checks[0].message}", file=sys.stderr)
+    return plan_exit(plan)
+
+
+def cmd_plans(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = engine.project(args.project)
+    plans = sorted(engine.store(project).list_plans(), key=lambda p: p.created_at, reverse=True)
+    if args.json:
+        print_json(plans)
+        return EXIT_OK
+    rows = [[p.plan_id, p.status.value, f"{p.tasks_complete}/{p.task_count}", p.created_at, short(p.summary, 50)]
+            for p in plans]
+    print(table(rows, ["PLAN", "STATUS", "DONE", "CREATED", "SUMMARY"]) if rows else f"no plans in {project.name} yet")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "plan", args.plan)
+    plan = engine.store(project).get_plan(args.plan)
+    print_json(plan) if args.json else print_plan(plan)
+    return EXIT_OK
+
+
+def estimate_text(e: DispatchEstimate) -> str:
+    def basis(n: int) -> str:
+        return f" (from {n} past runs)" if n else ""
+
+    tokens = f"≈ {e.tokens:,}{basis(e.tokens_basis)}" if e.tokens is not None else "unknown"
+    cost = f"≈ {cost_text(e.cost_usd)}{basis(e.cost_basis)}" if e.cost_usd is not None else "unknown"
+    time = (f"≈ {e.seconds / 60:.1f} min ({e.rounds} rounds of ≈ {e.seconds_per_run or 0:.0f} s)"
+            if e.seconds is not None else "unknown")
+    return "\n".join([f"runs:   {e.runs}", f"waves:  {e.waves}", f"peak:   {e.peak} agents at once",
+                      f"tokens: {tokens}", f"cost:   {cost}", f"time:   {time}"])
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "plan", args.plan)
+    if args.estimate:
+        plan = engine.store(project).get_plan(args.plan)
+        limit = args.max_parallel or engine.project_settings(project).settings.concurrency
+        found = estimate(plan, not args.sequential, limit, engine.store(project).list_runs())
+        print_json(found) if args.json else print(estimate_text(found))
+        return EXIT_OK
+
+    async def main() -> int:
+        engine.recover()
+        plan = engine.store(project).get_plan(args.plan)
+        unsubscribe = print_output(engine, None, args.json or args.quiet)
+        try:
+            if plan.status == PlanStatus.RUNNING:
+                found = verdict(plan, PlanAction.CONTINUE, engine.plans.is_live(args.plan))
+                if not found.allowed:
+                    raise CliError(found.reason or "", kind=ErrorKind.WRONG_STATE)
+                engine.plans.continue_plan(project, args.plan, args.max_parallel)
+                if not args.json:
+                    print(f"continuing plan {args.plan}", file=sys.stderr)
+            else:
+                response = await engine.plans.dispatch(
+                    project, args.plan, parallel=not args.sequential, max_parallel=args.max_parallel,
+                    executor=ExecutorKind(args.executor) if args.executor else None, command=args.command)
+                if args.json and args.no_wait:
+                    print_json(response)
+                if not args.json:
+                    print(f"dispatched {len(response.runs)} runs of plan {args.plan}", file=sys.stderr)
+            if args.no_wait:
+                return EXIT_OK
+
+            async def interrupt() -> None:
+                await engine.plans.cancel(project, args.plan)
+
+            async def follow() -> int:
+                await engine.plans.follow(project, args.plan)
+                return 0
+
+            await with_interrupt(follow(), interrupt)
+        finally:
+            unsubscribe()
+        final = engine.store(project).get_plan(args.plan)
+        await detach(engine)
+        if args.json:
+            print_json(final)
+        else:
+            print()
+            print_plan(final)
+            for t in final.tasks:
+                if t.status == TaskState.AWAITING_RESPONSE:
+                    print(f"\n{t.run_id} NEEDS RESPONSE — answer with: pmdesk respond {t.run_id} \"...\"",
+                          file=sys.stderr)
+        return plan_exit(final)
+
+    return asyncio.run(main())
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "plan", args.plan)
+
+    async def main() -> int:
+        unsubscribe = print_output(engine, None, args.json or args.quiet)
+        try:
+            plan = await engine.plans.verify(project, args.plan, force=args.force)
+        finally:
+            unsubscribe()
+        if args.json:
+            print_json(plan)
+        else:
+            print()
+            print_plan(plan)
+        return plan_exit(plan)
+
+    return asyncio.run(main())

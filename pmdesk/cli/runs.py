@@ -1,0 +1,100 @@
+"""`pmdesk run`, `runs`, `log`, `respond`, `cancel` and `inspect`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from pmdesk.cli.errors import EXIT_OK
+from pmdesk.cli.follow import in_foreground
+from pmdesk.cli.output import event_line, print_json, table
+from pmdesk.cli.session import open_engine, project_of
+from pmdesk.engine.inspect import packet_markdown
+from pmdesk.models import ExecutorKind, cost_text, duration_ms, short
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = engine.project(args.project)
+    executor = ExecutorKind(args.executor) if args.executor else None
+
+    async def main() -> int:
+        engine.recover()
+        run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command)
+        if not args.json:
+            print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
+        return await in_foreground(engine, project, run.run_id, args.json,
+                                   lambda: engine.runs.start(project, run.run_id))
+
+    return asyncio.run(main())
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = engine.project(args.project)
+    runs = sorted(engine.store(project).list_runs(), key=lambda r: r.created_at, reverse=True)
+    if args.json:
+        print_json(runs)
+        return EXIT_OK
+    rows = []
+    for r in runs[: args.limit]:
+        ms = duration_ms(r.started_at, r.ended_at)
+        rows.append([r.run_id, r.status.value, r.executor.value, r.started_at or "—",
+                     f"{ms / 1000:.1f}s" if ms is not None else "—", cost_text(r.cost_usd), short(r.prompt, 50)])
+    print(table(rows, ["RUN", "STATUS", "EXECUTOR", "STARTED", "DURATION", "COST", "PROMPT"]) if rows
+          else f"no runs in {project.name} yet")
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "run", args.run)
+    events = engine.store(project).tail_events(args.run, args.lines)
+    if args.json:
+        print_json(events)
+    else:
+        for e in events:
+            print(event_line(e.kind, e.text))
+    return EXIT_OK
+
+
+def cmd_respond(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "run", args.run)
+
+    async def main() -> int:
+        engine.recover()
+        return await in_foreground(engine, project, args.run, args.json,
+                                   lambda: engine.answer(project, args.run, args.text))
+
+    return asyncio.run(main())
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    target: str = args.target
+
+    async def main() -> int:
+        if target.startswith("plan_"):
+            project = project_of(engine, "plan", target)
+            plan = await engine.plans.cancel(project, target)
+            print_json(plan) if args.json else print(f"plan {target} {plan.status.value}")
+            return EXIT_OK
+        project = project_of(engine, "run", target)
+        run = await engine.runs.cancel(project, target)
+        print_json(run) if args.json else print(f"run {target} {run.status.value}")
+        return EXIT_OK
+
+    return asyncio.run(main())
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "run", args.run)
+    packet = engine.inspect(project, args.run)
+    if args.json or args.format == "json":
+        print_json(packet)
+    else:
+        print(packet_markdown(packet))
+    return EXIT_OK

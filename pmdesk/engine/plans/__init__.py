@@ -1,0 +1,66 @@
+"""The Autonomous Loop's plan operations, one module per verb; ``PlanService`` composes them.
+
+shape (pure validation, cycles, waves) · planner (the model call) · authoring (create, edit,
+from an answer) · scheduler (dispatch, continue, cancel, follow) · verify (gate:all) ·
+changes (every plan write) · rules (which actions a plan allows) · estimate · recovery.
+"""
+
+from __future__ import annotations
+
+from pmdesk.engine.context import EngineContext
+from pmdesk.engine.notifications import Change, RunChanged
+from pmdesk.engine.plans.authoring import Authoring
+from pmdesk.engine.plans.changes import PlanChanges
+from pmdesk.engine.plans.jobs import PlanJobs
+from pmdesk.engine.plans.recovery import recover_plans
+from pmdesk.engine.plans.rules import PlanAction, PlanStateError, Verdict, allowed_actions
+from pmdesk.engine.plans.scheduler import Scheduler
+from pmdesk.engine.plans.verify import Verifier
+from pmdesk.engine.runs import RunService
+from pmdesk.models import Plan, Project
+
+__all__ = ["PlanAction", "PlanService", "PlanStateError", "Verdict"]
+
+
+class PlanService:
+    """What a client may do with plans. Each verb is the method of the module that owns it."""
+
+    def __init__(self, ctx: EngineContext, runs: RunService) -> None:
+        self.ctx = ctx
+        self.jobs: PlanJobs = {}
+        self.changes = PlanChanges(ctx)
+        authoring = Authoring(ctx, self.changes)
+        scheduler = Scheduler(ctx, self.changes, runs, self.jobs)
+        verifier = Verifier(ctx, self.changes, self.jobs)
+        self.create_plan = authoring.create_plan
+        self.plan_from_answer = authoring.plan_from_answer
+        self.edit_tasks = authoring.edit_tasks
+        self.dispatch = scheduler.dispatch
+        self.continue_plan = scheduler.continue_plan
+        self.follow = scheduler.follow
+        self.wait = scheduler.wait
+        self.cancel = scheduler.cancel
+        self.start_verify = verifier.start_verify
+        self.verify = verifier.verify
+        self.update_now = self.changes.update_now
+        self._scheduler = scheduler
+        ctx.bus.subscribe(self._on_change, only=(RunChanged,))
+
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, RunChanged):
+            self._scheduler.on_run_changed(change.run)
+
+    def is_live(self, plan_id: str) -> bool:
+        """This process is scheduling or verifying the plan now."""
+        return plan_id in self.jobs
+
+    def allowed(self, plan: Plan) -> dict[PlanAction, Verdict]:
+        return allowed_actions(plan, self.is_live(plan.plan_id))
+
+    def recover(self, project: Project) -> list[str]:
+        return recover_plans(self.ctx, self.changes, self.jobs, project)
+
+    def stop(self) -> None:
+        for job in list(self.jobs.values()):
+            if job.task is not None:
+                job.task.cancel()

@@ -1,0 +1,141 @@
+"""Plan changes: every write of a plan goes through here, then is published.
+
+The changes themselves are plain functions of a ``Plan`` (``moving_to``, ``queued``,
+``completion``), so the scheduler, verify and recovery share one definition of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pmdesk.engine.context import EngineContext
+from pmdesk.models import (
+    ActivityType,
+    Plan,
+    PlanStatus,
+    Project,
+    Run,
+    TaskState,
+    move_plan,
+    move_task,
+    reachable,
+    utc_now,
+)
+from pmdesk.store import StateStore, StoreError
+
+PlanChange = Callable[[Plan], Any]
+
+
+class PlanChanges:
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+
+    async def update(self, project: Project, plan_id: str, change: PlanChange) -> Plan:
+        """Change the plan on the store worker, then tell the listeners."""
+        plan = await self.ctx.disk(self.ctx.store(project).update_plan, plan_id, change)
+        self.ctx.publish_plan(project, plan)
+        return plan
+
+    def update_now(self, project: Project, plan_id: str, change: PlanChange) -> Plan:
+        """The same on the caller's thread: for one-off edits and for recovery, before work starts."""
+        plan = self.ctx.store(project).update_plan(plan_id, change)
+        self.ctx.publish_plan(project, plan)
+        return plan
+
+    async def transition(self, project: Project, plan_id: str, target: PlanStatus, **fields: Any) -> Plan:
+        return await self.update(project, plan_id, moving_to(target, **fields))
+
+    async def set_task(self, project: Project, plan_id: str, task_id: str, status: TaskState, **fields: Any) -> Plan:
+        """One task to ``status`` (unless it has ended already), with ``fields`` set."""
+        def change(plan: Plan) -> None:
+            task = plan.task(task_id)
+            if task.status.is_terminal and task.status != status:
+                return
+            if task.status != status:
+                move_task(task, status)
+            for name, value in fields.items():
+                setattr(task, name, value)
+
+        return await self.update(project, plan_id, change)
+
+    async def complete(self, project: Project, plan: Plan) -> Plan:
+        change, kind, message = completion(plan)
+        done = await self.update(project, plan.plan_id, change)
+        self.ctx.record(project, kind, message, plan_id=plan.plan_id, actor="system")
+        return done
+
+
+def moving_to(target: PlanStatus, **fields: Any) -> Callable[[Plan], None]:
+    """A plan change: to ``target`` (checked), with ``fields`` set."""
+    def change(plan: Plan) -> None:
+        move_plan(plan, target, **fields)
+
+    return change
+
+
+def queued(made: dict[str, Run | str]) -> Callable[[Plan], None]:
+    """Dispatch's one write: each task QUEUED with its run, or ERROR with why it has none; plan RUNNING."""
+    def change(plan: Plan) -> None:
+        for task in plan.tasks:
+            run = made.get(task.task_id)
+            if isinstance(run, Run):
+                move_task(task, TaskState.QUEUED, run_id=run.run_id)
+            elif run is not None:
+                move_task(task, TaskState.ERROR, error=run)
+        move_plan(plan, PlanStatus.RUNNING)
+
+    return change
+
+
+def completion(plan: Plan) -> tuple[Callable[[Plan], None], ActivityType, str]:
+    """Every task has ended: the plan's change and the activity that says so."""
+    completed = sum(t.status == TaskState.COMPLETE for t in plan.tasks)
+    if completed == 0:
+        return moving_to(PlanStatus.FAILED, completed_at=utc_now()), ActivityType.PLAN_FAILED, \
+            "plan failed: no task completed"
+
+    def change(p: Plan) -> None:
+        p.completed_at = utc_now()
+
+    return change, ActivityType.PLAN_COMPLETED, f"plan completed: {completed} of {len(plan.tasks)} tasks complete"
+
+
+def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None) -> tuple[Plan, bool]:
+    """Each unfinished task takes its run's status; written only when something changed.
+
+    ``known`` holds the runs to look at (the latest published); None reads every task's run
+    from disk. Returns the plan and whether it was written. Files only: for the store worker.
+    """
+    plan = store.get_plan(plan_id)
+    updates: dict[str, Run] = {}
+    for task in plan.tasks:
+        if task.run_id and not task.status.is_terminal:
+            if known is not None:
+                found = known.get(task.run_id)
+                if found is None:
+                    continue
+                run = found
+            else:
+                try:
+                    run = store.get_run(task.run_id)
+                except StoreError:
+                    continue
+            if run.status != task.status and run.status != TaskState.CREATED:
+                updates[task.task_id] = run
+    if not updates:
+        return plan, False
+
+    def change(p: Plan) -> None:
+        for task in p.tasks:
+            run = updates.get(task.task_id)
+            if run is None or task.status.is_terminal:
+                continue
+            target = run.status
+            if target == TaskState.QUEUED or task.status == target or target not in reachable(task.status):
+                continue  # intermediate steps may have been missed; never move backwards
+            task.status = target
+            if target in (TaskState.ERROR, TaskState.CANCELLED):
+                task.error = run.error
+
+    return store.update_plan(plan_id, change), True

@@ -1,0 +1,47 @@
+"""The plans this process is working on: one job per plan, scheduling its tasks or verifying it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pmdesk.engine.context import Lease
+from pmdesk.engine.gates import GateProcess
+from pmdesk.models import Plan, Project, Run
+
+
+class JobKind(StrEnum):
+    SCHEDULE = "schedule"
+    VERIFY = "verify"
+
+
+@dataclass
+class PlanJob:
+    """The live scheduler (or verifier) of one plan in this process.
+
+    ``changed`` is notified after every scheduling pass and when the job ends, so a follower
+    waits on it (``Scheduler.follow``) instead of polling the store.
+    """
+
+    project: Project
+    plan_id: str
+    kind: JobKind
+    lease: Lease
+    limit: int = 1
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    task: asyncio.Task[None] | None = None
+    cancelled: bool = False
+    plan: Plan | None = None  # the latest this job has written or read
+    gates: list[GateProcess] = field(default_factory=list)  # verify's running gate, and the next one
+    runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
+    reread: bool = True  # read every task's run from disk on the next pass, not only those published
+
+    async def tell_followers(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+
+PlanJobs = dict[str, PlanJob]
+"""Plan id → its job. A plan has at most one: dispatching and verifying exclude each other."""

@@ -1,0 +1,78 @@
+"""The planner: the model splits the follow-up of a run into subtasks via a forced tool call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pmdesk.engine.plans.shape import PlanAnswer, PlanGenerationError, validate_answer
+from pmdesk.models import InspectionPacket
+
+SYSTEM = (
+    "You plan follow-up work for a coding agent. Read the inspection packet of a finished run "
+    "and split what remains to be done into small, independent subtasks that agents can run in "
+    "parallel in the same repository. Give each task a local id (t1, t2, ...), a self-contained "
+    "description an agent can act on without other context, a priority (1 = first) and the ids "
+    "of the tasks it depends on. Submit the plan with the submit_plan tool."
+)
+
+
+def submit_plan_tool() -> dict[str, Any]:
+    return {
+        "name": "submit_plan",
+        "description": "Submit the plan: the subtasks, their priorities and dependencies.",
+        "input_schema": PlanAnswer.model_json_schema(),
+    }
+
+
+def packet_prompt(packet: InspectionPacket) -> str:
+    """What the planner reads: the task, its outcome, the tail of the log, the open questions."""
+    parts = [
+        f"Project: {packet.project.get('name')}",
+        f"Original task: {packet.task.get('prompt')}",
+        f"Run status: {packet.task.get('status')}",
+    ]
+    if packet.result:
+        parts.append(f"Result:\n{packet.result}")
+    if packet.error:
+        parts.append(f"Error:\n{packet.error}")
+    if packet.clarifications:
+        parts.append("Clarifications:\n" + "\n".join(
+            f"- Q: {c.question}\n  A: {c.response or '(unanswered)'}" for c in packet.clarifications))
+    if packet.failing_checks:
+        parts.append("Failing checks:\n" + "\n".join(f"- {c.name}: {c.message}" for c in packet.failing_checks))
+    if packet.logs:
+        parts.append("Log tail:\n" + "\n".join(f"[{line.stream}] {line.text}" for line in packet.logs[-60:]))
+    return "\n\n".join(parts)
+
+
+async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer:
+    import anthropic  # loaded on first use: the SDK takes over a second to import
+
+    from pmdesk.executors.anthropic_client import describe_api_error, make_client
+
+    try:
+        client = make_client(timeout=float(120), max_retries=2)
+    except Exception as exc:
+        raise PlanGenerationError(describe_api_error(exc)) from None
+    try:
+        response = await client.messages.create(  # type: ignore[call-overload]
+            model=model, max_tokens=8192, system=SYSTEM,
+            tools=[submit_plan_tool()],
+            tool_choice={"type": "tool", "name": "submit_plan"},
+            messages=[{"role": "user", "content": packet_prompt(packet)}],
+        )
+    except anthropic.APIError as exc:
+        raise PlanGenerationError(describe_api_error(exc)) from None
+    except ValueError as exc:  # a body the SDK could not decode
+        raise PlanGenerationError(f"the Anthropic API answered with something that is not JSON: {exc}") from None
+    finally:
+        await client.close()
+    for block in response.content or []:
+        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == "submit_plan":
+            return validate_answer(getattr(block, "input", None))
+    texts = [getattr(b, "text", "") for b in response.content or [] if getattr(b, "type", None) == "text"]
+    said = (" ".join(texts)).strip()
+    raise PlanGenerationError(
+        "the model answered with text instead of calling submit_plan"
+        + (f": {said[:200]}" if said else "")
+    )

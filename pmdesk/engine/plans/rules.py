@@ -1,0 +1,98 @@
+"""Which actions a plan allows now, and why not: the one rule for the engine, window and API.
+
+The engine's preconditions call ``require`` (a refusal is a ``PlanStateError``, HTTP 409),
+the window enables its buttons and menu items from ``allowed_actions`` and shows the reason
+as the tooltip of a disabled one, and the API answers 409 with the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pmdesk.errors import WrongStateError
+from pmdesk.models import Plan, PlanStatus, TaskState
+
+ENDED = (PlanStatus.VERIFIED, PlanStatus.CANCELLED, PlanStatus.FAILED)
+
+
+class PlanStateError(WrongStateError):
+    """The plan is not in a state that allows this action (HTTP 409)."""
+
+
+class PlanAction(StrEnum):
+    EDIT = "edit"
+    DISPATCH = "dispatch"
+    CONTINUE = "continue"
+    VERIFY = "verify"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an action applies; ``reason`` says why not, ``confirm`` what the user must accept first."""
+
+    allowed: bool
+    reason: str | None = None
+    confirm: str | None = None
+
+
+YES = Verdict(True)
+
+
+def verdict(plan: Plan, action: PlanAction, live: bool = False) -> Verdict:
+    """``live``: this process is scheduling or verifying the plan right now."""
+    pid, status = plan.plan_id, plan.status
+    if action == PlanAction.EDIT:
+        return YES if status == PlanStatus.DRAFT else \
+            Verdict(False, f"plan {pid} is {status.value}; only a DRAFT plan can be edited")
+    if action == PlanAction.DISPATCH:
+        if status != PlanStatus.DRAFT:
+            return Verdict(False, f"plan {pid} is {status.value}; only a DRAFT plan can be dispatched")
+        return YES if plan.tasks else Verdict(False, f"plan {pid} has no tasks")
+    if action == PlanAction.CONTINUE:
+        if status != PlanStatus.RUNNING:
+            return Verdict(False, f"plan {pid} is {status.value}; only a RUNNING plan can be continued")
+        if live:
+            return Verdict(False, f"plan {pid} is being scheduled already")
+        if all(t.status.is_terminal for t in plan.tasks):
+            return Verdict(False, f"plan {pid} has already run all its tasks; verify it with 'pmdesk verify {pid}'")
+        return YES
+    if action == PlanAction.CANCEL:
+        return Verdict(False, f"plan {pid} has already ended ({status.value})") if status in ENDED else YES
+    return _verify(plan, live)
+
+
+def _verify(plan: Plan, live: bool) -> Verdict:
+    """Spec: RUNNING with all tasks complete; DESIGN: also when all ended (with confirmation), and FAILED."""
+    pid = plan.plan_id
+    busy = Verdict(False, f"plan {pid} is still being dispatched or verified")
+    if plan.status == PlanStatus.FAILED:
+        if live:
+            return busy
+        return YES if plan.tasks else Verdict(False, f"plan {pid} has no tasks to verify")
+    if plan.status != PlanStatus.RUNNING:
+        return Verdict(False, f"plan {pid} is {plan.status.value}; verify needs a RUNNING plan whose tasks are "
+                              "complete, or a FAILED plan")
+    unfinished = [t for t in plan.tasks if not t.status.is_terminal]
+    if unfinished:
+        return Verdict(False, f"plan {pid} still has {len(unfinished)} unfinished task(s)")
+    if live:
+        return busy
+    incomplete = [t for t in plan.tasks if t.status != TaskState.COMPLETE]
+    if incomplete:
+        return Verdict(True, confirm=f"{len(incomplete)} task(s) of plan {pid} did not complete")
+    return YES
+
+
+def allowed_actions(plan: Plan, live: bool = False) -> dict[PlanAction, Verdict]:
+    return {action: verdict(plan, action, live) for action in PlanAction}
+
+
+def require(plan: Plan, action: PlanAction, live: bool = False, confirmed: bool = False) -> None:
+    """Raise ``PlanStateError`` unless the action applies (and what needs confirming was confirmed)."""
+    found = verdict(plan, action, live)
+    if not found.allowed:
+        raise PlanStateError(found.reason or f"{action.value} does not apply to plan {plan.plan_id}")
+    if found.confirm and not confirmed:
+        raise PlanStateError(f"{found.confirm}; verify with --force to run the gates anyway")

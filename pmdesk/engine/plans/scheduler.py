@@ -1,0 +1,238 @@
+"""Dispatch: a plan's tasks become runs, started as their dependencies complete, within a limit.
+
+One "ready" rule (``ready_tasks``) decides what may start; ``follow`` lets any client wait
+until the plan settles without polling the store or touching a job's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from pmdesk.engine.context import EngineContext
+from pmdesk.engine.plans.changes import PlanChanges, mirror_runs, moving_to, queued
+from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
+from pmdesk.engine.plans.rules import PlanAction, require, verdict
+from pmdesk.engine.runs import RunService
+from pmdesk.executors.base import ExecutorError
+from pmdesk.models import (
+    ActivityType,
+    DispatchedRun,
+    DispatchResponse,
+    ExecutorKind,
+    Plan,
+    PlanStatus,
+    PlanTask,
+    Project,
+    Run,
+    TaskState,
+    utc_now,
+)
+from pmdesk.store import StateStore, StoreError
+
+ACTIVE = (TaskState.RUNNING, TaskState.AWAITING_RESPONSE)
+QUIET_S = 2.0  # a pass with nothing published for this long re-reads every run from disk
+
+
+def ready_tasks(plan: Plan) -> list[PlanTask]:
+    """QUEUED tasks whose dependencies all completed, in priority order."""
+    status = {t.task_id: t.status for t in plan.tasks}
+    return sorted((t for t in plan.tasks if t.status == TaskState.QUEUED
+                   and all(status.get(d) == TaskState.COMPLETE for d in t.dependencies)),
+                  key=lambda t: t.priority)
+
+
+def blocked_tasks(plan: Plan) -> list[tuple[PlanTask, PlanTask]]:
+    """QUEUED tasks with a dependency that ended without completing, and that dependency."""
+    by_id = {t.task_id: t for t in plan.tasks}
+    out = []
+    for task in plan.tasks:
+        if task.status != TaskState.QUEUED:
+            continue
+        failed = [by_id[d] for d in task.dependencies
+                  if d in by_id and by_id[d].status in (TaskState.ERROR, TaskState.CANCELLED)]
+        if failed:
+            out.append((task, failed[0]))
+    return out
+
+
+def settled(plan: Plan) -> bool:
+    """Every task has ended or waits for an answer: a foreground client may stop following."""
+    if plan.status != PlanStatus.RUNNING:
+        return True
+    if all(t.status.is_terminal or t.status == TaskState.AWAITING_RESPONSE for t in plan.tasks):
+        return True
+    return any(t.status == TaskState.AWAITING_RESPONSE for t in plan.tasks) and \
+        not any(t.status == TaskState.RUNNING for t in plan.tasks)
+
+
+class Scheduler:
+    def __init__(self, ctx: EngineContext, changes: PlanChanges, runs: RunService, jobs: PlanJobs) -> None:
+        self.ctx = ctx
+        self.changes = changes
+        self.runs = runs
+        self.jobs = jobs
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    async def dispatch(self, project: Project, plan_id: str, parallel: bool = True,
+                       max_parallel: int | None = None, executor: ExecutorKind | None = None,
+                       model: str | None = None, command: str | None = None) -> DispatchResponse:
+        store = self.ctx.store(project)
+        plan = store.get_plan(plan_id)
+        require(plan, PlanAction.DISPATCH)
+        project = self.ctx.project_settings(project)
+        limit = 1 if not parallel else (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
+        with self.ctx.owning(project):
+            await self.changes.transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now())
+            self.ctx.record(project, ActivityType.PLAN_DISPATCHED,
+                            f"plan dispatched: {len(plan.tasks)} tasks, at most {limit} at once",
+                            plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit})
+            ordered = sorted(plan.tasks, key=lambda t: t.priority)
+            made = await self.ctx.disk(self._write_task_runs, project, store, plan_id, ordered, executor, model, command)
+            runs: list[DispatchedRun] = []
+            for task_id, run in made.items():
+                if isinstance(run, Run):
+                    self.runs.announce(project, run)
+                    runs.append(DispatchedRun(task_id=task_id, run_id=run.run_id))
+            plan = await self.changes.update(project, plan_id, queued(made))
+            self._start_job(project, plan_id, limit)  # the job holds the project from here on
+        return DispatchResponse(plan_id=plan_id, status=plan.status, runs=runs, executed_at=plan.executed_at)
+
+    def _write_task_runs(self, project: Project, store: StateStore, plan_id: str, tasks: list[PlanTask],
+                         executor: ExecutorKind | None, model: str | None, command: str | None) -> dict[str, Run | str]:
+        """Each task's run, saved QUEUED, or why it could not be (on the store worker)."""
+        made: dict[str, Run | str] = {}
+        for task in tasks:
+            try:
+                made[task.task_id] = self.runs.write_new(
+                    project, store, task.description, executor=executor, model=model, command=command,
+                    plan_id=plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED)
+            except (ExecutorError, StoreError, ValueError) as exc:
+                made[task.task_id] = f"could not create a run: {exc}"
+        return made
+
+    def continue_plan(self, project: Project, plan_id: str, max_parallel: int | None = None) -> bool:
+        """Resume scheduling a RUNNING plan (after a restart or a foreground CLI exit).
+
+        True when the plan is being scheduled now (it was already, or starts again)."""
+        if plan_id in self.jobs:
+            return True
+        if not verdict(self.ctx.store(project).get_plan(plan_id), PlanAction.CONTINUE).allowed:
+            return False
+        project = self.ctx.project_settings(project)
+        self._start_job(project, plan_id, max_parallel or project.settings.concurrency)
+        return True
+
+    def _start_job(self, project: Project, plan_id: str, limit: int) -> PlanJob:
+        job = PlanJob(project, plan_id, JobKind.SCHEDULE, self.ctx.owning(project), limit=max(1, limit))
+        self.jobs[plan_id] = job
+        job.task = asyncio.ensure_future(self._schedule(job))
+        return job
+
+    # -- the scheduling loop ----------------------------------------------------------------
+
+    async def _schedule(self, job: PlanJob) -> None:
+        project, plan_id = job.project, job.plan_id
+        try:
+            with job.lease:
+                while not job.cancelled:
+                    job.wake.clear()
+                    plan = await self._sync_tasks(job)
+                    if plan.status != PlanStatus.RUNNING:
+                        return
+                    for task, dep in blocked_tasks(plan):
+                        plan = await self._cancel_task(
+                            project, plan_id, task, f"not started: dependency {dep.task_id} ended {dep.status.value}")
+                    active = sum(t.status in ACTIVE for t in plan.tasks)
+                    for task in ready_tasks(plan)[: max(0, job.limit - active)]:
+                        await self._start_task(project, plan_id, task)
+                    plan = await self._sync_tasks(job)
+                    if all(t.status.is_terminal for t in plan.tasks):
+                        job.plan = await self.changes.complete(project, plan)
+                        return
+                    await job.tell_followers()
+                    if not any(t.status in ACTIVE for t in plan.tasks) and not ready_tasks(plan):
+                        continue  # only queued tasks whose dependencies are gone: cancelled on the next pass
+                    try:
+                        await asyncio.wait_for(job.wake.wait(), QUIET_S)
+                    except TimeoutError:
+                        job.reread = True  # quiet for a while: look at every run on disk, not only what was published
+        finally:
+            self.jobs.pop(plan_id, None)
+            await job.tell_followers()
+
+    async def _start_task(self, project: Project, plan_id: str, task: PlanTask) -> None:
+        assert task.run_id is not None
+        try:
+            run = await self.runs.start(project, task.run_id)
+        except (ExecutorError, StoreError, RuntimeError) as exc:
+            await self.changes.set_task(project, plan_id, task.task_id, TaskState.ERROR, error=f"could not start: {exc}")
+            return
+        if run.status == TaskState.ERROR:
+            await self.changes.set_task(project, plan_id, task.task_id, TaskState.ERROR, error=run.error)
+
+    async def _cancel_task(self, project: Project, plan_id: str, task: PlanTask, reason: str) -> Plan:
+        if task.run_id:
+            with contextlib.suppress(Exception):
+                await self.runs.cancel(project, task.run_id)
+        return await self.changes.set_task(project, plan_id, task.task_id, TaskState.CANCELLED, error=reason)
+
+    async def _sync_tasks(self, job: PlanJob) -> Plan:
+        """Mirror the task's runs onto the plan, on the store worker: the runs this process
+        published, or every run when ``job.reread`` asks for a look at the disk."""
+        known, job.reread = (None if job.reread else dict(job.runs)), False
+        plan, changed = await self.ctx.disk(mirror_runs, self.ctx.store(job.project), job.plan_id, known)
+        if changed:
+            self.ctx.publish_plan(job.project, plan)
+        job.plan = plan
+        return plan
+
+    # -- following and cancelling -------------------------------------------------------------
+
+    def on_run_changed(self, run: Run) -> None:
+        job = self.jobs.get(run.plan_id or "")
+        if job is not None and job.kind == JobKind.SCHEDULE:
+            job.runs[run.run_id] = run
+            job.wake.set()
+
+    async def follow(self, project: Project, plan_id: str) -> Plan:
+        """Until the plan settles: every task ended, or the only ones left wait for an answer."""
+        job = self.jobs.get(plan_id)
+        if job is not None:
+            async with job.changed:
+                await job.changed.wait_for(
+                    lambda: plan_id not in self.jobs or (job.plan is not None and settled(job.plan)))
+        return self.ctx.store(project).get_plan(plan_id)
+
+    async def wait(self, plan_id: str) -> None:
+        """Until this process has stopped working on the plan (scheduling or verifying)."""
+        job = self.jobs.get(plan_id)
+        if job is not None and job.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(job.task)
+
+    async def cancel(self, project: Project, plan_id: str) -> Plan:
+        store = self.ctx.store(project)
+        plan = store.get_plan(plan_id)
+        require(plan, PlanAction.CANCEL)
+        job = self.jobs.get(plan_id)
+        if job is not None:
+            job.cancelled = True
+            job.wake.set()
+            for gate in list(job.gates):
+                await gate.cancel()
+            if job.kind == JobKind.VERIFY:
+                await self.wait(plan_id)  # verify ends the plan itself once its gate process has ended
+                return store.get_plan(plan_id)
+        for task in plan.tasks:
+            if not task.status.is_terminal:
+                await self._cancel_task(project, plan_id, task, "cancelled by the user")
+        if job is not None and job.task is not None:
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(job.task), 10)
+        current = store.get_plan(plan_id)
+        if current.status not in (PlanStatus.CANCELLED, PlanStatus.VERIFIED, PlanStatus.FAILED):
+            current = await self.changes.update(project, plan_id, moving_to(PlanStatus.CANCELLED))
+            self.ctx.record(project, ActivityType.PLAN_CANCELLED, "plan cancelled", plan_id=plan_id)
+        return current

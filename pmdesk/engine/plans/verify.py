@@ -1,0 +1,178 @@
+"""Verify: gate:all on a plan, as a special run whose every output line is an event.
+
+``start_verify`` returns once the plan is VERIFYING (or raises the refusal), with the gates
+running in the job's own task; ``verify`` also waits for the verdict. The next gate starts
+as soon as the previous gate's process exits, while its output is still being read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pmdesk.engine.context import EngineContext
+from pmdesk.engine.gates import Gate, GateConfigError, GateProcess, gates_for
+from pmdesk.engine.notifications import GateProgress
+from pmdesk.engine.plans.changes import PlanChanges
+from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
+from pmdesk.engine.plans.rules import PlanAction, PlanStateError, require
+from pmdesk.engine.recorder import EventRecorder
+from pmdesk.models import (
+    ActivityType,
+    ExecutorKind,
+    GateCheck,
+    GateResult,
+    Plan,
+    PlanStatus,
+    Project,
+    Run,
+    TaskState,
+    check_mark,
+    move_task,
+    new_id,
+    utc_now,
+)
+
+VERIFY_PROMPT = "Execute gate:all verification"
+
+
+class Verifier:
+    def __init__(self, ctx: EngineContext, changes: PlanChanges, jobs: PlanJobs) -> None:
+        self.ctx = ctx
+        self.changes = changes
+        self.jobs = jobs
+
+    async def start_verify(self, project: Project, plan_id: str, force: bool = False) -> Plan:
+        """Check, mark the plan VERIFYING and start the gates; returns the VERIFYING plan."""
+        plan = self.ctx.store(project).get_plan(plan_id)
+        require(plan, PlanAction.VERIFY, live=plan_id in self.jobs, confirmed=force)
+        project = self.ctx.project_settings(project)
+        try:
+            gates = gates_for(Path(project.path), project.settings.gates)
+        except GateConfigError as exc:
+            raise PlanStateError(str(exc)) from None
+        job = PlanJob(project, plan_id, JobKind.VERIFY, self.ctx.owning(project))
+        self.jobs[plan_id] = job
+        try:
+            run, plan = await self._begin(job, gates)
+        except BaseException:
+            self.jobs.pop(plan_id, None)
+            job.lease.release()
+            raise
+        job.task = asyncio.ensure_future(self._run_gates(job, gates, run))
+        return plan
+
+    async def verify(self, project: Project, plan_id: str, force: bool = False) -> Plan:
+        """Verify and wait for the verdict: the plan VERIFIED, FAILED or CANCELLED."""
+        await self.start_verify(project, plan_id, force)
+        job = self.jobs.get(plan_id)
+        if job is not None and job.task is not None:
+            await asyncio.shield(job.task)
+        return self.ctx.store(project).get_plan(plan_id)
+
+    async def _begin(self, job: PlanJob, gates: list[Gate]) -> tuple[Run, Plan]:
+        project, plan_id = job.project, job.plan_id
+        store = self.ctx.store(project)
+        run = Run(run_id=new_id("run"), project_id=project.project_id, prompt=VERIFY_PROMPT,
+                  task_run_id=f"verify_{plan_id}", executor=ExecutorKind.GATE, plan_id=plan_id,
+                  settings={"gates": [g.name for g in gates]}, status=TaskState.RUNNING, started_at=utc_now())
+        run = await self.ctx.disk(store.put_run, run)
+        self.ctx.publish_run(project, run)
+        plan = await self.changes.transition(project, plan_id, PlanStatus.VERIFYING, verify_run_id=run.run_id,
+                                             gate_result=None, verified_at=None)
+        self.ctx.record(project, ActivityType.PLAN_VERIFY_STARTED, f"gate:all started ({len(gates)} gates)",
+                        plan_id=plan_id, run_id=run.run_id)
+        return run, plan
+
+    async def _run_gates(self, job: PlanJob, gates: list[Gate], run: Run) -> None:
+        with job.lease:
+            try:
+                await self._pipeline(job, gates, run)
+            except Exception as exc:  # a gate that could not even start still ends the plan visibly
+                check = GateCheck(name="gate:all", passed=False, message=f"verification failed: {exc}")
+                await self._conclude(job, run, [check], self.ctx.store(job.project).last_event_seq(run.run_id))
+            finally:
+                self.jobs.pop(job.plan_id, None)
+
+    async def _pipeline(self, job: PlanJob, gates: list[Gate], run: Run) -> None:
+        project, plan_id = job.project, job.plan_id
+        store = self.ctx.store(project)
+        recorder = EventRecorder(store, run.run_id, self.ctx.bus, self.ctx.redactor)
+        bus = self.ctx.bus
+        for gate in gates:
+            bus.publish(GateProgress(project.project_id, plan_id, gate.name, "waiting" if gate.argv else "skipped"))
+        checks: list[GateCheck] = []
+        env = self.ctx.child_env()
+        cwd = Path(project.path)
+        ahead: GateProcess | None = None  # the next gate, started when the one before it exited
+        for index, gate in enumerate(gates):
+            if job.cancelled:
+                break
+            if gate.argv is None:
+                checks.append(GateCheck(name=gate.name, passed=True, skipped=True, message=f"skipped: {gate.reason}",
+                                        duration=0))
+                recorder.emit("gate", f"[SKIP] {gate.name}: {gate.reason}", {"gate": gate.name})
+                continue
+            bus.publish(GateProgress(project.project_id, plan_id, gate.name, "running"))
+            recorder.emit("gate", f"$ {' '.join(gate.argv)}", {"gate": gate.name, "argv": gate.argv})
+            process = ahead or GateProcess(gate, cwd, env)
+            if ahead is None:
+                job.gates.append(process)
+                await process.start()
+            ahead = None
+
+            def on_lines(lines: list[str], name: str = gate.name) -> None:
+                recorder.emit_many("gate", lines, {"gate": name})
+
+            reading = asyncio.ensure_future(process.finish(on_lines))
+            await process.exited()
+            following = next((g for g in gates[index + 1:] if g.argv is not None), None)
+            if following is not None and not job.cancelled:
+                ahead = GateProcess(following, cwd, env)
+                job.gates.append(ahead)
+                await ahead.start()
+            check = await reading
+            job.gates.remove(process)
+            checks.append(check)
+            recorder.emit("gate", f"{check_mark(check)} {gate.name} ({check.duration} ms): {check.message}",
+                          {"gate": gate.name, "passed": check.passed, "duration": check.duration})
+            bus.publish(GateProgress(project.project_id, plan_id, gate.name, "passed" if check.passed else "failed",
+                                     check.duration, check.message))
+        if ahead is not None:  # cancelled while the next gate had started
+            await ahead.cancel()
+            await ahead.finish(lambda lines: None)
+            job.gates.remove(ahead)
+        recorder.flush()
+        await self._conclude(job, run, checks, recorder.seq)
+
+    async def _conclude(self, job: PlanJob, run: Run, checks: list[GateCheck], events: int) -> None:
+        project, plan_id = job.project, job.plan_id
+        ran = [c for c in checks if not c.skipped]
+        passed = bool(ran) and all(c.passed for c in ran) and not job.cancelled
+        result = GateResult(passed=passed, checks=checks)
+        failed_names = [c.name for c in ran if not c.passed]
+
+        def finish_run(r: Run) -> None:
+            if r.status.is_terminal:
+                return
+            target = TaskState.CANCELLED if job.cancelled else (TaskState.COMPLETE if passed else TaskState.ERROR)
+            move_task(r, target, ended_at=utc_now(), event_count=events,
+                      summary="all gates passed" if passed else None,
+                      error=None if passed else ("cancelled by the user" if job.cancelled
+                                                 else f"failed: {', '.join(failed_names)}"))
+
+        store = self.ctx.store(project)
+        self.ctx.publish_run(project, await self.ctx.disk(store.update_run, run.run_id, finish_run))
+        if job.cancelled:
+            await self.changes.transition(project, plan_id, PlanStatus.CANCELLED, gate_result=result)
+            self.ctx.record(project, ActivityType.PLAN_CANCELLED, "verification cancelled", plan_id=plan_id)
+            return
+        status = PlanStatus.VERIFIED if passed else PlanStatus.FAILED
+        await self.changes.transition(project, plan_id, status, gate_result=result, verified_at=utc_now())
+        if passed:
+            self.ctx.record(project, ActivityType.PLAN_VERIFIED, f"gate:all passed ({len(ran)} gates)",
+                            plan_id=plan_id, run_id=run.run_id, actor="system")
+        else:
+            self.ctx.record(project, ActivityType.PLAN_FAILED,
+                            f"gate:all failed: {', '.join(failed_names) or 'nothing ran'}",
+                            plan_id=plan_id, run_id=run.run_id, actor="system")

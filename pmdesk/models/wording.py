@@ -1,0 +1,48 @@
+"""How pmdesk writes a timestamp's age, a cost, a check mark: once, for the window, CLI and API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+UNKNOWN = "unknown"
+
+
+class _Check(Protocol):
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def skipped(self) -> bool | None: ...
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp as the spec writes them (``Z`` or an offset); None if it is not one."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def duration_ms(start: str | None, end: str | None) -> int | None:
+    a, b = parse_ts(start), parse_ts(end)
+    if a is None or b is None:
+        return None
+    return int((b - a).total_seconds() * 1000)
+
+
+def cost_text(usd: float | None) -> str:
+    """A cost in dollars; "unknown" where no price is known (never $0)."""
+    return UNKNOWN if usd is None else f"${usd:.4f}"
+
+
+def check_mark(check: _Check) -> str:
+    """✓ passed, ✗ failed, – skipped: the same marks in the log, the window and the CLI."""
+    return "–" if check.skipped else ("✓" if check.passed else "✗")
+
+
+def short(text: str | None, n: int = 60) -> str:
+    """One line of at most ``n`` characters, with an ellipsis where it was cut."""
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= n else text[: n - 1] + "…"
