@@ -7,11 +7,8 @@ another project, so a plan of project A can never reach a run of project B.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
-import time
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,15 +28,18 @@ from pmdesk.models import (
     utc_now,
     validate_id,
 )
-from pmdesk.store.atomic import atomic_write_bytes, atomic_write_json
+from pmdesk.store.atomic import atomic_write_bytes
 from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundError
 from pmdesk.store.jsonl import append_records, day_file, iter_records, tail_records
+from pmdesk.store.listing_index import ListingIndex
 from pmdesk.store.locks import OwnerLock, write_lock
 from pmdesk.store.summaries import (
+    PacketSummary,
     PlanSummary,
     RunSummary,
     plan_from_row,
     run_from_row,
+    summarize_packet,
     summarize_plan,
     summarize_run,
 )
@@ -47,12 +47,7 @@ from pmdesk.store.summaries import (
 SPEC_DIRS = ("projects", "sessions", "runs", "events", "plans", "inspection-packets")
 EXTRA_DIRS = ("activity",)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
-INDEX_VERSION = 3
-QUIET_NS = 2_000_000_000  # the directory must have been still this long before a listing is trusted
 
-
-def _as_is(row: Any) -> Any:
-    return row
 
 M = TypeVar("M", bound=Model)
 
@@ -83,7 +78,7 @@ class StateStore:
         self.state_dir = Path(state_dir)
         self.project_id = validate_id(project_id, "pidx")
         self.owner_lock = OwnerLock(self.state_dir)
-        self._memo: dict[str, tuple[tuple[int, int, int], int, list[Any]]] = {}
+        self._index = ListingIndex(self.state_dir)
 
     @classmethod
     def for_project(cls, project_path: str | os.PathLike[str], project_id: str) -> StateStore:
@@ -214,7 +209,7 @@ class StateStore:
 
     def list_runs(self, full: bool = False) -> list[RunSummary]:
         """Every run's summary; ``full`` re-checks every file (F5, --refresh)."""
-        return self._refresh_index("run", Run, summarize_run, run_from_row, full)
+        return self._listing("run", Run, summarize_run, run_from_row, full)
 
     # -- plans --------------------------------------------------------------------------
 
@@ -251,7 +246,7 @@ class StateStore:
                 )
 
     def list_plans(self, full: bool = False) -> list[PlanSummary]:
-        return self._refresh_index("plan", Plan, summarize_plan, plan_from_row, full)
+        return self._listing("plan", Plan, summarize_plan, plan_from_row, full)
 
     # -- sessions and packets -----------------------------------------------------------------
 
@@ -278,8 +273,8 @@ class StateStore:
         self._write("packet", packet.packet_id, packet)
         return packet
 
-    def list_packets(self, full: bool = False) -> list[dict[str, Any]]:
-        return self._refresh_index("packet", InspectionPacket, _summarize_packet, full=full)
+    def list_packets(self, full: bool = False) -> list[PacketSummary]:
+        return self._listing("packet", InspectionPacket, summarize_packet, None, full)
 
     # -- events and activity (append-only JSONL, one file per day) ------------------------------
 
@@ -316,109 +311,12 @@ class StateStore:
                 continue
         return out
 
-    # -- the listing index --------------------------------------------------------------------------
 
-    def _refresh_index(
-        self, kind: str, model: type[M], summarize: Callable[[Any], Any],
-        decode: Callable[[Any], Any] = _as_is, full: bool = False,
-    ) -> list[Any]:
-        """Summaries of every record of ``kind``, without parsing records that did not change.
-
-        The index is a cache in two files: ``<dir>.keys.json`` (each file's mtime, size and
-        inode, and the directory's mtime) and ``<dir>.rows.json`` (the summaries, parsed in
-        one pass). When the directory has not changed since a listing taken while it was
-        quiet, the rows are used as they are; otherwise every file is stat'ed and only the
-        changed ones are read. Missing, corrupt or mismatched index files are rebuilt.
-        """
+    def _listing(self, kind: str, model: type[M], summarize: Callable[[Any], Any],
+                 decode: Callable[[Any], Any] | None, full: bool) -> list[Any]:
         directory_name, _prefix = _KINDS[kind]
-        directory = self.state_dir / directory_name
-        keys_path = self.state_dir / "index" / f"{directory_name}.keys.json"
-        rows_path = self.state_dir / "index" / f"{directory_name}.rows.json"
-        try:
-            dir_mtime = os.stat(directory).st_mtime_ns
-        except FileNotFoundError:
-            return []
-        rows_key = _stat_key(rows_path)
-        memo = self._memo.get(kind)
-        if memo is not None and not full and memo[0] == rows_key and memo[1] == dir_mtime:
-            return list(memo[2])  # nothing changed since the last quiet listing in this process
-        cached = _read_json(rows_path)
-        head_ok = isinstance(cached, dict) and cached.get("version") == INDEX_VERSION
-        if head_ok and not full and cached.get("dirMtimeNs") == dir_mtime and \
-                dir_mtime < int(cached.get("listedAtNs", 0)) - QUIET_NS:
-            try:
-                decoded = [decode(row) for row in cached["rows"]]
-            except (TypeError, ValueError, KeyError, IndexError):
-                pass  # a damaged cache: rebuild below
-            else:
-                if rows_key is not None:
-                    self._memo[kind] = (rows_key, dir_mtime, decoded)
-                return list(decoded)
-        listed_at = time.time_ns()
-        previous: dict[str, tuple[list[int], Any]] = {}
-        keys = _read_json(keys_path) if head_ok else None
-        if isinstance(keys, dict) and keys.get("gen") == cached.get("gen") and \
-                len(keys.get("names", ())) == len(cached.get("rows", ())):
-            previous = {n: (k, r) for n, k, r in zip(keys["names"], keys.get("keys", []), cached["rows"], strict=False)}
-        out_names: list[str] = []
-        out_keys: list[list[int]] = []
-        out_rows: list[Any] = []
-        changed = not previous
-        for entry in os.scandir(directory):
-            name = entry.name
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            try:
-                st = entry.stat()
-            except FileNotFoundError:
-                continue
-            key = [st.st_mtime_ns, st.st_size, st.st_ino]
-            known = previous.get(name)
-            if known is not None and known[0] == key:
-                summary = known[1]
-            else:
-                changed = True
-                try:
-                    summary = summarize(self._load(Path(entry.path), kind, model))
-                except (CorruptStateError, NotFoundError, CrossProjectError, ValueError):
-                    continue
-            out_names.append(name)
-            out_keys.append(key)
-            out_rows.append(summary)
-        trusted_before = head_ok and dir_mtime < int(cached.get("listedAtNs", 0)) - QUIET_NS
-        if changed or len(out_names) != len(previous) or not head_ok or cached.get("dirMtimeNs") != dir_mtime \
-                or not trusted_before:
-            gen = uuid.uuid4().hex
-            atomic_write_json(keys_path, {"gen": gen, "names": out_names, "keys": out_keys}, durable=False, indent=None)
-            atomic_write_json(rows_path, {"version": INDEX_VERSION, "gen": gen, "dirMtimeNs": dir_mtime,
-                                          "listedAtNs": listed_at, "rows": out_rows}, durable=False, indent=None)
-        return [decode(row) for row in out_rows]
-
-
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
-def _summarize_packet(packet: InspectionPacket) -> dict[str, Any]:
-    return {
-        "packetId": packet.packet_id,
-        "runId": packet.run_id,
-        "createdAt": packet.created_at,
-        "prompt": str(packet.task.get("prompt", ""))[:200],
-        "status": packet.task.get("status"),
-    }
-
+        return self._index.refresh(directory_name, lambda path: self._load(path, kind, model), summarize,
+                                   decode, full)
 
 def _events(run_id: str, records: Iterable[dict[str, Any]]) -> list[Event]:
     """Events from stored lines, which leave out the ids their folder and number imply.

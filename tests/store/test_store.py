@@ -66,7 +66,7 @@ def test_listing_uses_the_index_and_notices_outside_changes(tmp_path: Path) -> N
 
 
 def test_the_fast_path_is_trusted_only_for_a_quiet_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pmdesk.store.state_store as state_store
+    import pmdesk.store.listing_index as listing_index
 
     store = make_store(tmp_path / "p")
     run = new_run(store)
@@ -76,7 +76,7 @@ def test_the_fast_path_is_trusted_only_for_a_quiet_directory(tmp_path: Path, mon
     data["status"] = "ERROR"
     path.write_text(json.dumps(data))  # an in-place edit: the directory's mtime does not move
     assert store.list_runs()[0].status == TaskState.ERROR  # caught by the per-file check
-    monkeypatch.setattr(state_store, "QUIET_NS", 0)
+    monkeypatch.setattr(listing_index, "QUIET_NS", 0)
     store.list_runs()
     data["status"] = "COMPLETE"
     path.write_text(json.dumps(data))
