@@ -27,7 +27,7 @@ from pmdesk.store.jsonl import append_payload, day_file
 FLUSH_SECONDS = 0.05
 MAX_BATCH = 4000
 MAX_HELD = 4 * MAX_BATCH  # a caller that emits this much without letting the loop run is written to at once
-_encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode = json.encoder.encode_basestring
 
 
 @dataclass(slots=True)

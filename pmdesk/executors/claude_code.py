@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
-from pmdesk.executors.process import Child, end_process_group, spawn
+from pmdesk.executors.process import Child, ChildExecution, end_process_group, spawn
 from pmdesk.models import TaskState, Usage
 
 _EXITED = object()
@@ -35,27 +35,16 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class ClaudeExecution:
+class ClaudeExecution(ChildExecution):
     def __init__(self, child: Child, ctx: RunContext) -> None:
-        self._child = child
-        self._proc = child.process
-        self._ctx = ctx
+        super().__init__(child, ctx)
         self._turns: asyncio.Queue[object] = asyncio.Queue()
         self._session_id = ctx.agent_session_id
         self._last_text: str | None = None
         self._asked: str | None = None
         self._cost_seen = 0.0
-        self._cancelled = False
         self._stderr_tail: list[str] = []
         self._reader = asyncio.ensure_future(self._read())
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._proc.returncode is None
 
     async def _read(self) -> None:
         await self._child.pump(self._on_stdout, self._on_stderr)

@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Callable
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext
-from pmdesk.executors.process import Child, end_process_group, spawn
+from pmdesk.executors.process import Child, ChildExecution, end_process_group, spawn
 from pmdesk.models import TaskState
 
 
@@ -27,22 +27,11 @@ def command_argv(template: str, prompt: str) -> list[str]:
     return [*parts, prompt]
 
 
-class CommandExecution:
+class CommandExecution(ChildExecution):
     def __init__(self, child: Child, ctx: RunContext, started: float) -> None:
-        self._child = child
-        self._proc = child.process
-        self._ctx = ctx
-        self._cancelled = False
+        super().__init__(child, ctx)
         self._last_lines: list[str] = []
         self._started = started
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._proc.returncode is None
 
     def _lines(self, stream: str) -> Callable[[list[str]], None]:
         ctx = self._ctx

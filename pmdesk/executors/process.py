@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pmdesk.executors.base import RunContext
 from pmdesk.executors.lines import Lines
 
 MAX_LINE = 64 * 1024
@@ -47,7 +48,7 @@ class _PipeReader:
         try:
             import fcntl
 
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[attr-defined]
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
             self._nap = FLOOD_NAP  # only a big pipe can take a nap's worth of output
         except (ImportError, AttributeError, OSError):
             pass
@@ -239,3 +240,21 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+class ChildExecution:
+    """What an execution backed by one child process shares: the child, its pid, whether it lives."""
+
+    def __init__(self, child: Child, ctx: RunContext) -> None:
+        self._child = child
+        self._proc = child.process
+        self._ctx = ctx
+        self._cancelled = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.returncode is None
