@@ -26,11 +26,11 @@ cat > "$stage/usr/bin/pmdesk" <<'SH'
 exec /opt/pmdesk/pmdesk "$@"
 SH
 chmod 755 "$stage/usr/bin/pmdesk"
-cp packaging/linux/$app_id.desktop "$stage/usr/share/applications/"
-sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -u +%Y-%m-%d)/" packaging/linux/$app_id.metainfo.xml \
+cp resources/$app_id.desktop "$stage/usr/share/applications/"
+sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -u +%Y-%m-%d)/" resources/$app_id.metainfo.xml \
   > "$stage/usr/share/metainfo/$app_id.metainfo.xml"
-cp pmdesk/resources/pmdesk.svg "$stage/usr/share/icons/hicolor/scalable/apps/$app_id.svg"
-QT_QPA_PLATFORM=offscreen $py packaging/render_icons.py pmdesk/resources/pmdesk.svg "$stage/usr/share/icons/hicolor" $app_id
+cp resources/pmdesk.svg "$stage/usr/share/icons/hicolor/scalable/apps/$app_id.svg"
+QT_QPA_PLATFORM=offscreen $py packaging/render_icons.py resources/pmdesk.svg "$stage/usr/share/icons/hicolor" $app_id
 size_kb=$(du -sk "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size_kb/" packaging/linux/control > "$stage/DEBIAN/control"
 

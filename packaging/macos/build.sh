@@ -9,7 +9,7 @@ python3 -m venv .venv-macos
 version=$(.venv-macos/bin/python -c "import pmdesk; print(pmdesk.__version__)")
 # the icon: every size iconutil wants, rendered from the same SVG as on Linux
 iconset=build/pmdesk.iconset && rm -rf "$iconset" && mkdir -p "$iconset"
-QT_QPA_PLATFORM=offscreen .venv-macos/bin/python packaging/render_icons.py pmdesk/resources/pmdesk.svg build/icons pmdesk
+QT_QPA_PLATFORM=offscreen .venv-macos/bin/python packaging/render_icons.py resources/pmdesk.svg build/icons pmdesk
 for s in 16 32 128 256 512; do cp "build/icons/${s}x${s}/apps/pmdesk.png" "$iconset/icon_${s}x${s}.png"; done
 for s in 16 128 256; do d=$((s * 2)); cp "build/icons/${d}x${d}/apps/pmdesk.png" "$iconset/icon_${s}x${s}@2x.png"; done
 iconutil -c icns "$iconset" -o packaging/macos/pmdesk.icns

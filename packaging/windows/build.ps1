@@ -6,7 +6,7 @@ py -3 -m venv .venv-win
 .venv-win\Scripts\pip install -q -e ".[package]"
 $version = .venv-win\Scripts\python -c "import pmdesk; print(pmdesk.__version__)"
 $env:QT_QPA_PLATFORM = "offscreen"
-.venv-win\Scripts\python packaging\render_icons.py pmdesk\resources\pmdesk.svg build\icons pmdesk
+.venv-win\Scripts\python packaging\render_icons.py resources\pmdesk.svg build\icons pmdesk
 .venv-win\Scripts\python -c "from PySide6.QtGui import QGuiApplication, QImage; a = QGuiApplication([]); QImage('build/icons/256x256/apps/pmdesk.png').save('packaging/windows/pmdesk.ico')"
 .venv-win\Scripts\python -m PyInstaller --noconfirm --distpath dist --workpath build\pyinstaller packaging\pmdesk.spec
 dist\pmdesk\pmdesk.exe --selftest
