@@ -48,13 +48,12 @@ def lag(seconds: float, runs: int, rate: int) -> None:
 
     from pmdesk.engine.engine import Engine
     from pmdesk.models import ExecutorKind
-    from pmdesk.ui.app import create_application, install_loop
-    from pmdesk.ui.main_window import MainWindow
+    from pmdesk.ui.app import create_application, install_loop, open_window
 
     app = create_application()
     loop = install_loop(app)
     engine = Engine(role="window")
-    window = MainWindow(engine)
+    window, controllers = open_window(engine)
     window.show()
     folder = Path(tempfile.mkdtemp(prefix="pmdesk-lag-"))
     script = folder / "stream.py"
@@ -71,8 +70,8 @@ def lag(seconds: float, runs: int, rate: int) -> None:
         last[0] = now
 
     async def main() -> None:
-        await window.start()
-        window.controller.open_project(project.project_id)
+        await controllers.start()
+        controllers.projects.open_project(project.project_id)
         ids = []
         for i in range(runs):
             run = engine.runs.create(project, f"stream {i}", executor=ExecutorKind.COMMAND,
@@ -105,8 +104,7 @@ def lag(seconds: float, runs: int, rate: int) -> None:
 def idle_memory(projects: int) -> None:
     from pmdesk.engine.engine import Engine
     from pmdesk.models import ExecutorKind
-    from pmdesk.ui.app import create_application, install_loop
-    from pmdesk.ui.main_window import MainWindow
+    from pmdesk.ui.app import create_application, install_loop, open_window
 
     app = create_application()
     loop = install_loop(app)
@@ -122,9 +120,9 @@ def idle_memory(projects: int) -> None:
                 run = engine.runs.create(project, f"run {k}", executor=ExecutorKind.COMMAND, command="echo hello")
                 await engine.runs.start(project, run.run_id)
                 await engine.runs.wait(run.run_id)
-        window = MainWindow(engine)
+        window, controllers = open_window(engine)
         window.show()
-        await window.start()
+        await controllers.start()
         await asyncio.sleep(3)
         with open("/proc/self/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))

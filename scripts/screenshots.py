@@ -10,6 +10,10 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pmdesk.ui.app import Controllers
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -26,15 +30,11 @@ def prepare_env() -> None:
     os.environ["SHOTS_HOME"] = str(home)
 
 
-async def main(out: Path) -> None:
-    from PySide6.QtWidgets import QApplication
-
+async def main(out: Path, controllers: Controllers) -> None:
     from pmdesk.models import ExecutorKind
-    from pmdesk.ui.main_window import MainWindow
     from tests.conftest import make_npm_project
 
-    engine_window: MainWindow = QApplication.instance().property("window")  # type: ignore[union-attr]
-    engine = engine_window.engine
+    engine = controllers.engine
     home = Path(os.environ["SHOTS_HOME"]) / "projects"
     shop = engine.add_project(str(make_npm_project(home / "webshop")), "webshop")
     api = engine.add_project(str(make_npm_project(home / "api-server")), "api-server")
@@ -51,8 +51,8 @@ async def main(out: Path) -> None:
     asked = engine.runs.create(api, "Move sessions to a real database [ask]", executor=cc)
     await engine.runs.start(api, asked.run_id)
     await engine.runs.wait(asked.run_id)
-    window = engine_window
-    await window.controller.load_overviews()
+    window = controllers.shell.window
+    await controllers.projects.load_overviews()
     window.resize(1280, 760)
     await asyncio.sleep(1.2)
     window.grab().save(str(out / "dashboard.png"))
@@ -68,13 +68,13 @@ async def main(out: Path) -> None:
         {"id": "t4", "description": "Write end-to-end tests for checkout [sleep 2]", "priority": 2, "dependencies": ["t2", "t3"]},
         {"id": "t5", "description": "Document the checkout flow in docs/checkout.md [ask]", "priority": 3, "dependencies": ["t1"]},
     ]}, packet_id=packet.packet_id)
-    window.controller.open_project(shop.project_id)
+    controllers.projects.open_project(shop.project_id)
     await asyncio.sleep(0.5)
     await engine.plans.dispatch(shop, plan.plan_id, max_parallel=3, executor=cc)
     await asyncio.sleep(3.0)
     page = window.project_page
     page.plans.select_key(plan.plan_id)
-    window.controller.select_plan(plan.plan_id)
+    controllers.plans.select_plan(plan.plan_id)
     page.runs.selectRow(0)
     await asyncio.sleep(0.8)
     window.grab().save(str(out / "project-dispatch.png"))
@@ -95,8 +95,8 @@ async def main(out: Path) -> None:
             await engine.runs.respond(shop, task.run_id or "", "Keep it short, with one diagram")
     await engine.plans.wait(plan.plan_id)
     os.environ["GATE_AGENT"] = "fail"
-    window.controller.verify(plan.plan_id)
-    panel = window.controller.verify_panels[plan.plan_id]
+    controllers.plans.verify()
+    panel = controllers.plans.verify_panels[plan.plan_id]
     while panel.is_running():
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.6)
@@ -113,18 +113,16 @@ def run() -> int:
     import qasync
 
     from pmdesk.engine.engine import Engine
-    from pmdesk.ui.app import create_application
-    from pmdesk.ui.main_window import MainWindow
+    from pmdesk.ui.app import create_application, open_window
 
     app = create_application()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(Engine(role="window"))
-    app.setProperty("window", window)  # type: ignore[attr-defined]
+    window, controllers = open_window(Engine(role="window"))
     window.show()
     with loop:
-        loop.run_until_complete(window.start())
-        loop.run_until_complete(main(out))
+        loop.run_until_complete(controllers.start())
+        loop.run_until_complete(main(out, controllers))
     window.allow_close = True
     print(f"screenshots in {out}")
     return 0

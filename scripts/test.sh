@@ -7,6 +7,7 @@ export QT_QPA_PLATFORM=offscreen PMDESK_NO_KEYRING=1
 status=0
 .venv/bin/ruff check . || status=1
 .venv/bin/mypy || status=1
+.venv/bin/lint-imports || status=1
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 code=$?
 if [ $code -eq 5 ]; then

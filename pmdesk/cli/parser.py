@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pmdesk
 from pmdesk.cli import plans, projects, runs, serve
-from pmdesk.cli.errors import EXIT_INTERRUPTED, exit_code
+from pmdesk.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
 from pmdesk.errors import PmdeskError
 
 EXECUTORS = ["claude_code", "anthropic_agent", "command"]
@@ -124,11 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_command(argv: Sequence[str]) -> int:
-    args = build_parser().parse_args(argv)
-    if args.subcommand is None:  # only --selftest-like flags: the window
-        from pmdesk.ui.app import run_app
-
-        return run_app(selftest=bool(getattr(args, "selftest", False)))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.subcommand is None:  # flags alone; `pmdesk` and `pmdesk --selftest` open the window (cli.main)
+        parser.print_usage(sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         code: int = args.func(args)
         return code

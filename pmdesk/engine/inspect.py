@@ -6,6 +6,7 @@ from typing import Any
 
 import pmdesk
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.notifications import PacketAdded
 from pmdesk.errors import WrongStateError
 from pmdesk.models import (
     ActivityType,
@@ -17,6 +18,7 @@ from pmdesk.models import (
     new_id,
 )
 from pmdesk.store import StoreError
+from pmdesk.store.summaries import summarize_packet
 
 MAX_EVENTS = 400
 MAX_LOG_LINES = 2000
@@ -69,6 +71,7 @@ def create_packet(ctx: EngineContext, project: Project, run_id: str) -> Inspecti
         },
     )
     store.put_packet(packet)
+    ctx.bus.publish(PacketAdded(project.project_id, summarize_packet(packet)))
     ctx.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
                   run_id=run_id, packet_id=packet.packet_id, plan_id=run.plan_id)
     return packet

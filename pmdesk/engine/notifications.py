@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmdesk.models import ActivityEvent, Plan, Run
+from pmdesk.store import PacketSummary
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,17 @@ class GateProgress:
 
 
 @dataclass(frozen=True)
+class PacketAdded:
+    project_id: str
+    packet: PacketSummary
+
+
+@dataclass(frozen=True)
 class ProjectsChanged:
     pass
 
 
-Change = RunChanged | PlanChanged | EventsAppended | ActivityRecorded | GateProgress | ProjectsChanged
+Change = RunChanged | PlanChanged | EventsAppended | ActivityRecorded | GateProgress | PacketAdded | ProjectsChanged
 Listener = Callable[[Change], None]
 
 

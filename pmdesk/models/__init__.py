@@ -49,7 +49,7 @@ from pmdesk.models.transitions import (
     move_task,
     reachable,
 )
-from pmdesk.models.wording import check_mark, cost_text, duration_ms, parse_ts, short
+from pmdesk.models.wording import check_mark, cost_text, duration_ms, mark, parse_ts, short
 
 __all__ = [
     "ActivityEvent",
@@ -89,6 +89,7 @@ __all__ = [
     "event_ids",
     "id_pattern",
     "jsonable",
+    "mark",
     "move_plan",
     "move_task",
     "new_id",

@@ -37,9 +37,13 @@ def cost_text(usd: float | None) -> str:
     return UNKNOWN if usd is None else f"${usd:.4f}"
 
 
-def check_mark(check: _Check) -> str:
+def mark(passed: bool, skipped: bool = False) -> str:
     """✓ passed, ✗ failed, – skipped: the same marks in the log, the window and the CLI."""
-    return "–" if check.skipped else ("✓" if check.passed else "✗")
+    return "–" if skipped else ("✓" if passed else "✗")
+
+
+def check_mark(check: _Check) -> str:
+    return mark(check.passed, bool(check.skipped))
 
 
 def short(text: str | None, n: int = 60) -> str:

@@ -3,9 +3,9 @@
 from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundError, StoreError
 from pmdesk.store.locks import ProjectBusyError
 from pmdesk.store.state_store import StateProblem, StateStore, state_dir_for
-from pmdesk.store.summaries import PlanSummary, RunSummary
+from pmdesk.store.summaries import PacketSummary, PlanSummary, RunSummary
 
 __all__ = [
-    "CorruptStateError", "CrossProjectError", "NotFoundError", "PlanSummary", "ProjectBusyError",
+    "CorruptStateError", "CrossProjectError", "NotFoundError", "PacketSummary", "PlanSummary", "ProjectBusyError",
     "RunSummary", "StateProblem", "StateStore", "StoreError", "state_dir_for",
 ]

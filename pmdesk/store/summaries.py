@@ -8,11 +8,11 @@ index only ever holds rows built from records that were validated when they were
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from pydantic.alias_generators import to_camel
 
-from pmdesk.models import ExecutorKind, Plan, PlanStatus, Run, TaskState
+from pmdesk.models import ExecutorKind, InspectionPacket, Plan, PlanStatus, Run, TaskState
 
 PROMPT_PREVIEW = 160
 
@@ -135,3 +135,23 @@ def summarize_run(run: Run) -> list[Any]:
 
 def summarize_plan(plan: Plan) -> list[Any]:
     return plan_summary(plan).to_row()
+
+
+class PacketSummary(TypedDict):
+    """A packet as listings show it (and the API answers it): camelCase keys, as the record's."""
+
+    packetId: str
+    runId: str | None
+    createdAt: str
+    prompt: str
+    status: str | None
+
+
+def summarize_packet(packet: InspectionPacket) -> PacketSummary:
+    return {
+        "packetId": packet.packet_id,
+        "runId": packet.run_id,
+        "createdAt": packet.created_at,
+        "prompt": str(packet.task.get("prompt", ""))[:200],
+        "status": packet.task.get("status"),
+    }

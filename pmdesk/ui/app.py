@@ -1,26 +1,134 @@
-"""Start the window on a qasync event loop that also drives the engine."""
+"""The composition root: the application, the qasync loop, the engine, the window and its controllers.
+
+Only this module builds controllers; the window knows none of them. The order is what the
+start-up benchmark measures: the window's frame paints first, then asyncio and the engine
+load, then ``attach`` builds the pages and the controllers on the engine.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from pmdesk.engine.engine import Engine
+    from pmdesk.ui.bridge import EngineBridge
+    from pmdesk.ui.controllers.plans import PlansController
+    from pmdesk.ui.controllers.projects import ProjectsController
+    from pmdesk.ui.controllers.runs import RunsController
+    from pmdesk.ui.controllers.settings import SettingsController
+    from pmdesk.ui.controllers.shell import Shell
+    from pmdesk.ui.controllers.window import WindowController
+    from pmdesk.ui.main_window import MainWindow
+    from pmdesk.ui.tray import Tray
 
 APP_ID = "dev.pmdesk.pmdesk"
+SPLITTERS = (("dashboard", "dashboard/split"), ("project_page", "project/split"))
 
 
-def create_application() -> object:
+@dataclass
+class Controllers:
+    """The window's controllers, composed on one engine."""
+
+    engine: Engine
+    bridge: EngineBridge
+    shell: Shell
+    projects: ProjectsController
+    runs: RunsController
+    plans: PlansController
+    settings: SettingsController
+    window: WindowController
+    tray: Tray
+
+    async def start(self) -> None:
+        await self.projects.start()
+        await self.settings.start()
+
+    async def stop(self) -> None:
+        """The window has closed: stop serving, leave waiting runs answerable, end the rest."""
+        self.bridge.close()
+        await self.settings.local_api.stop()
+        await self.engine.runs.detach()
+        await self.engine.shutdown()
+
+
+def attach(window: MainWindow, engine: Engine) -> Controllers:
+    """Build the pages and the controllers on ``engine``; the menus come alive."""
+    from PySide6.QtCore import QSettings
+
+    from pmdesk.ui.bridge import EngineBridge
+    from pmdesk.ui.controllers.plans import PlansController
+    from pmdesk.ui.controllers.projects import ProjectsController
+    from pmdesk.ui.controllers.runs import RunsController
+    from pmdesk.ui.controllers.settings import SettingsController
+    from pmdesk.ui.controllers.shell import Shell
+    from pmdesk.ui.controllers.window import WindowController
+    from pmdesk.ui.dashboard import DashboardPage
+    from pmdesk.ui.project_page import ProjectPage
+    from pmdesk.ui.tray import Tray
+
+    dashboard = DashboardPage()
+    page = ProjectPage(window.actions_by_id)
+    window.set_pages(dashboard, page)
+    bridge = EngineBridge(engine, window)
+    dashboard.bind(bridge)
+    page.bind(bridge)
+    shell = Shell(engine, window, bridge)
+    projects = ProjectsController(shell)
+    runs = RunsController(shell)
+    plans = PlansController(shell)
+    settings = SettingsController(shell)
+    controls = WindowController(shell, projects, runs, plans, settings)
+
+    def project_name(project_id: str) -> str:
+        return next((p.name for p in engine.projects() if p.project_id == project_id), project_id)
+
+    tray = Tray(window, bridge, project_name, projects.open_project)
+    from pmdesk.ui.async_slots import set_error_sink
+
+    set_error_sink(shell.show_error)
+    stored = QSettings()
+    for attr, key in SPLITTERS:
+        value = stored.value(key)
+        if value is not None:
+            getattr(window, attr).splitter.restoreState(value)
+
+    def save_layout() -> None:
+        bridge.close()
+        for attr, key in SPLITTERS:
+            QSettings().setValue(key, getattr(window, attr).splitter.saveState())
+
+    window.closing.connect(save_layout)
+    window.destroyed.connect(bridge.close)
+    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray)
+
+
+def open_window(engine: Engine) -> tuple[MainWindow, Controllers]:
+    """A window attached to ``engine`` (for tests, the selftest, benchmarks and screenshots)."""
+    from pmdesk.ui.main_window import MainWindow
+
+    window = MainWindow()
+    return window, attach(window, engine)
+
+
+def create_application() -> QApplication:
     from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
-    from pmdesk.resources import path as resource
+    from pmdesk.ui.resources import path as resource
 
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     QCoreApplication.setOrganizationName("pmdesk")
     QCoreApplication.setApplicationName("pmdesk")
-    app = QApplication.instance() or QApplication(sys.argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationDisplayName("pmdesk")
     app.setDesktopFileName(APP_ID)  # packaging/linux/$APP_ID.desktop: the task bar and notifications find the icon
     app.setWindowIcon(QIcon(str(resource("pmdesk.svg"))))
@@ -28,7 +136,7 @@ def create_application() -> object:
     return app
 
 
-def install_loop(app: object) -> object:
+def install_loop(app: QApplication) -> qasync.QEventLoop:
     """The qasync loop, with a plain thread pool for asyncio.to_thread.
 
     qasync's default executor runs callables on QThreads; under load (runs streaming while
@@ -46,10 +154,10 @@ def install_loop(app: object) -> object:
     return loop
 
 
-def apply_theme(app: object) -> None:
-    from pmdesk.resources import path as resource
+def apply_theme(app: QApplication) -> None:
+    from pmdesk.ui.resources import path as resource
 
-    app.setStyleSheet(resource("pmdesk.qss").read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    app.setStyleSheet(resource("pmdesk.qss").read_text(encoding="utf-8"))
 
 
 def run_app(selftest: bool = False) -> int:
@@ -70,22 +178,20 @@ def run_app(selftest: bool = False) -> int:
 
     loop: Any = install_loop(app)
     engine = Engine(role="window")
-    window.attach(engine)
+    controllers = attach(window, engine)
     with loop:
         if selftest:
             from pmdesk.ui.selftest import run_selftest
 
-            code: int = loop.run_until_complete(run_selftest(window))
+            code: int = loop.run_until_complete(run_selftest(window, controllers))
             return code
         closed = asyncio.Event()
         window.closing.connect(closed.set)
-        loop.run_until_complete(window.start())
+        loop.run_until_complete(controllers.start())
         if os.environ.get("PMDESK_STARTUP_PROBE") == "ready":
             _report("readyAt", window)
         loop.run_until_complete(closed.wait())
-        loop.run_until_complete(window.controller.local_api.stop())
-        loop.run_until_complete(engine.runs.detach())
-        loop.run_until_complete(engine.shutdown())
+        loop.run_until_complete(controllers.stop())
     return 0
 
 

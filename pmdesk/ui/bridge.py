@@ -1,4 +1,8 @@
-"""Engine notifications as Qt signals, coalesced: one burst of changes, one emission."""
+"""Engine notifications as Qt signals, coalesced: one burst of changes, one emission.
+
+Pages and controllers connect to these signals themselves; none is told by another what
+changed. Flushed every ``FLUSH_MS`` while changes arrive, never once per log line.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pmdesk.engine.notifications import (
     Change,
     EventsAppended,
     GateProgress,
+    PacketAdded,
     PlanChanged,
     ProjectsChanged,
     RunChanged,
@@ -21,8 +26,15 @@ FLUSH_MS = 40
 
 
 class EngineBridge(QObject):
+    """Signals:
+        runsChanged(project_id, [Run]) · plansChanged(project_id, [Plan]) ·
+        packetsAdded(project_id, [PacketSummary]) · logLines(run_id, [event dict]) ·
+        activityAdded([ActivityEvent]) · gateProgress([GateProgress]) · projectsChanged()
+    """
+
     runsChanged = Signal(str, list)  # project_id, [Run]
     plansChanged = Signal(str, list)  # project_id, [Plan]
+    packetsAdded = Signal(str, list)  # project_id, [PacketSummary]
     logLines = Signal(str, list)  # run_id, [event dict]
     activityAdded = Signal(list)  # [ActivityEvent]
     gateProgress = Signal(list)  # [GateProgress]
@@ -33,6 +45,7 @@ class EngineBridge(QObject):
         self.engine = engine
         self._runs: dict[str, dict[str, Any]] = {}
         self._plans: dict[str, dict[str, Any]] = {}
+        self._packets: dict[str, list[Any]] = {}
         self._lines: dict[str, list[dict[str, Any]]] = {}
         self._activity: list[Any] = []
         self._gates: list[GateProgress] = []
@@ -56,6 +69,8 @@ class EngineBridge(QObject):
             self._runs.setdefault(change.project_id, {})[change.run.run_id] = change.run
         elif isinstance(change, PlanChanged):
             self._plans.setdefault(change.project_id, {})[change.plan.plan_id] = change.plan
+        elif isinstance(change, PacketAdded):
+            self._packets.setdefault(change.project_id, []).append(change.packet)
         elif isinstance(change, EventsAppended):
             self._lines.setdefault(change.run_id, []).extend(change.events)
         elif isinstance(change, ActivityRecorded):
@@ -70,6 +85,7 @@ class EngineBridge(QObject):
     def flush(self) -> None:
         runs, self._runs = self._runs, {}
         plans, self._plans = self._plans, {}
+        packets, self._packets = self._packets, {}
         lines, self._lines = self._lines, {}
         activity, self._activity = self._activity, []
         gates, self._gates = self._gates, []
@@ -80,6 +96,8 @@ class EngineBridge(QObject):
             self.runsChanged.emit(project_id, list(by_id.values()))
         for project_id, by_id in plans.items():
             self.plansChanged.emit(project_id, list(by_id.values()))
+        for project_id, added in packets.items():
+            self.packetsAdded.emit(project_id, added)
         for run_id, events in lines.items():
             self.logLines.emit(run_id, events)
         if gates:

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.models import ActivityEvent
+from pmdesk.ui.actions import ActionId, keys
+from pmdesk.ui.bridge import EngineBridge
 from pmdesk.ui.models.tables import activity_text, projects_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
 from pmdesk.ui.widgets.tables import RecordTable
@@ -44,7 +46,15 @@ class Banner(QFrame):
 
 
 class DashboardPage(QWidget):
+    """Every project at a glance.
+
+    Signals:
+        openProject(project_id) · addProjectRequested · folderDropped(path) · settingsRequested ·
+        selectionChanged: the selected project changed (the actions' rules read it).
+    """
+
     openProject = Signal(str)
+    selectionChanged = Signal()
     addProjectRequested = Signal()
     folderDropped = Signal(str)
     settingsRequested = Signal()
@@ -82,13 +92,14 @@ class DashboardPage(QWidget):
         self.table.sort_by(1, Qt.SortOrder.AscendingOrder)  # most urgent first
         self.table.doubleClicked.connect(self._open_selected)
         self.table.activated.connect(self._open_selected)
+        self.table.selectionModel().selectionChanged.connect(self.selectionChanged)
         self.table.setColumnWidth(0, 160)
 
         self.empty = QLabel(self.tr(
             "<h3>Welcome to pmdesk</h3>"
-            "<p>Add a project folder to start: click <b>Add project…</b> (Ctrl+O) or drop a folder here.</p>"
+            "<p>Add a project folder to start: click <b>Add project…</b> (%1) or drop a folder here.</p>"
             "<p>Then start a run in it, inspect the result, let the AI plan the follow-up, dispatch the plan "
-            "as parallel runs and verify it with the project's own gates.</p>"))
+            "as parallel runs and verify it with the project's own gates.</p>").replace("%1", keys(ActionId.ADD_PROJECT)))
         self.empty.setObjectName("EmptyState")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -115,6 +126,10 @@ class DashboardPage(QWidget):
         self.splitter = split
         layout.addWidget(split, 1)
         self._names: dict[str, str] = {}
+
+    def bind(self, bridge: EngineBridge) -> None:
+        """Listen to the engine: what just happened goes into the activity feed."""
+        bridge.activityAdded.connect(self.add_activity)
 
     def set_overviews(self, overviews: list[ProjectOverview]) -> None:
         self.model.set_records(overviews)

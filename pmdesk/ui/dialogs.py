@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import statistics
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,10 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pmdesk.engine.planning import PlanGenerationError, validate_answer, waves
-from pmdesk.models import ExecutorKind, Plan, TaskState
-from pmdesk.store import RunSummary
-from pmdesk.ui.models.tables import parse_ts
+from pmdesk.engine.plans.estimate import DispatchEstimate
+from pmdesk.engine.plans.shape import PlanGenerationError, validate_answer
+from pmdesk.models import ExecutorKind, Plan
+from pmdesk.store import PacketSummary
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("dialogs", text)
 
 
 class NewRunDialog(QDialog):
@@ -108,6 +111,17 @@ class TaskEditor(QTableWidget):
         self.setItem(row, 1, QTableWidgetItem(str(priority)))
         self.setItem(row, 2, QTableWidgetItem(", ".join(str(d) for d in deps or [])))
 
+    def _cell(self, row: int, column: int) -> str:
+        item = self.item(row, column)
+        return item.text() if item is not None else ""
+
+    def _set_cell(self, row: int, column: int, text: str) -> None:
+        item = self.item(row, column)
+        if item is None:
+            self.setItem(row, column, QTableWidgetItem(text))
+        else:
+            item.setText(text)
+
     def remove_selected(self) -> None:
         rows = sorted({i.row() for i in self.selectedIndexes()}, reverse=True)
         for row in rows:
@@ -118,25 +132,25 @@ class TaskEditor(QTableWidget):
         for row in range(self.rowCount()):
             deps = self._deps(row)
             deps = [d - 1 if d > removed else d for d in deps if d != removed]
-            self.item(row, 2).setText(", ".join(map(str, deps)))
+            self._set_cell(row, 2, ", ".join(map(str, deps)))
 
-    def move(self, delta: int) -> None:
+    def move_row(self, delta: int) -> None:
         row = self.currentRow()
         target = row + delta
         if row < 0 or not 0 <= target < self.rowCount():
             return
         a, b = row + 1, target + 1
-        texts = [[self.item(r, c).text() for c in range(3)] for r in (row, target)]
+        texts = [[self._cell(r, c) for c in range(3)] for r in (row, target)]
         for c in range(3):
-            self.item(row, c).setText(texts[1][c])
-            self.item(target, c).setText(texts[0][c])
+            self._set_cell(row, c, texts[1][c])
+            self._set_cell(target, c, texts[0][c])
         for r in range(self.rowCount()):  # dependencies follow the tasks they name
             deps = [b if d == a else a if d == b else d for d in self._deps(r)]
-            self.item(r, 2).setText(", ".join(map(str, deps)))
+            self._set_cell(r, 2, ", ".join(map(str, deps)))
         self.setCurrentCell(target, 0)
 
     def _deps(self, row: int) -> list[int]:
-        text = self.item(row, 2).text() if self.item(row, 2) else ""
+        text = self._cell(row, 2)
         out = []
         for part in text.replace(";", ",").split(","):
             part = part.strip().lstrip("#")
@@ -148,8 +162,8 @@ class TaskEditor(QTableWidget):
         """The tasks in the submit_plan format; validated like a model's answer."""
         tasks = []
         for row in range(self.rowCount()):
-            description = (self.item(row, 0).text() if self.item(row, 0) else "").strip()
-            priority_text = (self.item(row, 1).text() if self.item(row, 1) else "1").strip()
+            description = self._cell(row, 0).strip()
+            priority_text = self._cell(row, 1).strip() or "1"
             priority: Any = int(priority_text) if priority_text.lstrip("-").isdigit() else priority_text
             deps = [f"t{d}" for d in self._deps(row)]
             tasks.append({"id": f"t{row + 1}", "description": description, "priority": priority, "dependencies": deps})
@@ -161,7 +175,7 @@ class PlanDialog(QDialog):
 
     generateRequested = Signal(str, str)  # packet id, model
 
-    def __init__(self, packets: list[dict[str, Any]], default_model: str, parent: QWidget | None = None) -> None:
+    def __init__(self, packets: list[PacketSummary], default_model: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Plan the follow-up"))
         self.resize(860, 560)
@@ -191,8 +205,8 @@ class PlanDialog(QDialog):
         tools = QHBoxLayout()
         for text, slot in ((self.tr("Add task"), lambda: self.editor.add_task()),
                            (self.tr("Remove"), self.editor.remove_selected),
-                           (self.tr("Move up"), lambda: self.editor.move(-1)),
-                           (self.tr("Move down"), lambda: self.editor.move(1))):
+                           (self.tr("Move up"), lambda: self.editor.move_row(-1)),
+                           (self.tr("Move down"), lambda: self.editor.move_row(1))):
             b = QPushButton(text)
             b.clicked.connect(slot)
             tools.addWidget(b)
@@ -248,50 +262,30 @@ class PlanDialog(QDialog):
         return self.editor.answer()
 
 
-@dataclass
-class Estimate:
-    runs: int
-    waves: int
-    peak: int
-    tokens: str
-    cost: str
-    time: str
+def estimate_texts(e: DispatchEstimate) -> dict[str, str]:
+    """The engine's estimate in words; "unknown" where there is no history behind a figure."""
+    unknown = tr("unknown")
 
+    def basis(n: int) -> str:
+        return tr(" (from %n past runs)").replace("%n", str(n))
 
-def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary]) -> Estimate:
-    """From the plan's shape and the project's finished runs; "unknown" without history."""
-    graph = {t.task_id: list(t.dependencies) for t in plan.tasks}
-    levels = waves(graph)
-    limit = limit if parallel else 1
-    peak = min(limit, max((len(w) for w in levels), default=0))
-    done = [r for r in history if r.status == TaskState.COMPLETE and r.task_run_id is None]
-    n = len(plan.tasks)
-    tokens = [r.total_tokens for r in done if r.total_tokens]
-    costs = [r.cost_usd for r in done if r.cost_usd is not None]
-    durations = []
-    for r in done:
-        a, b = parse_ts(r.started_at), parse_ts(r.ended_at)
-        if a and b:
-            durations.append((b - a).total_seconds())
-    unknown = "unknown"
-    token_text = f"≈ {int(statistics.mean(tokens) * n):,} tokens (from {len(tokens)} past runs)" if tokens else unknown
-    cost_text = f"≈ ${statistics.mean(costs) * n:.2f} (from {len(costs)} past runs)" if costs else unknown
-    if durations:
-        per = statistics.mean(durations)
-        rounds = sum(-(-len(w) // max(1, limit)) for w in levels) if parallel else n
-        seconds = per * rounds
-        time_text = f"≈ {seconds / 60:.1f} min ({rounds} rounds of ≈ {per:.0f} s)"
-    else:
-        time_text = unknown
-    return Estimate(runs=n, waves=len(levels), peak=peak, tokens=token_text, cost=cost_text, time=time_text)
+    tokens = f"≈ {e.tokens:,} tokens{basis(e.tokens_basis)}" if e.tokens is not None else unknown
+    cost = f"≈ ${e.cost_usd:.2f}{basis(e.cost_basis)}" if e.cost_usd is not None else unknown
+    time = (tr("≈ %1 min (%2 rounds of ≈ %3 s)").replace("%1", f"{e.seconds / 60:.1f}").replace("%2", str(e.rounds))
+            .replace("%3", f"{e.seconds_per_run or 0:.0f}") if e.seconds is not None else unknown)
+    return {"runs": str(e.runs), "waves": str(e.waves), "peak": str(e.peak), "tokens": tokens, "cost": cost,
+            "time": time}
 
 
 class DispatchDialog(QDialog):
-    def __init__(self, plan: Plan, concurrency: int, history: list[RunSummary], parent: QWidget | None = None) -> None:
+    """Parallel or not, how many at once, and what that would take (the engine's estimate)."""
+
+    def __init__(self, plan: Plan, concurrency: int, estimator: Callable[[bool, int], DispatchEstimate],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Dispatch plan"))
         self.plan = plan
-        self.history = history
+        self.estimator = estimator
         form = QFormLayout(self)
         form.addRow(QLabel(self.tr("Start the plan's %n tasks as agent runs in the project.").replace(
             "%n", str(len(plan.tasks)))))
@@ -321,9 +315,9 @@ class DispatchDialog(QDialog):
 
     def _update(self) -> None:
         self.limit.setEnabled(self.parallel.isChecked())
-        e = estimate(self.plan, self.parallel.isChecked(), self.limit.value(), self.history)
-        for key in ("runs", "waves", "peak", "tokens", "cost", "time"):
-            self.labels[key].setText(str(getattr(e, key)))
+        texts = estimate_texts(self.estimator(self.parallel.isChecked(), self.limit.value()))
+        for key, label in self.labels.items():
+            label.setText(texts[key])
 
     def values(self) -> dict[str, Any]:
         return {"parallel": self.parallel.isChecked(), "max_parallel": self.limit.value()}

@@ -1,35 +1,38 @@
-"""The main window: a dashboard page and a project page, menus with shortcuts, a status bar.
+"""The main window: a dashboard page and a project page, menus from the action table, a status bar.
 
 The window paints before the engine exists: its frame, menus and a "Loading…" page come
-first, then ``attach`` builds the pages on the engine. Importing the engine (pydantic
-models, the store) is most of start-up time, and the user sees the window meanwhile.
+first, then the composition root (``ui.app.attach``) builds the pages on the engine. The
+window knows no controller: closing asks ``quit_guard`` (set by the root) and emits
+``closing``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QIcon
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QStackedWidget, QWidget
 
-from pmdesk.resources import path as resource
+from pmdesk.ui.actions import ActionId, build_actions
+from pmdesk.ui.resources import path as resource
 
-if TYPE_CHECKING:
-    from pmdesk.engine.engine import Engine
-    from pmdesk.ui.controller import Controller
+if TYPE_CHECKING:  # the pages load the engine's models: only after the first paint
     from pmdesk.ui.dashboard import DashboardPage
     from pmdesk.ui.project_page import ProjectPage
 
 
 class MainWindow(QMainWindow):
+    """Signals:
+        closing: the window is about to close (after ``quit_guard`` let it).
+    """
+
     closing = Signal()
-    engine: Engine
-    controller: Controller
-    dashboard: DashboardPage
+    dashboard: DashboardPage  # set by set_pages(), after the first paint
     project_page: ProjectPage
 
-    def __init__(self, engine: Engine | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("pmdesk")
         self.setWindowIcon(QIcon(str(resource("pmdesk.svg"))))
@@ -43,102 +46,45 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         self.engine_status = QLabel()
         self.statusBar().addPermanentWidget(self.engine_status)
-        self.actions_by_name: dict[str, QAction] = {}
-        self._build_menus()
+        bar = self.menuBar()
+        self.menus: dict[str, QMenu] = {name: bar.addMenu(title) for name, title in (
+            ("file", self.tr("&File")), ("project", self.tr("&Project")), ("view", self.tr("&View")),
+            ("help", self.tr("&Help")))}
+        self.actions_by_id: dict[ActionId, QAction] = build_actions(self, self.menus)
+        self.quit_guard: Callable[[], bool] | None = None  # True: the guard asks first; close later
         self.allow_close = False
         self.attached = False
         geometry = QSettings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if engine is not None:
-            self.attach(engine)
 
-    def attach(self, engine: Engine) -> None:
-        """Build the pages and the controller on ``engine``; the menus come alive."""
-        from pmdesk.ui.controller import Controller
-        from pmdesk.ui.dashboard import DashboardPage
-        from pmdesk.ui.project_page import ProjectPage
-
-        self.engine = engine
-        self.dashboard = DashboardPage()
-        self.project_page = ProjectPage()
-        self.pages.addWidget(self.dashboard)
-        self.pages.addWidget(self.project_page)
-        self.pages.setCurrentWidget(self.dashboard)
+    def set_pages(self, dashboard: DashboardPage, project_page: ProjectPage) -> None:
+        """The pages replace the loading page."""
+        self.dashboard, self.project_page = dashboard, project_page
+        self.attached = True
+        self.pages.addWidget(dashboard)
+        self.pages.addWidget(project_page)
+        self.pages.setCurrentWidget(dashboard)
         self.pages.removeWidget(self.loading)
         self.loading.deleteLater()
-        self.controller = Controller(engine, self)
-        self._restore_splitters()
-        for action in self.actions_by_name.values():
-            action.setEnabled(True)
-        self.attached = True
-
-    def _action(self, menu_name: str, name: str, text: str, shortcut: str | QKeySequence.StandardKey | None) -> QAction:
-        menu = self._menus[menu_name]
-        action = QAction(text, self)
-        action.setEnabled(False)  # until attach()
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        menu.addAction(action)
-        self.actions_by_name[name] = action
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        self._menus = {name: bar.addMenu(title) for name, title in (
-            ("file", self.tr("&File")), ("project", self.tr("&Project")), ("view", self.tr("&View")),
-            ("help", self.tr("&Help")))}
-        self._action("file", "add_project", self.tr("&Add project…"), "Ctrl+O")
-        self._action("file", "settings", self.tr("&Settings…"), "Ctrl+,")
-        self._menus["file"].addSeparator()
-        self._action("file", "quit", self.tr("&Quit"), "Ctrl+Q")
-        self._action("project", "open_project", self.tr("&Open selected project"), None)
-        self._action("project", "new_run", self.tr("&New run…"), "Ctrl+N")
-        self._action("project", "inspect", self.tr("&Inspect selected run"), "Ctrl+I")
-        self._action("project", "plan", self.tr("&Plan…"), "Ctrl+P")
-        self._action("project", "dispatch", self.tr("&Dispatch plan…"), "Ctrl+D")
-        self._action("project", "verify", self.tr("&Verify plan…"), "Ctrl+Shift+V")
-        self._menus["project"].addSeparator()
-        self._action("project", "cancel_run", self.tr("Cancel selected &run…"), "Ctrl+.")
-        self._action("project", "remove_project", self.tr("&Remove project from pmdesk…"), None)
-        self._action("view", "dashboard", self.tr("&Dashboard"), "Alt+Left")
-        self._action("view", "refresh", self.tr("&Refresh"), "F5")
-        self._action("help", "about", self.tr("&About pmdesk"), None)
 
     def show_dashboard(self) -> None:
-        self.pages.setCurrentWidget(self.dashboard)
+        if self.attached:
+            self.pages.setCurrentWidget(self.dashboard)
         self.setWindowTitle("pmdesk")
 
-    def show_project_page(self) -> None:
-        self.pages.setCurrentWidget(self.project_page)
-        if self.project_page.project:
-            self.setWindowTitle(f"{self.project_page.project.name} — pmdesk")
+    def show_project_page(self, title: str) -> None:
+        if self.attached:
+            self.pages.setCurrentWidget(self.project_page)
+        self.setWindowTitle(f"{title} — pmdesk")
 
     def on_project_page(self) -> bool:
-        return self.pages.currentWidget() is self.project_page
-
-    def _restore_splitters(self) -> None:
-        settings = QSettings()
-        for splitter, key in ((self.dashboard.splitter, "dashboard/split"), (self.project_page.splitter, "project/split")):
-            value = settings.value(key)
-            if value is not None:
-                splitter.restoreState(value)
-
-    def save_state(self) -> None:
-        settings = QSettings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        if not self.attached:
-            return
-        settings.setValue("dashboard/split", self.dashboard.splitter.saveState())
-        settings.setValue("project/split", self.project_page.splitter.saveState())
+        return self.attached and self.pages.currentWidget() is self.project_page
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.attached and not self.allow_close and self.controller.confirm_quit():
+        if not self.allow_close and self.quit_guard is not None and self.quit_guard():
             event.ignore()
             return
-        self.save_state()
+        QSettings().setValue("window/geometry", self.saveGeometry())
         self.closing.emit()
         super().closeEvent(event)
-
-    async def start(self) -> None:
-        await self.controller.start()

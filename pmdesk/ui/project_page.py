@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -20,28 +21,16 @@ from PySide6.QtWidgets import (
 )
 
 from pmdesk.engine.overview import ProjectOverview
-from pmdesk.models import Plan, PlanStatus, Project, Run, TaskState
-from pmdesk.store import PlanSummary, RunSummary, StateProblem
+from pmdesk.models import Plan, Project, Run, TaskState, check_mark
+from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
 from pmdesk.store.summaries import plan_summary, run_summary
+from pmdesk.ui.actions import ActionId, mirror
+from pmdesk.ui.bridge import EngineBridge
 from pmdesk.ui.dashboard import Banner
 from pmdesk.ui.models.tables import packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
 from pmdesk.ui.widgets.log_view import LogView
 from pmdesk.ui.widgets.tables import RecordTable
-
-
-def verify_allowed(plan: Plan | None) -> bool:
-    """Spec: RUNNING with all tasks complete; DESIGN: also when all ended (with confirmation), and FAILED."""
-    if plan is None or not plan.tasks:
-        return False
-    if plan.status == PlanStatus.FAILED:
-        return True
-    return plan.status == PlanStatus.RUNNING and all(t.status.is_terminal for t in plan.tasks)
-
-
-def plan_cancellable(plan: Plan | None) -> bool:
-    return plan is not None and plan.status in (PlanStatus.DRAFT, PlanStatus.DISPATCHING, PlanStatus.RUNNING,
-                                                PlanStatus.VERIFYING)
 
 
 def merge_newer(listing: list[Any], live: list[Any], key: str) -> list[Any]:
@@ -70,31 +59,32 @@ def section(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
 
 
 class ProjectPage(QWidget):
+    """One project's page. Its buttons are the window's actions (``ui.actions``).
+
+    Signals:
+        backRequested: the back arrow was clicked.
+        answerSubmitted(run_id, text): the user answered the selected run.
+        runSelected(run_id) / planSelected(plan_id): the selection moved.
+        contextChanged: what the actions' rules read changed (selection, plan, packets).
+    """
+
     backRequested = Signal()
-    newRunRequested = Signal()
-    inspectRequested = Signal(str)  # run id
-    planRequested = Signal()
-    dispatchRequested = Signal(str)  # plan id
-    verifyRequested = Signal(str)
-    continueRequested = Signal(str)
-    cancelRunRequested = Signal(str)
-    cancelPlanRequested = Signal(str)
     answerSubmitted = Signal(str, str)  # run id, text
     runSelected = Signal(str)
     planSelected = Signal(str)
+    contextChanged = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, actions: Mapping[ActionId, QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
         self.plan: Plan | None = None
-        self.live_plan_ids: set[str] = set()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
 
         # -- header
         head = QHBoxLayout()
         self.back = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "")
-        self.back.setToolTip(self.tr("Back to the dashboard (Alt+Left)"))
+        self.back.setToolTip(actions[ActionId.DASHBOARD].toolTip())
         self.back.clicked.connect(self.backRequested)
         head.addWidget(self.back)
         titles = QVBoxLayout()
@@ -114,24 +104,20 @@ class ProjectPage(QWidget):
         head.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignVCenter)
         head.addStretch(1)
 
-        def button(text: str, tip: str, signal: Any, primary: bool = False) -> QPushButton:
+        def button(text: str, action: ActionId, primary: bool = False, spec_visibility: bool = False) -> QPushButton:
             b = QPushButton(text)
-            b.setToolTip(tip)
             b.setProperty("primary", primary)
-            b.clicked.connect(signal)
+            mirror(b, actions[action], hide_when_disabled=spec_visibility)
             head.addWidget(b)
             return b
 
-        self.new_run_button = button(self.tr("New run…"), self.tr("Start an agent run (Ctrl+N)"), self.newRunRequested)
-        self.inspect_button = button(self.tr("Inspect"), self.tr("Create an Inspection Packet of the selected run (Ctrl+I)"),
-                                     self._inspect)
-        self.plan_button = button(self.tr("Plan…"), self.tr("Let the AI split the follow-up into tasks (Ctrl+P)"),
-                                  self.planRequested, primary=True)
-        self.dispatch_button = button(self.tr("Dispatch…"), self.tr("Run the DRAFT plan's tasks (Ctrl+D)"),
-                                      self._dispatch, primary=True)
-        self.continue_button = button(self.tr("Continue"), self.tr("Start the plan's queued tasks again"), self._continue)
-        self.verify_button = button(self.tr("Verify…"), self.tr("Run gate:all on the plan (Ctrl+Shift+V)"),
-                                    self._verify, primary=True)
+        # The spec shows Plan, Dispatch and Verify only when they apply; the rest are disabled with a reason.
+        self.new_run_button = button(self.tr("New run…"), ActionId.NEW_RUN)
+        self.inspect_button = button(self.tr("Inspect"), ActionId.INSPECT)
+        self.plan_button = button(self.tr("Plan…"), ActionId.PLAN, primary=True, spec_visibility=True)
+        self.dispatch_button = button(self.tr("Dispatch…"), ActionId.DISPATCH, primary=True, spec_visibility=True)
+        self.continue_button = button(self.tr("Continue"), ActionId.CONTINUE, spec_visibility=True)
+        self.verify_button = button(self.tr("Verify…"), ActionId.VERIFY, primary=True, spec_visibility=True)
         layout.addLayout(head)
 
         self.problems_banner = Banner()
@@ -143,7 +129,7 @@ class ProjectPage(QWidget):
         self.plans.selectionModel().selectionChanged.connect(self._plan_selection)
         self.cancel_plan_button = QPushButton(self.tr("Cancel plan"))
         self.cancel_plan_button.setProperty("danger", True)
-        self.cancel_plan_button.clicked.connect(self._cancel_plan)
+        mirror(self.cancel_plan_button, actions[ActionId.CANCEL_PLAN])
         self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
                                  widths={0: 40, 2: 68, 3: 100, 4: 140, 5: 100})
         self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
@@ -156,7 +142,7 @@ class ProjectPage(QWidget):
         self.runs.selectionModel().selectionChanged.connect(self._run_selection)
         self.cancel_run_button = QPushButton(self.tr("Cancel run"))
         self.cancel_run_button.setProperty("danger", True)
-        self.cancel_run_button.clicked.connect(self._cancel_run)
+        mirror(self.cancel_run_button, actions[ActionId.CANCEL_RUN])
         self.packets = RecordTable(packets_model(self), stretch=1, widths={0: 140, 2: 110, 3: 90})
         tabs = QTabWidget()
         tabs.addTab(section(self.tr("Runs"), self.runs, self.cancel_run_button), self.tr("Runs"))
@@ -200,7 +186,13 @@ class ProjectPage(QWidget):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
-        self.update_actions()
+
+    def bind(self, bridge: EngineBridge) -> None:
+        """Listen to the engine for this page's project."""
+        bridge.runsChanged.connect(self._runs_changed)
+        bridge.plansChanged.connect(self._plans_changed)
+        bridge.packetsAdded.connect(self._packets_added)
+        bridge.logLines.connect(self._log_lines)
 
     # -- content ------------------------------------------------------------------------
 
@@ -216,7 +208,7 @@ class ProjectPage(QWidget):
         self.log.show_run(None, [])
         self.question.hide()
         self.plan_result.clear()
-        self.update_actions()
+        self.contextChanged.emit()
 
     def set_overview(self, overview: ProjectOverview) -> None:
         self.status_pill.setText(status_text(overview.status))
@@ -236,7 +228,7 @@ class ProjectPage(QWidget):
             "Latest: %1 — %2").replace("%n", str(len(problems))).replace("%1", latest.path).replace("%2", latest.message))
         self.problems_banner.show()
 
-    def set_lists(self, runs: list[RunSummary], plans: list[PlanSummary], packets: list[dict[str, Any]]) -> None:
+    def set_lists(self, runs: list[RunSummary], plans: list[PlanSummary], packets: list[PacketSummary]) -> None:
         """The listing read in a worker thread, merged with live updates that arrived meanwhile."""
         self.runs.source.set_records(merge_newer(runs, self.runs.source.records(), "run_id"))
         self.runs.sort_by(3)
@@ -247,14 +239,33 @@ class ProjectPage(QWidget):
         self.packets.sort_by(3)
         if plans and self.plan is None:
             self.plans.selectRow(0)
-        self.update_actions()
+        self.contextChanged.emit()
+
+    def _mine(self, project_id: str) -> bool:
+        return self.project is not None and self.project.project_id == project_id
+
+    def _runs_changed(self, project_id: str, runs: list[Run]) -> None:
+        if self._mine(project_id):
+            self.runs_changed(runs)
+
+    def _plans_changed(self, project_id: str, plans: list[Plan]) -> None:
+        if self._mine(project_id):
+            self.plans_changed(plans)
+
+    def _packets_added(self, project_id: str, packets: list[PacketSummary]) -> None:
+        if self._mine(project_id):
+            self.packets_changed(packets)
+
+    def _log_lines(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        if self.log.run_id == run_id:
+            self.log.append_events(events)
 
     def runs_changed(self, runs: list[Run]) -> None:
         self.runs.source.upsert([run_summary(r) for r in runs])
         selected = self.selected_run()
         if selected is not None and any(r.run_id == selected.run_id for r in runs):
             self._show_question(selected)
-        self.update_actions()
+        self.contextChanged.emit()
 
     def plans_changed(self, plans: list[Plan]) -> None:
         self.plans.source.upsert([plan_summary(p) for p in plans])
@@ -263,26 +274,25 @@ class ProjectPage(QWidget):
                 self.set_plan(plan)
         if self.plans.selected_record() is None and plans:
             self.plans.select_key(plans[-1].plan_id)
-        self.update_actions()
+        self.contextChanged.emit()
 
-    def packets_changed(self, packets: list[dict[str, Any]]) -> None:
+    def packets_changed(self, packets: list[PacketSummary]) -> None:
         self.packets.source.upsert(packets)
-        self.update_actions()
+        self.contextChanged.emit()
 
     def set_plan(self, plan: Plan | None) -> None:
         self.plan = plan
         self.tasks.source.set_records(task_rows(plan.tasks) if plan else [])
         self.plan_result.setText(self._result_text(plan))
-        self.update_actions()
+        self.contextChanged.emit()
 
     def _result_text(self, plan: Plan | None) -> str:
         if plan is None or plan.gate_result is None:
             return ""
         marks = []
         for c in plan.gate_result.checks:
-            mark = "–" if c.skipped else ("✓" if c.passed else "✗")
             duration = f" {c.duration} ms" if c.duration is not None else ""
-            marks.append(f"{mark} {c.name}{duration}: {c.message}")
+            marks.append(f"{check_mark(c)} {c.name}{duration}: {c.message}")
         verdict = self.tr("Gates passed") if plan.gate_result.passed else self.tr("Failed")
         return f"<b>{verdict}</b><br>" + "<br>".join(m.replace("<", "&lt;") for m in marks)
 
@@ -297,7 +307,7 @@ class ProjectPage(QWidget):
         if run is not None:
             self.runSelected.emit(run.run_id)
             self._show_question(run)
-        self.update_actions()
+        self.contextChanged.emit()
 
     def _show_question(self, run: RunSummary) -> None:
         if run.status == TaskState.AWAITING_RESPONSE:
@@ -312,46 +322,8 @@ class ProjectPage(QWidget):
         if isinstance(record, PlanSummary):
             self.planSelected.emit(record.plan_id)
 
-    def update_actions(self) -> None:
-        has_project = self.project is not None
-        run = self.selected_run()
-        plan = self.plan
-        self.new_run_button.setEnabled(has_project)
-        self.inspect_button.setEnabled(run is not None and run.status not in (TaskState.CREATED, TaskState.QUEUED))
-        self.plan_button.setVisible(has_project and self.packets.source.rowCount() > 0)
-        self.dispatch_button.setVisible(plan is not None and plan.status == PlanStatus.DRAFT)
-        self.verify_button.setVisible(verify_allowed(plan))
-        self.continue_button.setVisible(
-            plan is not None and plan.status == PlanStatus.RUNNING and plan.plan_id not in self.live_plan_ids
-            and any(t.status == TaskState.QUEUED for t in plan.tasks))
-        self.cancel_plan_button.setEnabled(plan_cancellable(plan))
-        self.cancel_run_button.setEnabled(run is not None and not run.status.is_terminal)
-
-    def _inspect(self) -> None:
-        run = self.selected_run()
-        if run is not None:
-            self.inspectRequested.emit(run.run_id)
-
-    def _dispatch(self) -> None:
-        if self.plan is not None:
-            self.dispatchRequested.emit(self.plan.plan_id)
-
-    def _verify(self) -> None:
-        if self.plan is not None:
-            self.verifyRequested.emit(self.plan.plan_id)
-
-    def _continue(self) -> None:
-        if self.plan is not None:
-            self.continueRequested.emit(self.plan.plan_id)
-
-    def _cancel_run(self) -> None:
-        run = self.selected_run()
-        if run is not None:
-            self.cancelRunRequested.emit(run.run_id)
-
-    def _cancel_plan(self) -> None:
-        if self.plan is not None:
-            self.cancelPlanRequested.emit(self.plan.plan_id)
+    def has_packets(self) -> bool:
+        return self.packets.source.rowCount() > 0
 
     def _send_answer(self) -> None:
         run = self.selected_run()
@@ -362,11 +334,3 @@ class ProjectPage(QWidget):
         self.answer.clear()
         self.question.hide()
 
-
-SHORTCUTS = {
-    "new_run": QKeySequence("Ctrl+N"),
-    "inspect": QKeySequence("Ctrl+I"),
-    "plan": QKeySequence("Ctrl+P"),
-    "dispatch": QKeySequence("Ctrl+D"),
-    "verify": QKeySequence("Ctrl+Shift+V"),
-}

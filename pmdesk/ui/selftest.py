@@ -6,31 +6,37 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QColor
 
+from pmdesk.engine.engine import Engine
 from pmdesk.models import ExecutorKind, PlanStatus, TaskState
 from pmdesk.ui.main_window import MainWindow
 from pmdesk.ui.widgets.badge import AwaitingBadge
 
+if TYPE_CHECKING:
+    from pmdesk.ui.app import Controllers
 
-async def _until(predicate: object, timeout: float = 30) -> bool:
+
+async def _until(predicate: Callable[[], bool], timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         await asyncio.sleep(0.05)
     return False
 
 
-async def _check_api(engine: object) -> None:
+async def _check_api(engine: Engine) -> None:
     """The API server starts on a free port and answers an authenticated request."""
     import aiohttp
 
     from pmdesk.api.server import ApiServer
 
-    server = ApiServer(engine, "127.0.0.1", 0)  # type: ignore[arg-type]
+    server = ApiServer(engine, "127.0.0.1", 0)
     await server.start()
     try:
         headers = {"Authorization": f"Bearer {server.token}"}
@@ -42,15 +48,15 @@ async def _check_api(engine: object) -> None:
         await server.stop()
 
 
-async def run_selftest(window: MainWindow) -> int:
+async def run_selftest(window: MainWindow, controllers: Controllers) -> int:
     steps: list[str] = []
     try:
-        await window.start()
+        await controllers.start()
         steps.append("window opened")
-        engine = window.engine
+        engine = controllers.engine
         folder = Path(tempfile.mkdtemp(prefix="pmdesk-selftest-project-"))
         project = engine.add_project(str(folder), "selftest")
-        window.controller.open_project(project.project_id)
+        controllers.projects.open_project(project.project_id)
         steps.append("project registered and opened")
         run = engine.runs.create(project, "selftest", executor=ExecutorKind.COMMAND, command="/bin/sh -c 'echo ok'")
         await engine.runs.start(project, run.run_id)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.plans.changes import mirror_runs
 from pmdesk.engine.notifications import Change, PlanChanged
+from pmdesk.engine.plans.changes import mirror_runs
 from pmdesk.engine.store_worker import StoreWorker
 from pmdesk.models import ExecutorKind, Plan, TaskState
 from tests.engine.helpers import add_project

@@ -11,7 +11,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from pmdesk.engine.engine import Engine
-from pmdesk.ui.app import apply_theme
+from pmdesk.ui.app import Controllers, apply_theme, open_window
 from pmdesk.ui.main_window import MainWindow
 
 
@@ -42,16 +42,21 @@ def run(qtbot: Any, coro: Coroutine[Any, Any, Any], timeout: int = 30_000) -> An
 
 
 @pytest.fixture
-def window(qtbot: Any, qloop: qasync.QEventLoop, engine: Engine) -> Iterator[MainWindow]:
+def controllers(qtbot: Any, qloop: qasync.QEventLoop, engine: Engine) -> Iterator[Controllers]:
+    """The real window on the engine, composed as the app composes it, started."""
     app = QApplication.instance()
     apply_theme(app)
-    win = MainWindow(engine)
+    win, composed = open_window(engine)
     qtbot.addWidget(win)
     win.show()
-    run(qtbot, win.start())
-    yield win
+    run(qtbot, composed.start())
+    yield composed
     win.allow_close = True
-    bridge = win.controller.bridge
-    bridge.close()
-    run(qtbot, win.controller.local_api.stop())
+    composed.bridge.close()
+    run(qtbot, composed.settings.local_api.stop())
     run(qtbot, engine.shutdown())
+
+
+@pytest.fixture
+def window(controllers: Controllers) -> MainWindow:
+    return controllers.shell.window

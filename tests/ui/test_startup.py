@@ -10,6 +10,8 @@ import time
 from typing import Any
 
 from pmdesk.engine.engine import Engine
+from pmdesk.ui.actions import ActionId
+from pmdesk.ui.app import attach
 from pmdesk.ui.main_window import MainWindow
 from tests.conftest import ROOT
 
@@ -19,10 +21,14 @@ def test_the_frame_works_before_the_engine_and_attaches_later(qtbot: Any, engine
     qtbot.addWidget(window)
     window.show()
     assert window.pages.currentWidget() is window.loading and "Loading" in window.loading.text()
-    assert not any(a.isEnabled() for a in window.actions_by_name.values())  # nothing to act on yet
-    window.attach(engine)
+    assert not any(a.isEnabled() for a in window.actions_by_id.values())  # nothing to act on yet
+    controllers = attach(window, engine)
     assert window.pages.currentWidget() is window.dashboard
-    assert all(a.isEnabled() for a in window.actions_by_name.values())
+    always = (ActionId.ADD_PROJECT, ActionId.SETTINGS, ActionId.QUIT, ActionId.REFRESH, ActionId.ABOUT)
+    assert all(window.actions_by_id[a].isEnabled() for a in always)
+    new_run = window.actions_by_id[ActionId.NEW_RUN]  # nothing to start a run in on the dashboard: disabled, and why
+    assert not new_run.isEnabled() and "Open a project first" in new_run.statusTip()
+    controllers.bridge.close()
     window.allow_close = True
     window.close()
 
@@ -53,3 +59,14 @@ def test_selftest_from_the_checkout() -> None:
                          timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "window opened" in out.stdout and "badge rendered" in out.stdout
+
+
+def test_the_frame_loads_neither_the_engine_nor_its_models() -> None:
+    """What the window's first paint waits for: Qt and the frame, not pydantic, the store or the SDK."""
+    probe = ("import sys; from pmdesk.ui.main_window import MainWindow; "
+             "print(sorted(m for m in sys.modules if m.startswith(('pmdesk.engine', 'pmdesk.models', 'pmdesk.store', "
+             "'pydantic', 'aiohttp', 'anthropic'))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

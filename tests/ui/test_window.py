@@ -15,6 +15,7 @@ from pmdesk import config
 from pmdesk.engine.engine import Engine
 from pmdesk.models import ExecutorKind, Plan, PlanStatus, PlanTask, TaskState, new_id
 from pmdesk.store import RunSummary
+from pmdesk.ui.app import Controllers
 from pmdesk.ui.main_window import MainWindow
 from pmdesk.ui.models.record_model import BadgeRole
 from pmdesk.ui.widgets.log_view import MAX_BLOCKS, LogView
@@ -36,27 +37,27 @@ def click_yes(qtbot: Any) -> None:
     qtbot.mouseClick(message.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
 
 
-def test_first_start_shows_what_to_do_then_a_project(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+def test_first_start_shows_what_to_do_then_a_project(controllers: Controllers, qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     dash = window.dashboard
     assert dash.stack.currentWidget() is dash.empty
     assert "Add project" in dash.empty.text()
     assert dash.agent_banner.isVisible()  # neither claude nor a key in this private home
     folder = tmp_path / "alpha"
     folder.mkdir()
-    window.controller.add_project(str(folder))
+    controllers.projects.add_project(str(folder))
     assert window.on_project_page() and window.project_page.title.text() == "alpha"
     window.show_dashboard()
     qtbot.waitUntil(lambda: dash.model.rowCount() == 1)
     assert dash.stack.currentWidget() is dash.table
-    window.controller.add_project(str(folder))  # twice: a clear error, no crash
+    controllers.projects.add_project(str(folder))  # twice: a clear error, no crash
     assert "already registered" in window.statusBar().currentMessage()
 
 
-def test_the_badge_pulses_and_goes_away_after_answering(qtbot: Any, window: MainWindow, engine: Engine,
+def test_the_badge_pulses_and_goes_away_after_answering(controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine,
                                                          tmp_path: Path, fake_claude: Path) -> None:
     (tmp_path / "p").mkdir()
     project = engine.add_project(str(tmp_path / "p"), "p")
-    window.controller.open_project(project.project_id)
+    controllers.projects.open_project(project.project_id)
     run_ = engine.runs.create(project, "pick one [ask]", executor=ExecutorKind.CLAUDE_CODE)
     run(qtbot, engine.runs.start(project, run_.run_id))
     run(qtbot, engine.runs.wait(run_.run_id))
@@ -108,13 +109,13 @@ VISIBILITY = [
 
 
 @pytest.mark.parametrize(("status", "states", "dispatch", "verify"), VISIBILITY)
-def test_button_visibility_in_every_plan_state(qtbot: Any, window: MainWindow, tmp_path: Path, status: PlanStatus,
+def test_button_visibility_in_every_plan_state(controllers: Controllers, qtbot: Any, window: MainWindow, tmp_path: Path, status: PlanStatus,
                                                states: list[TaskState], dispatch: bool, verify: bool) -> None:
     (tmp_path / "p").mkdir()
-    project = window.engine.add_project(str(tmp_path / "p"), "p")
+    project = controllers.engine.add_project(str(tmp_path / "p"), "p")
     page = window.project_page
     page.show_project(project)
-    window.show_project_page()
+    window.show_project_page(project.name)
     assert not page.plan_button.isVisible()  # no inspection packet yet
     page.packets_changed([{"packetId": "pkt_1", "prompt": "x", "createdAt": "2026-01-01T00:00:00Z"}])
     assert page.plan_button.isVisible()
@@ -125,18 +126,18 @@ def test_button_visibility_in_every_plan_state(qtbot: Any, window: MainWindow, t
                                                               PlanStatus.RUNNING, PlanStatus.VERIFYING))
 
 
-def test_the_whole_loop_through_the_window(qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+def test_the_whole_loop_through_the_window(controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
                                            fake_api: FakeAnthropic, fake_claude: Path) -> None:
     from pmdesk.ui.dialogs import DispatchDialog, NewRunDialog, PlanDialog
     from pmdesk.ui.verify_panel import VerifyPanel
 
     root = make_npm_project(tmp_path / "shop")
-    window.controller.add_project(str(root))
+    controllers.projects.add_project(str(root))
     page = window.project_page
     qtbot.waitUntil(lambda: page.project is not None)
     # New run…
     qtbot.mouseClick(page.new_run_button, Qt.MouseButton.LeftButton)
-    dialog = window.controller._dialog
+    dialog = controllers.shell.dialog
     assert isinstance(dialog, NewRunDialog)
     dialog.prompt.setPlainText("build the cart [write cart.txt]")
     dialog.executor.setCurrentIndex(dialog.executor.findData("claude_code"))
@@ -154,7 +155,7 @@ def test_the_whole_loop_through_the_window(qtbot: Any, window: MainWindow, engin
         {"id": "t1", "description": "model the cart [write model.txt]", "priority": 1, "dependencies": []},
         {"id": "t2", "description": "cart page [write page.txt]", "priority": 2, "dependencies": ["t1"]}]}))
     qtbot.mouseClick(page.plan_button, Qt.MouseButton.LeftButton)
-    plan_dialog = window.controller._dialog
+    plan_dialog = controllers.shell.dialog
     assert isinstance(plan_dialog, PlanDialog)
     qtbot.mouseClick(plan_dialog.generate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: plan_dialog.editor.rowCount() == 2, timeout=15000)
@@ -166,7 +167,7 @@ def test_the_whole_loop_through_the_window(qtbot: Any, window: MainWindow, engin
     assert page.dispatch_button.isVisible() and not page.verify_button.isVisible()
     # Dispatch…
     qtbot.mouseClick(page.dispatch_button, Qt.MouseButton.LeftButton)
-    dispatch_dialog = window.controller._dialog
+    dispatch_dialog = controllers.shell.dialog
     assert isinstance(dispatch_dialog, DispatchDialog)
     assert dispatch_dialog.labels["runs"].text() == "2" and dispatch_dialog.labels["waves"].text() == "2"
     assert "past runs" in dispatch_dialog.labels["cost"].text()  # from the earlier run, not made up
@@ -175,7 +176,7 @@ def test_the_whole_loop_through_the_window(qtbot: Any, window: MainWindow, engin
     assert (root / "edited.txt").exists()
     # Verify…
     qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
-    panel = next(iter(window.controller.verify_panels.values()))
+    panel = next(iter(controllers.plans.verify_panels.values()))
     assert isinstance(panel, VerifyPanel)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
     assert [panel.state_of(g) for g in ("gate:tier0", "gate:web", "gate:agent", "gate:spec")] == ["passed"] * 4
@@ -185,12 +186,12 @@ def test_the_whole_loop_through_the_window(qtbot: Any, window: MainWindow, engin
     assert "Gates passed" in page.plan_result.text()
 
 
-def test_settings_round_trip(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+def test_settings_round_trip(controllers: Controllers, qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
-    project = window.engine.add_project(str(make_npm_project(tmp_path / "p2")), "p2")
-    window.controller.open_project(project.project_id)
-    window.controller.settings_dialog()
-    dialog = window.controller.settings_open
+    project = controllers.engine.add_project(str(make_npm_project(tmp_path / "p2")), "p2")
+    controllers.projects.open_project(project.project_id)
+    controllers.settings.settings_dialog()
+    dialog = controllers.settings.settings_open
     dialog.model.setCurrentText("claude-opus-4-6")
     dialog.concurrency.setValue(5)
     dialog.claude_path.setText("/opt/claude/bin/claude")
@@ -206,22 +207,22 @@ def test_settings_round_trip(qtbot: Any, window: MainWindow, tmp_path: Path) -> 
     assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
     state = (tmp_path / "p2" / ".claude" / "state")
     assert not any(b"roundtrip" in p.read_bytes() for p in state.rglob("*") if p.is_file())
-    assert window.engine.project_settings(window.engine.project("p2")).settings.gates
-    window.controller.settings_dialog()
-    again = window.controller.settings_open
+    assert controllers.engine.project_settings(controllers.engine.project("p2")).settings.gates
+    controllers.settings.settings_dialog()
+    again = controllers.settings.settings_open
     assert again.model.currentText() == "claude-opus-4-6" and again.concurrency.value() == 5
     assert again.clear_key.isVisible() or again.clear_key.isVisibleTo(again)
     again.reject()
 
 
-def test_a_corrupt_state_file_shows_a_notice_not_a_crash(qtbot: Any, window: MainWindow, engine: Engine,
+def test_a_corrupt_state_file_shows_a_notice_not_a_crash(controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine,
                                                           tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     project = engine.add_project(str(tmp_path / "p"), "p")
     good = run(qtbot, _command_run(engine, project))
     (tmp_path / "p" / ".claude" / "state" / "runs" / f"{new_id('run')}.json").write_text('{"runId": "run_x", "trunc')
     (tmp_path / "p" / ".claude" / "state" / "plans" / f"{new_id('plan')}.json").write_text("[]")
-    window.controller.open_project(project.project_id)
+    controllers.projects.open_project(project.project_id)
     page = window.project_page
     qtbot.waitUntil(lambda: page.problems_banner.isVisible(), timeout=5000)
     assert "moved aside" in page.problems_banner.label.text()
@@ -237,11 +238,11 @@ async def _command_run(engine: Engine, project: Any) -> str:
     return r.run_id
 
 
-def test_cancel_asks_first_then_ends_the_run(qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+def test_cancel_asks_first_then_ends_the_run(controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
                                              fake_claude: Path) -> None:
     (tmp_path / "p").mkdir()
     project = engine.add_project(str(tmp_path / "p"), "p")
-    window.controller.open_project(project.project_id)
+    controllers.projects.open_project(project.project_id)
     r = engine.runs.create(project, "wait [hang]", executor=ExecutorKind.CLAUDE_CODE)
     run(qtbot, engine.runs.start(project, r.run_id))
     page = window.project_page
@@ -264,36 +265,41 @@ def test_the_log_view_is_bounded_and_batches(qtbot: Any) -> None:
     assert view.toPlainText().rstrip().endswith("line 29999")
 
 
-def test_a_window_at_1024x640_keeps_its_actions_reachable(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+def test_a_window_at_1024x640_keeps_its_actions_reachable(controllers: Controllers, qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
-    project = window.engine.add_project(str(tmp_path / "p"), "p")
-    window.controller.open_project(project.project_id)
+    project = controllers.engine.add_project(str(tmp_path / "p"), "p")
+    controllers.projects.open_project(project.project_id)
     window.resize(1024, 640)
     qtbot.wait(50)
     page = window.project_page
     for button in (page.new_run_button, page.inspect_button):
         assert button.isVisible() and button.width() > 20
         assert page.rect().contains(button.geometry().center()) or button.mapTo(page, button.rect().center()).x() < 1024
-    shortcuts = {a.shortcut().toString() for a in window.actions_by_name.values()}
+    shortcuts = {a.shortcut().toString() for a in window.actions_by_id.values()}
     assert {"Ctrl+N", "Ctrl+P", "Ctrl+D", "Ctrl+Shift+V", "Ctrl+O", "Ctrl+I"} <= shortcuts
 
 
 def test_the_dispatch_estimate_says_unknown_without_history(qtbot: Any) -> None:
-    from pmdesk.ui.dialogs import estimate
+    from pmdesk.engine.plans.estimate import estimate
+    from pmdesk.ui.dialogs import estimate_texts
 
     plan = plan_with(PlanStatus.DRAFT, [TaskState.CREATED] * 3)
     plan.tasks[2].dependencies = [plan.tasks[0].task_id]
     e = estimate(plan, True, 2, [])
-    assert (e.runs, e.waves, e.peak, e.tokens, e.cost, e.time) == (3, 2, 2, "unknown", "unknown", "unknown")
+    assert (e.runs, e.waves, e.peak, e.tokens, e.cost_usd, e.seconds) == (3, 2, 2, None, None, None)
+    texts = estimate_texts(e)
+    assert (texts["tokens"], texts["cost"], texts["time"]) == ("unknown", "unknown", "unknown")
     history = [RunSummary.model_validate({"runId": "run_a", "status": "COMPLETE", "prompt": "x", "executor": "claude_code",
                "createdAt": "2026-01-01T00:00:00Z", "startedAt": "2026-01-01T00:00:00Z",
                "endedAt": "2026-01-01T00:01:00Z", "costUsd": 0.5, "totalTokens": 1000})]
     e = estimate(plan, True, 2, history)
-    assert e.cost.startswith("≈ $1.50") and "3,000 tokens" in e.tokens and "min" in e.time
-    assert json.dumps(e.__dict__)  # plain values, shown as text
+    assert (e.tokens, e.cost_usd, e.tokens_basis) == (3000, 1.5, 1)
+    texts = estimate_texts(e)
+    assert texts["cost"].startswith("≈ $1.50") and "3,000 tokens" in texts["tokens"] and "min" in texts["time"]
+    assert json.dumps(e.to_json_dict())  # the API answers the same numbers
 
 
-def test_the_window_serves_the_api_when_asked(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+def test_the_window_serves_the_api_when_asked(controllers: Controllers, qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     import http.client
     import socket
 
@@ -303,13 +309,13 @@ def test_the_window_serves_the_api_when_asked(qtbot: Any, window: MainWindow, tm
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     (tmp_path / "p").mkdir()
-    project = window.engine.add_project(str(tmp_path / "p"), "served")
-    window.controller.settings_dialog()
-    dialog = window.controller.settings_open
+    project = controllers.engine.add_project(str(tmp_path / "p"), "served")
+    controllers.settings.settings_dialog()
+    dialog = controllers.settings.settings_open
     dialog.api_enabled.setChecked(True)
     dialog.api_port.setValue(port)
     dialog.accept()
-    qtbot.waitUntil(lambda: window.controller.local_api.url is not None, timeout=5000)
+    qtbot.waitUntil(lambda: controllers.settings.local_api.url is not None, timeout=5000)
     assert f"127.0.0.1:{port}" in window.engine_status.text()
 
     def fetch(token: str) -> tuple[int, object]:
@@ -322,11 +328,11 @@ def test_the_window_serves_the_api_when_asked(qtbot: Any, window: MainWindow, tm
     assert status == 200 and [p["projectId"] for p in body] == [project.project_id]  # type: ignore[union-attr]
     assert run(qtbot, asyncio.to_thread(fetch, "wrong"))[0] == 401
 
-    window.controller.settings_dialog()
-    again = window.controller.settings_open
+    controllers.settings.settings_dialog()
+    again = controllers.settings.settings_open
     assert f"127.0.0.1:{port}/api" in again.api_state.text()
     again.api_enabled.setChecked(False)
     again.accept()
-    qtbot.waitUntil(lambda: window.controller.local_api.url is None, timeout=5000)
+    qtbot.waitUntil(lambda: controllers.settings.local_api.url is None, timeout=5000)
     with pytest.raises(ConnectionRefusedError):
         run(qtbot, asyncio.to_thread(fetch, "x"))

@@ -9,22 +9,14 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication
 
 from pmdesk.engine.overview import ProjectOverview
-from pmdesk.models import ActivityEvent, PlanTask, TaskState
+from pmdesk.models import ActivityEvent, PlanTask, TaskState, cost_text, parse_ts
+from pmdesk.models import short as shorten
 from pmdesk.store import PlanSummary, RunSummary
 from pmdesk.ui.models.record_model import Column, RecordTableModel
 
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("pmdesk", text)
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def ago(value: str | None) -> str:
@@ -53,12 +45,11 @@ def duration(start: str | None, end: str | None) -> str:
 
 
 def cost(value: float | None) -> str:
-    return tr("unknown") if value is None else f"${value:.4f}"
+    return tr("unknown") if value is None else cost_text(value)
 
 
 def short(text: str | None, n: int = 90) -> str:
-    text = (text or "").replace("\n", " ")
-    return text if len(text) <= n else text[: n - 1] + "…"
+    return shorten(text, n)
 
 
 def status_text(status: Any) -> str:

@@ -129,7 +129,7 @@ class BadgeDelegate(QStyledItemDelegate):
         top = self.view.visualRect(model.index(0, self.column))
         rect = self.view.viewport().rect()
         rect.setLeft(top.left())
-        rect.setWidth(self.view.columnWidth(self.column))
+        rect.setWidth(self.view.visualRect(model.index(0, self.column)).width())
         self.view.viewport().update(rect)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
@@ -155,7 +155,8 @@ class BadgeDelegate(QStyledItemDelegate):
         painter.setOpacity(Pulse.shared().opacity)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(badge.fillColor)
-        painter.drawRoundedRect(rect, badge.radius, badge.radius)
+        radius = float(badge.property("radius"))
+        painter.drawRoundedRect(rect, radius, radius)
         painter.setPen(badge.textColor)
         painter.setFont(font)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)

@@ -42,10 +42,11 @@ class RecordTable(QTableView):
         rows = self.selectionModel().selectedRows() if self.selectionModel() else []
         if not rows:
             return None
-        return rows[0].data(RecordRole)
+        record: object = rows[0].data(RecordRole)
+        return record
 
     def select_key(self, key: object) -> None:
-        row = self.source.row_of(key)  # type: ignore[arg-type]
+        row = self.source.row_of(key)
         if row is None:
             return
         index = self.proxy.mapFromSource(self.source.index(row, 0))

@@ -1,0 +1,210 @@
+"""Every action of the window, declared once: id, menu, text, shortcut, tip and when it applies.
+
+Menus, toolbar buttons, tooltips and shortcuts are all made from ``ACTIONS``, so they cannot
+disagree. An action's rule reads a ``UiState`` snapshot and answers why the action does not
+apply (None: it does): the plan actions pass on the engine's one rule (``engine.plans.rules``),
+and the reason is the disabled action's tooltip and status tip.
+
+The window's frame builds its menus from this table before its first paint, so nothing here
+loads the engine or its models at import time (they are types only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractButton, QMenu
+
+if TYPE_CHECKING:
+    from pmdesk.engine.plans.rules import Verdict
+    from pmdesk.models import Plan, Project
+    from pmdesk.store import RunSummary
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("actions", text)
+
+
+class ActionId(StrEnum):
+    ADD_PROJECT = "add_project"
+    SETTINGS = "settings"
+    QUIT = "quit"
+    OPEN_PROJECT = "open_project"
+    NEW_RUN = "new_run"
+    INSPECT = "inspect"
+    PLAN = "plan"
+    DISPATCH = "dispatch"
+    CONTINUE = "continue"
+    VERIFY = "verify"
+    CANCEL_PLAN = "cancel_plan"
+    CANCEL_RUN = "cancel_run"
+    REMOVE_PROJECT = "remove_project"
+    DASHBOARD = "dashboard"
+    REFRESH = "refresh"
+    ABOUT = "about"
+
+
+@dataclass(frozen=True)
+class UiState:
+    """What the rules look at: where the user is and what is selected."""
+
+    on_project_page: bool = False
+    dashboard_selection: str | None = None
+    project: Project | None = None
+    run: RunSummary | None = None
+    plan: Plan | None = None
+    plan_verdicts: Mapping[str, Verdict] = field(default_factory=dict)  # PlanAction → the engine's verdict
+    has_packets: bool = False
+
+
+Rule = Callable[[UiState], "str | None"]  # why the action does not apply; None when it does
+
+
+def _always(_: UiState) -> str | None:
+    return None
+
+
+def _on_project(state: UiState) -> str | None:
+    return None if state.on_project_page and state.project else tr("Open a project first")
+
+
+def _dashboard_selection(state: UiState) -> str | None:
+    return None if state.dashboard_selection and not state.on_project_page else \
+        tr("Select a project on the dashboard first")
+
+
+def _any_project(state: UiState) -> str | None:
+    return None if state.on_project_page and state.project else _dashboard_selection(state)
+
+
+def _inspectable(state: UiState) -> str | None:
+    if state.run is None:
+        return _on_project(state) or tr("Select a run first")
+    if state.run.status in ("CREATED", "QUEUED"):
+        return tr("The run has not started yet; there is nothing to inspect")
+    return _on_project(state)
+
+
+def _cancellable_run(state: UiState) -> str | None:
+    if state.run is None:
+        return _on_project(state) or tr("Select a run first")
+    return tr("The run has already ended") if state.run.status.is_terminal else _on_project(state)
+
+
+def _plannable(state: UiState) -> str | None:
+    return _on_project(state) or (None if state.has_packets else tr("Inspect a run first: a plan starts from its packet"))
+
+
+def _plan_rule(action: str) -> Rule:
+    """The engine's verdict on the selected plan (``engine.plans.rules``), passed on."""
+    def rule(state: UiState) -> str | None:
+        if (why := _on_project(state)) is not None:
+            return why
+        if state.plan is None:
+            return tr("Select a plan first")
+        verdict = state.plan_verdicts.get(action)
+        if verdict is None:
+            return tr("Not known for this plan")
+        return None if verdict.allowed else (verdict.reason or tr("Does not apply to this plan"))
+
+    return rule
+
+
+def _on_dashboard_page(state: UiState) -> str | None:
+    return None if state.on_project_page else tr("The dashboard is open")
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: ActionId
+    menu: str  # file | project | view | help
+    text: str
+    shortcut: str | QKeySequence.StandardKey | None
+    tip: str
+    rule: Rule = _always
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(ActionId.ADD_PROJECT, "file", tr("&Add project…"), "Ctrl+O", tr("Register a local folder")),
+    ActionSpec(ActionId.SETTINGS, "file", tr("&Settings…"), "Ctrl+,", tr("Agent, key, gates, the local API")),
+    ActionSpec(ActionId.QUIT, "file", tr("&Quit"), "Ctrl+Q", tr("Close pmdesk")),
+    ActionSpec(ActionId.OPEN_PROJECT, "project", tr("&Open selected project"), None,
+               tr("Open the project selected on the dashboard"), _dashboard_selection),
+    ActionSpec(ActionId.NEW_RUN, "project", tr("&New run…"), "Ctrl+N", tr("Start an agent run"), _on_project),
+    ActionSpec(ActionId.INSPECT, "project", tr("&Inspect selected run"), "Ctrl+I",
+               tr("Create an Inspection Packet of the selected run"), _inspectable),
+    ActionSpec(ActionId.PLAN, "project", tr("&Plan…"), "Ctrl+P", tr("Let the AI split the follow-up into tasks"),
+               _plannable),
+    ActionSpec(ActionId.DISPATCH, "project", tr("&Dispatch plan…"), "Ctrl+D", tr("Run the DRAFT plan's tasks"),
+               _plan_rule("dispatch")),
+    ActionSpec(ActionId.CONTINUE, "project", tr("C&ontinue plan"), None, tr("Start the plan's queued tasks again"),
+               _plan_rule("continue")),
+    ActionSpec(ActionId.VERIFY, "project", tr("&Verify plan…"), "Ctrl+Shift+V", tr("Run gate:all on the plan"),
+               _plan_rule("verify")),
+    ActionSpec(ActionId.CANCEL_PLAN, "project", tr("Cancel selected p&lan…"), "Ctrl+Shift+.",
+               tr("End the plan's agents and cancel its unfinished tasks"), _plan_rule("cancel")),
+    ActionSpec(ActionId.CANCEL_RUN, "project", tr("Cancel selected &run…"), "Ctrl+.",
+               tr("End the run's agent and everything it started"), _cancellable_run),
+    ActionSpec(ActionId.REMOVE_PROJECT, "project", tr("&Remove project from pmdesk…"), None,
+               tr("Unregister the project; its files stay"), _any_project),
+    ActionSpec(ActionId.DASHBOARD, "view", tr("&Dashboard"), "Alt+Left", tr("Back to the dashboard"),
+               _on_dashboard_page),
+    ActionSpec(ActionId.REFRESH, "view", tr("&Refresh"), "F5", tr("Read every project's state again")),
+    ActionSpec(ActionId.ABOUT, "help", tr("&About pmdesk"), None, tr("Version and where state lives")),
+)
+SPECS = {spec.id: spec for spec in ACTIONS}
+
+
+def keys(action: ActionId) -> str:
+    """The action's shortcut as the user reads it ("" when it has none)."""
+    shortcut = SPECS[action].shortcut
+    return "" if shortcut is None else QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+
+
+def tooltip(spec: ActionSpec) -> str:
+    """The tip with its shortcut, as every button and menu item shows it."""
+    return f"{spec.tip} ({keys(spec.id)})" if spec.shortcut is not None else spec.tip
+
+
+def build_actions(parent: QObject, menus: Mapping[str, QMenu]) -> dict[ActionId, QAction]:
+    """One QAction per spec, added to its menu, disabled until the engine is attached."""
+    out: dict[ActionId, QAction] = {}
+    for spec in ACTIONS:
+        action = QAction(spec.text, parent)
+        action.setObjectName(spec.id.value)
+        if spec.shortcut is not None:
+            action.setShortcut(QKeySequence(spec.shortcut))
+        action.setToolTip(tooltip(spec))
+        action.setStatusTip(spec.tip)
+        action.setEnabled(False)
+        menus[spec.menu].addAction(action)
+        out[spec.id] = action
+    return out
+
+
+def apply_state(actions: Mapping[ActionId, QAction], state: UiState) -> None:
+    """Enable exactly the actions that apply; a disabled one says why in its tips."""
+    for spec in ACTIONS:
+        why = spec.rule(state)
+        action = actions[spec.id]
+        action.setEnabled(why is None)
+        action.setStatusTip(why or spec.tip)
+        action.setToolTip(f"{tooltip(spec)} — {why}" if why else tooltip(spec))
+
+
+def mirror(button: QAbstractButton, action: QAction, hide_when_disabled: bool = False) -> None:
+    """A button that is the action: it triggers it and follows its enabled state and tooltip."""
+    def follow() -> None:
+        button.setEnabled(action.isEnabled())
+        button.setToolTip(action.toolTip())
+        if hide_when_disabled:
+            button.setVisible(action.isEnabled())
+
+    button.clicked.connect(action.trigger)
+    action.changed.connect(follow)
+    follow()

@@ -1,0 +1,142 @@
+"""Plans: author one (Plan…), dispatch it, verify it with its panel, continue or cancel it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from pmdesk.engine.gates import gates_for
+from pmdesk.engine.plans.estimate import estimate
+from pmdesk.engine.plans.rules import PlanAction
+from pmdesk.errors import PmdeskError
+from pmdesk.models import DispatchResponse, Plan, PlanStatus
+from pmdesk.ui.controllers.shell import Shell
+from pmdesk.ui.dialogs import DispatchDialog, PlanDialog
+from pmdesk.ui.verify_panel import VerifyPanel
+
+
+class PlansController(QObject):
+    def __init__(self, shell: Shell) -> None:
+        super().__init__(shell)
+        self.shell = shell
+        self.engine = shell.engine
+        self.verify_panels: dict[str, VerifyPanel] = {}
+        shell.page.planSelected.connect(self.select_plan)
+
+    def _plan(self) -> Plan | None:
+        return self.shell.page.plan
+
+    def select_plan(self, plan_id: str) -> None:
+        project = self.shell.project
+        if project is None:
+            return
+        try:
+            plan = self.engine.store(project).get_plan(plan_id)
+        except PmdeskError as exc:
+            self.shell.show_error(self.tr("Open plan"), exc)
+            return
+        self.shell.page.set_plan(plan)
+
+    def plan_dialog(self) -> None:
+        project = self.shell.project
+        if project is None:
+            return
+        packets = sorted(self.shell.page.packets.source.records(), key=lambda p: p.get("createdAt") or "",
+                         reverse=True)
+        dialog = PlanDialog(packets, project.settings.default_model or self.engine.settings.default_model,
+                            self.shell.window)
+
+        def generate(packet_id: str, model: str) -> None:
+            self.shell.run(self.engine.plans.create_plan(project, packet_id, model or None),
+                           self.tr("Generate plan"), dialog.show_generated)
+
+        def save() -> None:
+            draft = dialog.plan
+            if draft is not None and draft.status == PlanStatus.DRAFT:
+                plan = self.engine.plans.edit_tasks(project, draft.plan_id, dialog.answer())
+            else:
+                plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.packet_id())
+            self.shell.page.plans.select_key(plan.plan_id)
+            self.select_plan(plan.plan_id)
+            self.shell.status(self.tr("Plan saved as DRAFT with %n tasks").replace("%n", str(len(plan.tasks))))
+
+        def discard() -> None:
+            draft = dialog.plan
+            if draft is not None and draft.status == PlanStatus.DRAFT:
+                self.shell.run(self.engine.plans.cancel(project, draft.plan_id), self.tr("Discard plan"))
+
+        dialog.generateRequested.connect(generate)
+        dialog.accepted.connect(lambda: self.shell.guard(self.tr("Save plan"), save))
+        dialog.rejected.connect(discard)
+        self.shell.open_dialog(dialog)
+
+    def dispatch_dialog(self) -> None:
+        project, plan = self.shell.project, self._plan()
+        if project is None or plan is None:
+            return
+        history = self.shell.page.runs.source.records()
+        dialog = DispatchDialog(plan, project.settings.concurrency,
+                                lambda parallel, limit: estimate(plan, parallel, limit, history), self.shell.window)
+
+        def go() -> None:
+            values = dialog.values()
+
+            def done(response: DispatchResponse) -> None:
+                self.shell.status(self.tr("Dispatched %n runs").replace("%n", str(len(response.runs))))
+
+            self.shell.run(self.engine.plans.dispatch(project, plan.plan_id, parallel=values["parallel"],
+                                                      max_parallel=values["max_parallel"]), self.tr("Dispatch"), done)
+
+        dialog.accepted.connect(go)
+        self.shell.open_dialog(dialog)
+
+    def verify(self) -> None:
+        project, plan = self.shell.project, self._plan()
+        if project is None or plan is None:
+            return
+        project = self.engine.project_settings(project)
+        verdict = self.engine.plans.allowed(plan)[PlanAction.VERIFY]
+        if not verdict.allowed:
+            self.shell.status(verdict.reason or "")
+            return
+        try:
+            gates = gates_for(Path(project.path), project.settings.gates)
+        except PmdeskError as exc:
+            self.shell.show_error(self.tr("Verify"), exc)
+            return
+        plan_id = plan.plan_id
+
+        def go() -> None:
+            panel = VerifyPanel(plan_id, [g.name for g in gates], self.shell.window)
+            panel.bind(self.shell.bridge)
+            self.verify_panels[plan_id] = panel
+            panel.finished.connect(lambda _=0: self.verify_panels.pop(plan_id, None))
+            panel.show()
+
+            def done(result: Plan) -> None:
+                panel.finished_with(result)
+                self.shell.status(self.tr("Plan %1").replace("%1", result.status.value), 10000)
+
+            self.shell.run(self.engine.plans.verify(project, plan_id, force=verdict.confirm is not None),
+                           self.tr("Verify"), done)
+
+        if verdict.confirm:
+            self.shell.confirm(self.tr("Verify anyway?"), verdict.confirm + self.tr(". Run the gates anyway?"), go)
+        else:
+            go()
+
+    def continue_plan(self) -> None:
+        project, plan = self.shell.project, self._plan()
+        if project is not None and plan is not None and self.engine.plans.continue_plan(project, plan.plan_id):
+            self.shell.contextChanged.emit()
+            self.shell.status(self.tr("Plan continues"))
+
+    def cancel_plan(self) -> None:
+        project, plan = self.shell.project, self._plan()
+        if project is None or plan is None:
+            return
+        plan_id = plan.plan_id
+        self.shell.confirm(self.tr("Cancel plan"), self.tr(
+            "Cancel this plan? Its running agents are ended and unfinished tasks are cancelled."),
+            lambda: self.shell.run(self.engine.plans.cancel(project, plan_id), self.tr("Cancel plan")))

@@ -1,0 +1,91 @@
+"""Runs: start one, follow its log, answer it, inspect it, cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import shiboken6
+from PySide6.QtCore import QObject
+
+from pmdesk.errors import PmdeskError
+from pmdesk.models import ExecutorKind, Project, Run, TaskState
+from pmdesk.ui.controllers.shell import Shell
+from pmdesk.ui.dialogs import NewRunDialog
+
+LOG_TAIL = 5000
+
+
+class RunsController(QObject):
+    def __init__(self, shell: Shell) -> None:
+        super().__init__(shell)
+        self.shell = shell
+        self.engine = shell.engine
+        shell.page.runSelected.connect(self.show_log)
+        shell.page.answerSubmitted.connect(self.answer)
+
+    def new_run_dialog(self) -> None:
+        project = self.shell.project
+        if project is None:
+            return
+        settings = project.settings
+        dialog = NewRunDialog([k.value for k in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT,
+                                                  ExecutorKind.COMMAND)],
+                              settings.default_executor.value if settings.default_executor else None,
+                              settings.default_model or self.engine.settings.default_model, self.shell.window)
+        if settings.command_template:
+            dialog.command.setText(settings.command_template)
+        dialog.accepted.connect(lambda: self.start_run(project, **dialog.values()))
+        self.shell.open_dialog(dialog)
+
+    def start_run(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
+                  model: str | None = None, command: str | None = None) -> None:
+        def started(run: Run) -> None:
+            self.shell.page.runs.select_key(run.run_id)
+            self.shell.status(self.tr("Run started") if run.status != TaskState.ERROR else
+                              self.tr("The run could not start: %1").replace("%1", run.error or ""), 10000)
+
+        self.shell.run(self.engine.runs.launch(project, prompt, executor=executor, model=model, command=command),
+                       self.tr("Start run"), started)
+
+    def show_log(self, run_id: str) -> None:
+        project = self.shell.project
+        if project is None:
+            return
+        store = self.engine.store(project)
+        log = self.shell.page.log
+
+        async def load() -> None:
+            events = await asyncio.to_thread(store.tail_events, run_id, LOG_TAIL)
+            if shiboken6.isValid(log) and log.run_id == run_id:
+                log.show_run(run_id, events)
+
+        log.run_id = run_id
+        self.shell.run(load(), self.tr("Load log"))
+
+    def answer(self, run_id: str, text: str) -> None:
+        project = self.shell.project
+        if project is None:
+            return
+        self.shell.run(self.engine.answer(project, run_id, text), self.tr("Send answer"))
+        self.shell.status(self.tr("Answer sent; the run continues"))
+
+    def inspect(self) -> None:
+        project, run = self.shell.project, self.shell.page.selected_run()
+        if project is None or run is None:
+            return
+        try:
+            packet = self.engine.inspect(project, run.run_id)
+        except PmdeskError as exc:
+            self.shell.show_error(self.tr("Inspect"), exc)
+            return
+        self.shell.page.tabs.setCurrentIndex(1)
+        self.shell.status(self.tr("Inspection packet %1 created; Plan… can now use it").replace("%1", packet.packet_id))
+
+    def cancel_run(self) -> None:
+        project, run = self.shell.project, self.shell.page.selected_run()
+        if project is None or run is None:
+            return
+        run_id = run.run_id
+        self.shell.confirm(
+            self.tr("Cancel run"), self.tr("Cancel this run? Its agent and everything it started are ended."),
+            lambda: self.shell.run(self.engine.runs.cancel(project, run_id), self.tr("Cancel run")))

@@ -1,0 +1,97 @@
+"""The window's wiring: each action to its feature controller, actions enabled by their rules,
+the status line, quitting, About. No feature logic lives here."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from pmdesk import __version__
+from pmdesk.models import TaskState
+from pmdesk.ui.actions import ActionId, UiState, apply_state
+from pmdesk.ui.controllers.plans import PlansController
+from pmdesk.ui.controllers.projects import ProjectsController
+from pmdesk.ui.controllers.runs import RunsController
+from pmdesk.ui.controllers.settings import SettingsController
+from pmdesk.ui.controllers.shell import Shell
+
+
+class WindowController(QObject):
+    def __init__(self, shell: Shell, projects: ProjectsController, runs: RunsController, plans: PlansController,
+                 settings: SettingsController) -> None:
+        super().__init__(shell)
+        self.shell = shell
+        self.settings = settings
+        window, page = shell.window, shell.page
+        slots = {
+            ActionId.ADD_PROJECT: projects.add_project_dialog, ActionId.SETTINGS: settings.settings_dialog,
+            ActionId.QUIT: window.close, ActionId.OPEN_PROJECT: projects.open_selected,
+            ActionId.NEW_RUN: runs.new_run_dialog, ActionId.INSPECT: runs.inspect,
+            ActionId.PLAN: plans.plan_dialog, ActionId.DISPATCH: plans.dispatch_dialog,
+            ActionId.CONTINUE: plans.continue_plan, ActionId.VERIFY: plans.verify,
+            ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run,
+            ActionId.REMOVE_PROJECT: projects.remove_project, ActionId.DASHBOARD: self.show_dashboard,
+            ActionId.REFRESH: projects.refresh, ActionId.ABOUT: self.about,
+        }
+        for action_id, slot in slots.items():
+            window.actions_by_id[action_id].triggered.connect(slot)
+        page.backRequested.connect(self.show_dashboard)
+        page.contextChanged.connect(self.update_actions)
+        shell.dashboard.selectionChanged.connect(self.update_actions)
+        shell.contextChanged.connect(self.update_actions)
+        shell.bridge.runsChanged.connect(self.update_actions)
+        shell.bridge.plansChanged.connect(self.update_actions)
+        window.quit_guard = self.confirm_quit
+        self.update_actions()
+
+    def show_dashboard(self) -> None:
+        self.shell.window.show_dashboard()
+        self.update_actions()
+
+    def state(self) -> UiState:
+        shell = self.shell
+        plan = shell.page.plan
+        on_page = shell.window.on_project_page()
+        return UiState(on_project_page=on_page, dashboard_selection=shell.dashboard.selected_project_id(),
+                       project=shell.project if on_page else None, run=shell.page.selected_run(), plan=plan,
+                       plan_verdicts={a.value: v for a, v in shell.engine.plans.allowed(plan).items()} if plan else {},
+                       has_packets=shell.page.has_packets())
+
+    def update_actions(self) -> None:
+        apply_state(self.shell.window.actions_by_id, self.state())
+        self._update_status()
+
+    def _update_status(self) -> None:
+        records = self.shell.dashboard.model.records()
+        running = sum(o.running for o in records)
+        awaiting = sum(o.awaiting for o in records)
+        jobs = len(self.shell.engine.plans.jobs)
+        parts = [self.tr("%n running").replace("%n", str(running)),
+                 self.tr("%n awaiting a response").replace("%n", str(awaiting))]
+        if jobs:
+            parts.append(self.tr("%n plan(s) in progress").replace("%n", str(jobs)))
+        if self.settings.local_api.url:
+            parts.append(self.tr("API %1").replace("%1", self.settings.local_api.url))
+        self.shell.window.engine_status.setText(" · ".join(parts))
+
+    def about(self) -> None:
+        self.shell.inform(self.tr("About pmdesk"), self.tr(
+            "<b>pmdesk %1</b><br>Run AI coding agents on your projects: Inspect → Plan → Dispatch → Verify → "
+            "Record.<br>State lives in each project's .claude/state.").replace("%1", __version__))
+
+    def confirm_quit(self) -> bool:
+        """True when closing must wait for the user's confirmation."""
+        engine = self.shell.engine
+        working = [r for r, live in engine.runs.live.items()
+                   if engine.store(live.project).get_run(r).status == TaskState.RUNNING]
+        if not working:
+            return False
+        window = self.shell.window
+
+        def quit_now() -> None:
+            window.allow_close = True
+            window.close()
+
+        self.shell.confirm(self.tr("Quit pmdesk?"), self.tr(
+            "%n run(s) are still working; quitting cancels them. Runs waiting for an answer can be answered "
+            "after the next start.").replace("%n", str(len(working))), quit_now)
+        return True
