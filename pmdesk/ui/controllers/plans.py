@@ -96,6 +96,7 @@ class PlansController(QObject):
         if project is None or plan is None:
             return
         project = self.engine.project_settings(project)
+        plan = self.engine.store(project).get_plan(plan.plan_id)  # as it is now, not as last shown
         verdict = self.engine.plans.allowed(plan)[PlanAction.VERIFY]
         if not verdict.allowed:
             self.shell.status(verdict.reason or "")
