@@ -6,8 +6,9 @@ written into a project's state directory.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from platformdirs import PlatformDirs
@@ -15,6 +16,8 @@ from pydantic import Field, ValidationError
 
 from pmdesk.models import ExecutorKind, Model
 from pmdesk.store.atomic import atomic_write_json
+from pmdesk.store.errors import StoreError
+from pmdesk.store.safe_files import DamagedFileError, read_json
 
 APP_NAME = "pmdesk"
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -54,23 +57,40 @@ def settings_path() -> Path:
     return config_dir() / "settings.json"
 
 
+_settings_problem: list[str] = []  # why the saved settings could not be used, if they could not
+
+
 def load_settings() -> AppSettings:
-    """The saved settings; a damaged file is kept aside and defaults are used."""
+    """The saved settings. A damaged file is left in place (and said so in ``settings_problem``):
+    the defaults stand in for it until the user saves, and saving keeps a copy of it first."""
     path = settings_path()
+    _settings_problem.clear()
     try:
-        return AppSettings.model_validate_json(path.read_bytes())
+        return AppSettings.model_validate(read_json(path))
     except FileNotFoundError:
         return AppSettings()
-    except (ValidationError, ValueError, OSError):
-        try:
-            path.replace(path.with_suffix(".json.corrupt"))
-        except OSError:
-            pass
-        return AppSettings()
+    except DamagedFileError as exc:
+        reason = exc.reason
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = f"{'.'.join(str(p) for p in first.get('loc', ())) or 'file'}: {first['msg']}"
+    _settings_problem.append(f"{path}: {reason}; the defaults are used until you save Settings "
+                             "(a copy of the damaged file is kept then)")
+    return AppSettings()
+
+
+def settings_problem() -> str | None:
+    return _settings_problem[0] if _settings_problem else None
 
 
 def save_settings(settings: AppSettings) -> None:
-    atomic_write_json(settings_path(), settings.to_json_dict())
+    path = settings_path()
+    if _settings_problem:  # the user saves over a damaged file: keep what it held
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        with contextlib.suppress(OSError):
+            os.replace(path, path.with_name(f"{path.name}.damaged-{stamp}"))
+        _settings_problem.clear()
+    atomic_write_json(path, settings.to_json_dict())
 
 
 # -- secrets -----------------------------------------------------------------------------
@@ -128,8 +148,8 @@ def saved_api_key() -> str | None:
     if key:
         return key
     try:
-        value = json.loads(_secrets_file().read_text()).get("anthropicApiKey")
-    except (OSError, ValueError, AttributeError):
+        value = read_json(_secrets_file(), 64 * 1024).get("anthropicApiKey")
+    except (OSError, StoreError, AttributeError):
         return None
     return value if isinstance(value, str) and value else None
 

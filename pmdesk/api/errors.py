@@ -19,7 +19,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.BUSY: 409,
     ErrorKind.NOT_CONFIGURED: 422,
-    ErrorKind.DAMAGED: 500,
+    ErrorKind.DAMAGED: 503,  # the server's own files need the user's hand; the request was fine
     ErrorKind.FAILED: 500,
 }
 

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from pmdesk.config import config_dir
+from pmdesk.store.safe_files import DamagedFileError, read_bytes, set_private_mode
 
 TOKEN_FILE = "api-token"
 
@@ -21,12 +22,13 @@ def load_or_create_token(path: Path | None = None) -> str:
     path = path or token_path()
     for _ in range(2):
         try:
-            value = path.read_text(encoding="utf-8").strip()
+            value = read_bytes(path, 4096).decode("utf-8", errors="replace").strip()
         except FileNotFoundError:
             value = ""
+        except DamagedFileError as exc:  # a link, a FIFO, a folder: never followed, never chmod'ed through
+            raise DamagedFileError(path, exc.reason, "remove it; pmdesk then makes a new token") from None
         if value:
-            if path.stat().st_mode & 0o077:
-                os.chmod(path, 0o600)  # someone loosened it; the token is a password
+            set_private_mode(path)  # someone may have loosened it; the token is a password
             return value
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from pmdesk.cli.errors import CliError
-from pmdesk.errors import ErrorKind
+from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.models import Project
 from pmdesk.store import NotFoundError
 
@@ -14,9 +15,16 @@ if TYPE_CHECKING:
 
 
 def open_engine(role: str = "cli") -> Engine:
+    import sys
+
     from pmdesk.engine.engine import Engine
 
-    return Engine(role=role)
+    engine = Engine(role=role)
+    with contextlib.suppress(PmdeskError):
+        engine.projects()  # reads the registry, so that its damage is known before the command
+    for problem in engine.problems():
+        print(f"pmdesk: warning: {problem}", file=sys.stderr)
+    return engine
 
 
 def project_of(engine: Engine, kind: str, item_id: str) -> Project:

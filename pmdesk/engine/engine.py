@@ -18,6 +18,7 @@ from pmdesk.engine.plans import PlanService
 from pmdesk.engine.recovery import recover_runs
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
+from pmdesk.errors import PmdeskError
 from pmdesk.models import ActivityType, InspectionPacket, Project, Run, validate_id
 from pmdesk.store import NotFoundError, StateStore
 from pmdesk.store.registry import ProjectRegistry
@@ -90,6 +91,11 @@ class Engine:
                 return project
         raise NotFoundError(kind, item_id)
 
+    def problems(self) -> list[str]:
+        """What is wrong with pmdesk's own files (the registry, the settings), with what to do."""
+        found = [self.registry.problem, config.settings_problem()]
+        return [p for p in found if p]
+
     def overview(self, project: Project) -> ProjectOverview:
         return overview(project, self.store(project) if Path(project.path).is_dir() else None)
 
@@ -120,7 +126,11 @@ class Engine:
     def recover(self) -> list[str]:
         """Runs and plans left mid-flight by a dead process; returns what was done."""
         notes: list[str] = []
-        for project in self.projects():
+        try:
+            projects = self.projects()
+        except PmdeskError:
+            return notes  # a damaged registry names no project to recover; it is reported where it is read
+        for project in projects:
             if not Path(project.path).is_dir():
                 continue
             if not self.store(project).owner_lock.is_free():

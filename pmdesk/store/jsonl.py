@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pmdesk.store.safe_files import DamagedFileError, open_for_append, open_for_reading
+
 _BLOCK = 64 * 1024
 
 
@@ -34,7 +36,7 @@ def append_payload(path: Path, payload: bytes) -> None:
     if not payload:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = open_for_append(path)  # never through a link, never into a FIFO
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -48,9 +50,12 @@ def append_payload(path: Path, payload: bytes) -> None:
 
 
 def day_files(directory: Path) -> list[Path]:
+    """The day files, oldest first: regular files only (a link or a FIFO among them is left out)."""
     try:
-        return sorted(p for p in directory.iterdir() if p.suffix == ".jsonl" and p.is_file())
-    except FileNotFoundError:
+        with os.scandir(directory) as entries:
+            return sorted(Path(e.path) for e in entries
+                          if e.name.endswith(".jsonl") and e.is_file(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
         return []
 
 
@@ -65,10 +70,16 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def iter_records(directory: Path) -> Iterator[dict[str, Any]]:
-    """Every parseable record, oldest first; fragments of a crashed write are skipped."""
-    for path in day_files(directory):
-        with open(path, "rb") as handle:
+def iter_records(directory: Path, name: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every parseable record, oldest first; fragments of a crashed write are skipped.
+
+    ``name``: only that one file of the directory (not the day files)."""
+    for path in day_files(directory) if name is None else [directory / name]:
+        try:
+            handle = os.fdopen(open_for_reading(path), "rb")
+        except (FileNotFoundError, DamagedFileError):
+            continue  # replaced by something else since it was listed
+        with handle:
             for line in handle:
                 record = _parse(line)
                 if record is not None:
@@ -76,7 +87,11 @@ def iter_records(directory: Path) -> Iterator[dict[str, Any]]:
 
 
 def _tail_lines(path: Path, wanted: int) -> list[bytes]:
-    with open(path, "rb") as handle:
+    try:
+        handle = os.fdopen(open_for_reading(path), "rb")
+    except (FileNotFoundError, DamagedFileError):
+        return []
+    with handle:
         end = handle.seek(0, os.SEEK_END)
         pos = end
         chunks: list[bytes] = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -12,8 +12,10 @@ from typing import Any
 
 from pmdesk.store.atomic import atomic_write_json
 from pmdesk.store.errors import StoreError
+from pmdesk.store.safe_files import DamagedFileError, read_json
 
 INDEX_VERSION = 3
+INDEX_LIMIT = 512 * 1024 * 1024  # the rows of 1,000,000 runs
 QUIET_NS = 2_000_000_000  # the directory must have been still this long before a listing is trusted
 
 
@@ -40,9 +42,12 @@ class ListingIndex:
         keys_path = self.state_dir / "index" / f"{directory_name}.keys.json"
         rows_path = self.state_dir / "index" / f"{directory_name}.rows.json"
         try:
-            dir_mtime = os.stat(directory).st_mtime_ns
+            info = os.lstat(directory)
         except FileNotFoundError:
             return []
+        if not stat.S_ISDIR(info.st_mode):  # a link (to anywhere) or a file where the folder belongs
+            raise DamagedFileError(directory, "it is not a folder of pmdesk's own (a link or a file stands there)")
+        dir_mtime = info.st_mtime_ns
         rows_key = _stat_key(rows_path)
         memo = self._memo.get(kind)
         if memo is not None and not full and memo[0] == rows_key and memo[1] == dir_mtime:
@@ -94,9 +99,13 @@ class ListingIndex:
         if changed or len(out_names) != len(previous) or not head_ok or cached.get("dirMtimeNs") != dir_mtime \
                 or not trusted_before:
             gen = uuid.uuid4().hex
-            atomic_write_json(keys_path, {"gen": gen, "names": out_names, "keys": out_keys}, durable=False, indent=None)
-            atomic_write_json(rows_path, {"version": INDEX_VERSION, "gen": gen, "dirMtimeNs": dir_mtime,
-                                          "listedAtNs": listed_at, "rows": out_rows}, durable=False, indent=None)
+            try:
+                atomic_write_json(keys_path, {"gen": gen, "names": out_names, "keys": out_keys}, durable=False,
+                                  indent=None)
+                atomic_write_json(rows_path, {"version": INDEX_VERSION, "gen": gen, "dirMtimeNs": dir_mtime,
+                                              "listedAtNs": listed_at, "rows": out_rows}, durable=False, indent=None)
+            except OSError:
+                pass  # a cache that cannot be written (a folder in its place, a full disk): list without it
         return [decode(row) for row in out_rows]
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -108,9 +117,10 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
 
 
 def _read_json(path: Path) -> Any:
+    """A cache file's JSON, or None for anything else: a damaged cache is rebuilt, never trusted."""
     try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        return read_json(path, INDEX_LIMIT)
+    except (OSError, StoreError):
         return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from pydantic import ValidationError
 from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.models import Project, project_id_for_path
 from pmdesk.store.atomic import atomic_write_json
+from pmdesk.store.safe_files import DamagedFileError, read_json
 from pmdesk.store.state_store import StateStore, state_dir_for
 
 
@@ -36,26 +36,51 @@ class AlreadyRegisteredError(RegistryError):
     code = "already_registered"
 
 
+class RegistryDamagedError(DamagedFileError):
+    """The registry cannot be read as a list of projects; it is kept and never written over."""
+
+
+ADVICE = ("it is kept as it was and pmdesk will not write over it: repair it (JSON: {\"version\": 1, "
+          "\"projects\": [...]}) or move it aside to start with no projects")
+
+
 class ProjectRegistry:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.path = self.directory / "projects.json"
         self._lock = FileLock(str(self.directory / "projects.lock"), timeout=30, is_singleton=False)
+        self.damage: str | None = None  # entries that are not projects: they are kept, writes are refused
 
     def _read(self) -> list[Project]:
         try:
-            raw = json.loads(self.path.read_bytes())
+            raw = read_json(self.path)
         except FileNotFoundError:
             return []
-        except ValueError:
-            self.path.replace(self.path.with_suffix(".json.corrupt"))
-            return []
+        except DamagedFileError as exc:
+            raise RegistryDamagedError(self.path, exc.reason, ADVICE) from None
+        items = raw.get("projects") if isinstance(raw, dict) else None
+        if not isinstance(items, list):
+            raise RegistryDamagedError(self.path, "it does not hold a list of projects", ADVICE)
         projects: list[Project] = []
-        for item in raw.get("projects", []) if isinstance(raw, dict) else []:
+        for item in items:
             try:
                 projects.append(Project.model_validate(item))
             except ValidationError:
                 continue
+        bad = len(items) - len(projects)
+        self.damage = f"{bad} of its {len(items)} entries are not projects" if bad else None
+        return projects
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the registry as last read, and what to do; None when nothing is."""
+        return f"{self.path}: {self.damage}; {ADVICE}" if self.damage else None
+
+    def _writable(self) -> list[Project]:
+        """The projects, read under the lock, when the file may be written over without losing any."""
+        projects = self._read()
+        if self.damage:
+            raise RegistryDamagedError(self.path, self.damage, ADVICE)
         return projects
 
     def _write(self, projects: list[Project]) -> None:
@@ -72,7 +97,7 @@ class ProjectRegistry:
             raise RegistryError(f"{path}: not a folder")
         project_id = project_id_for_path(real)
         with self._lock:
-            projects = self._read()
+            projects = self._writable()
             for existing in projects:
                 if existing.project_id == project_id:
                     raise AlreadyRegisteredError(f"{real} is already registered as {existing.name!r} ({project_id})")
@@ -112,10 +137,10 @@ class ProjectRegistry:
     def remove(self, ref: str) -> Project:
         with self._lock:
             project = self.resolve(ref)
-            self._write([p for p in self._read() if p.project_id != project.project_id])
+            self._write([p for p in self._writable() if p.project_id != project.project_id])
         return project
 
     def update(self, project: Project) -> None:
         with self._lock:
-            projects = [project if p.project_id == project.project_id else p for p in self._read()]
+            projects = [project if p.project_id == project.project_id else p for p in self._writable()]
             self._write(projects)

@@ -6,6 +6,7 @@ another project, so a plan of project A can never reach a run of project B.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -33,6 +34,7 @@ from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundEr
 from pmdesk.store.jsonl import append_records, day_file, iter_records, tail_records
 from pmdesk.store.listing_index import ListingIndex
 from pmdesk.store.locks import OwnerLock, write_lock
+from pmdesk.store.safe_files import DamagedFileError, read_bytes
 from pmdesk.store.summaries import (
     PacketSummary,
     PlanSummary,
@@ -116,37 +118,46 @@ class StateStore:
         problem = StateProblem(
             path=str(path), kind=kind, message=message, quarantined_to=moved, ts=utc_now()
         )
-        append_records(self.state_dir / "quarantine" / "problems.jsonl", [problem.to_json_dict()])
+        problems = self.state_dir / "quarantine" / "problems.jsonl"
+        try:
+            append_records(problems, [problem.to_json_dict()])
+        except DamagedFileError:  # the list of problems is itself damaged: set it aside too, once
+            self._set_aside(problems)
+            append_records(problems, [problem.to_json_dict()])
         where = f"; moved to {moved}" if moved else ""
         return CorruptStateError(f"{path.name}: {message}{where}", moved)
 
+    def _set_aside(self, path: Path) -> None:
+        """Move a damaged file out of the way, keeping it (never deleting it)."""
+        stamp = utc_now().replace(":", "").replace("-", "")
+        with contextlib.suppress(OSError):
+            os.replace(path, path.with_name(f"{path.name}.damaged-{stamp}"))
+
     def problems(self) -> list[StateProblem]:
-        path = self.state_dir / "quarantine" / "problems.jsonl"
         out: list[StateProblem] = []
-        if not path.exists():
-            return out
-        with open(path, "rb") as handle:
-            for line in handle:
-                try:
-                    out.append(StateProblem.model_validate_json(line))
-                except ValidationError:
-                    continue
+        for record in iter_records(self.state_dir / "quarantine", name="problems.jsonl"):
+            try:
+                out.append(StateProblem.model_validate(record))
+            except ValidationError:
+                continue
         return out
+
+    def _append(self, path: Path, kind: str, lines: list[str]) -> int:
+        """Append to a day file; one that is not a regular file is quarantined and a new one begun."""
+        try:
+            return append_records(path, lines)
+        except DamagedFileError as exc:
+            self._quarantine(path, kind, exc.reason)
+            return append_records(path, lines)
 
     def _load(self, path: Path, kind: str, model: type[M]) -> M:
         """Read and validate one record; anything unreadable is quarantined and raised."""
         try:
-            if path.is_dir():
-                raise self._quarantine(path, kind, "a directory stands where a file should be")
-            size = path.stat().st_size
+            data = read_bytes(path, MAX_RECORD_BYTES)
         except FileNotFoundError:
             raise NotFoundError(kind, path.stem) from None
-        if size > MAX_RECORD_BYTES:
-            raise self._quarantine(path, kind, f"file is {size} bytes, over the {MAX_RECORD_BYTES} limit")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(kind, path.stem) from None
+        except DamagedFileError as exc:
+            raise self._quarantine(path, kind, exc.reason) from None
         try:
             record = model.model_validate_json(data)
         except ValidationError as exc:
@@ -279,7 +290,7 @@ class StateStore:
     # -- events and activity (append-only JSONL, one file per day) ------------------------------
 
     def append_events(self, run_id: str, events: list[Event]) -> int:
-        return append_records(day_file(self._events_dir(run_id)), [e.to_json() for e in events])
+        return self._append(day_file(self._events_dir(run_id)), "events", [e.to_json() for e in events])
 
     def tail_events(self, run_id: str, count: int) -> list[Event]:
         return _events(run_id, tail_records(self._events_dir(run_id), count))
@@ -298,7 +309,7 @@ class StateStore:
         for event in events:
             if event.project_id != self.project_id:
                 raise CrossProjectError("activity of another project")
-        return append_records(day_file(self.state_dir / "activity"), [e.to_json() for e in events])
+        return self._append(day_file(self.state_dir / "activity"), "activity", [e.to_json() for e in events])
 
     def list_activity(self, limit: int = 200) -> list[ActivityEvent]:
         """Newest first."""
@@ -315,8 +326,13 @@ class StateStore:
     def _listing(self, kind: str, model: type[M], summarize: Callable[[Any], Any],
                  decode: Callable[[Any], Any] | None, full: bool) -> list[Any]:
         directory_name, _prefix = _KINDS[kind]
-        return self._index.refresh(directory_name, lambda path: self._load(path, kind, model), summarize,
-                                   decode, full)
+        try:
+            return self._index.refresh(directory_name, lambda path: self._load(path, kind, model), summarize,
+                                       decode, full)
+        except DamagedFileError as exc:  # the folder itself: set the link or file aside, begin a real folder
+            self._quarantine(exc.path, kind, exc.reason)
+            exc.path.mkdir(parents=True, exist_ok=True)
+            return []
 
 def _events(run_id: str, records: Iterable[dict[str, Any]]) -> list[Event]:
     """Events from stored lines, which leave out the ids their folder and number imply.

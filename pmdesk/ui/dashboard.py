@@ -85,6 +85,10 @@ class DashboardPage(QWidget):
         self.agent_banner.button.clicked.connect(self.settingsRequested)
         self.agent_banner.hide()
         layout.addWidget(self.agent_banner)
+        self.problems_banner = Banner()
+        self.problems_banner.setObjectName("ProblemBanner")
+        self.problems_banner.hide()
+        layout.addWidget(self.problems_banner)
 
         self.model = projects_model(self)
         self.table = RecordTable(self.model, badge_column=1, stretch=7,
@@ -130,6 +134,11 @@ class DashboardPage(QWidget):
     def bind(self, bridge: EngineBridge) -> None:
         """Listen to the engine: what just happened goes into the activity feed."""
         bridge.activityAdded.connect(self.add_activity)
+
+    def set_problems(self, problems: list[str]) -> None:
+        """pmdesk's own files that are damaged (kept as they are), and what to do about them."""
+        self.problems_banner.label.setText("\n".join(problems))
+        self.problems_banner.setVisible(bool(problems))
 
     def set_overviews(self, overviews: list[ProjectOverview]) -> None:
         self.model.set_records(overviews)

@@ -68,10 +68,30 @@ def test_version() -> None:
     assert out.returncode == 0 and out.stdout.strip() == f"pmdesk {pmdesk.__version__}"
 
 
-def test_a_corrupt_registry_is_kept_aside_not_fatal(private_home: Path, tmp_path: Path) -> None:
+def test_a_damaged_registry_is_kept_and_reported_never_replaced(private_home: Path, tmp_path: Path) -> None:
     config = private_home / "config" / "pmdesk"
     config.mkdir(parents=True)
     (config / "projects.json").write_text("{broken")
     listed = run_cli("project", "list", "--json")
-    assert listed.returncode == 0 and json.loads(listed.stdout) == []
-    assert (config / "projects.json.corrupt").exists()
+    assert listed.returncode == 1 and "projects.json" in listed.stderr and "not valid JSON" in listed.stderr
+    assert "repair it" in listed.stderr and listed.stdout == ""
+    (tmp_path / "p").mkdir()
+    added = run_cli("project", "add", str(tmp_path / "p"))  # would write a registry with one project
+    assert added.returncode == 1 and "will not write over it" in added.stderr
+    assert (config / "projects.json").read_text() == "{broken"  # byte for byte
+
+
+def test_registry_entries_of_the_wrong_type_are_kept(private_home: Path, tmp_path: Path) -> None:
+    config = private_home / "config" / "pmdesk"
+    config.mkdir(parents=True)
+    (tmp_path / "good").mkdir()
+    assert run_cli("project", "add", str(tmp_path / "good")).returncode == 0
+    data = json.loads((config / "projects.json").read_text())
+    data["projects"].append({"projectId": 7, "name": ["not", "a", "name"]})
+    (config / "projects.json").write_text(json.dumps(data))
+    listed = run_cli("project", "list", "--json")
+    assert listed.returncode == 0 and [p["name"] for p in json.loads(listed.stdout)] == ["good"]
+    assert "1 of its 2 entries are not projects" in listed.stderr  # said on every command
+    (tmp_path / "other").mkdir()
+    assert run_cli("project", "add", str(tmp_path / "other")).returncode == 1
+    assert json.loads((config / "projects.json").read_text()) == data  # the odd entry is not dropped

@@ -49,7 +49,11 @@ class ProjectsController(QObject):
                 "%n", str(len(notes))), 10000)
         await self.load_overviews()
         events: list[ActivityEvent] = []
-        for project in engine.projects():
+        try:
+            known = engine.projects()
+        except PmdeskError:
+            known = []  # a damaged registry is on the dashboard already
+        for project in known:
             if Path(project.path).is_dir():
                 events.extend(await asyncio.to_thread(engine.store(project).list_activity, 50))
         events.sort(key=lambda e: e.ts)
@@ -58,7 +62,12 @@ class ProjectsController(QObject):
     # -- overviews -------------------------------------------------------------------------
 
     async def load_overviews(self) -> None:
-        projects = self.engine.projects()
+        problems: list[str] = []
+        try:
+            projects = self.engine.projects()
+        except PmdeskError as exc:  # a damaged registry: say so, keep it, and go on with no projects
+            projects, problems = [], [str(exc)]
+        self.shell.dashboard.set_problems(problems + self.engine.problems())
         overviews = await asyncio.to_thread(lambda: [self.engine.overview(p) for p in projects])
         self.shell.dashboard.set_overviews(overviews)
         self._show_on_page(overviews)
@@ -82,7 +91,10 @@ class ProjectsController(QObject):
 
     def _refresh_stale(self) -> None:
         stale, self._stale = self._stale, set()
-        projects = [p for p in self.engine.projects() if p.project_id in stale]
+        try:
+            projects = [p for p in self.engine.projects() if p.project_id in stale]
+        except PmdeskError:
+            return  # the registry became unreadable: the next full refresh says so
         self.shell.run(self._apply_overviews(projects), self.tr("Refresh status"))
 
     async def _apply_overviews(self, projects: list[Project]) -> None:
