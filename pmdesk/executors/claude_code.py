@@ -13,6 +13,7 @@ from typing import Any
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
 from pmdesk.executors.process import Child, ChildExecution, end_process_group, spawn
+from pmdesk.executors.process_tree import NOT_CONTAINED
 from pmdesk.models import TaskState, Usage
 
 _EXITED = object()
@@ -211,6 +212,8 @@ class ClaudeCodeExecutor:
         except OSError as exc:
             raise ExecutorError(f"Claude Code CLI at {self.binary} could not be started: {exc.strerror or exc}") from None
         ctx.emit("system", "$ " + " ".join(argv), {"argv": argv, "pid": child.pid})
+        if not child.contained:
+            ctx.emit("system", NOT_CONTAINED, None)
         execution = ClaudeExecution(child, ctx)
         with contextlib.suppress(ExecutorError, ConnectionError):
             await execution.send(first_message)

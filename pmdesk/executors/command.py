@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext
 from pmdesk.executors.process import Child, ChildExecution, end_process_group, spawn
+from pmdesk.executors.process_tree import NOT_CONTAINED
 from pmdesk.models import TaskState
 
 
@@ -76,6 +77,8 @@ class CommandExecutor:
         except PermissionError:
             raise ExecutorError(f"not executable: {argv[0]!r}") from None
         ctx.emit("system", f"$ {shlex.join(argv)}", {"argv": argv, "pid": child.pid})
+        if not child.contained:
+            ctx.emit("system", NOT_CONTAINED, None)
         return CommandExecution(child, ctx, asyncio.get_running_loop().time())
 
     async def resume(self, ctx: RunContext, answer: str) -> CommandExecution:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from pmdesk.executors.base import RunContext
 from pmdesk.executors.lines import Lines
+from pmdesk.executors.process_tree import contain
 
 MAX_LINE = 64 * 1024
 CHUNK = 1024 * 1024
@@ -108,11 +109,16 @@ class _StreamReader:
 
 @dataclass
 class Child:
-    """A started child: its process (wait, stdin, pid) and its two output streams."""
+    """A started child: its process (wait, stdin, pid) and its two output streams.
+
+    ``contained``: it runs in a PID namespace of its own (``process_tree``), so everything it
+    starts ends with it; False where bubblewrap is missing, and only its process group is known.
+    """
 
     process: asyncio.subprocess.Process
     stdout: OutputStream
     stderr: OutputStream
+    contained: bool = False
 
     @property
     def pid(self) -> int:
@@ -128,14 +134,16 @@ class Child:
 
 
 async def spawn(argv: Sequence[str], cwd: str, env: dict[str, str] | None = None, stdin: bool = False) -> Child:
-    """Start ``argv`` (never through a shell) as the leader of a new process group."""
+    """Start ``argv`` (never through a shell) as the leader of a new process group, in a PID
+    namespace of its own where bubblewrap works (``process_tree.contain``)."""
+    argv, contained = await contain(argv, cwd, env)
     stdin_mode = asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL
     if sys.platform == "win32":
         process = await asyncio.create_subprocess_exec(
             *argv, cwd=cwd, env=env, stdin=stdin_mode, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, limit=CHUNK)
         assert process.stdout is not None and process.stderr is not None
-        return Child(process, _StreamReader(process.stdout), _StreamReader(process.stderr))
+        return Child(process, _StreamReader(process.stdout), _StreamReader(process.stderr), contained)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
@@ -149,7 +157,7 @@ async def spawn(argv: Sequence[str], cwd: str, env: dict[str, str] | None = None
     finally:
         os.close(out_w)  # the child holds its own copies; ours would keep the pipes open forever
         os.close(err_w)
-    return Child(process, stdout, stderr)
+    return Child(process, stdout, stderr, contained)
 
 
 async def pump_lines(stream: OutputStream, on_lines: Callable[[list[str]], None]) -> None:
@@ -216,10 +224,45 @@ def pid_alive(pid: int | None) -> bool:
         return True  # no /proc here: the signal check is all there is
 
 
+def terminate_group(pgid: int) -> None:
+    """SIGTERM to the group, but not to bubblewrap's own processes: bwrap dies of it at once and
+    its namespace with it, so the agent would be killed before it can save its session."""
+    members = _group_members(pgid)
+    if not members:
+        signal_group(pgid, signal.SIGTERM)  # no /proc to look in (or already gone): the whole group
+        return
+    for pid, comm in members:
+        if comm != "bwrap":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def _group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of every process in group ``pgid``, from /proc."""
+    found = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                raw = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid):
+            found.append((int(name), comm))
+    return found
+
+
 async def end_process_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:
     """TERM the whole group, then KILL it after ``grace`` seconds; reap the leader."""
     pid = proc.pid
-    signal_group(pid, signal.SIGTERM)
+    terminate_group(pid)
     try:
         await asyncio.wait_for(proc.wait(), grace)
     except TimeoutError:

@@ -33,10 +33,19 @@ session = resume or str(uuid.uuid4())
 log_path = os.environ.get("FAKE_CLAUDE_LOG")
 
 
+def host_pid() -> int:
+    """This process's pid as pmdesk sees it: in a run's PID namespace getpid() is a small number,
+    while /proc (the host's, bound in) still names the process by its host pid."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
 def log(kind, **data):
     if log_path:
         with open(log_path, "a") as handle:
-            handle.write(json.dumps({"kind": kind, "t": time.time(), "pid": os.getpid(), "session": session, **data}) + "\n")
+            handle.write(json.dumps({"kind": kind, "t": time.time(), "pid": host_pid(), "session": session, **data}) + "\n")
 
 
 def out(obj):
