@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +16,7 @@ from pmdesk.api.routes import ROUTES, Api
 from pmdesk.api.schemas import MAX_BODY_BYTES
 from pmdesk.api.token import load_or_create_token, token_matches, token_path
 from pmdesk.engine.engine import Engine
+from pmdesk.engine.signals import on_stop_signals
 
 log = logging.getLogger(__name__)
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -125,7 +125,7 @@ class ApiServer:
 
 
 def serve(host: str, port: int, allow_remote: bool = False) -> int:
-    """`pmdesk serve`: the engine headless until Ctrl-C or TERM."""
+    """`pmdesk serve`: the engine headless until Ctrl-C, TERM or HUP."""
 
     async def main() -> int:
         engine = Engine(role="serve")
@@ -140,9 +140,9 @@ def serve(host: str, port: int, allow_remote: bool = False) -> int:
         print(f"token: {token_path()}  (send Authorization: Bearer <token>)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        undo = on_stop_signals(loop, stop.set)
         await stop.wait()
+        undo()
         print("stopping: live runs are cancelled, runs waiting for an answer stay answerable", file=sys.stderr)
         await server.stop()
         await engine.runs.detach()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import signal
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pmdesk.cli.output import event_line, print_json, print_run_end, run_exit
 from pmdesk.engine.notifications import Change, EventsAppended
+from pmdesk.engine.signals import on_stop_signals
 from pmdesk.models import Project, Run
 
 if TYPE_CHECKING:
@@ -32,31 +33,24 @@ def print_output(engine: Engine, run_ids: set[str] | None, quiet: bool) -> Calla
 
 
 async def with_interrupt(main: Awaitable[int], on_interrupt: Callable[[], Awaitable[None]]) -> int:
-    """Ctrl-C or TERM ends the agents this command started (whole process groups)."""
-    loop = asyncio.get_running_loop()
+    """Ctrl-C, TERM or HUP ends the agents this command started (their whole process trees),
+    and the command waits until that cancel is recorded before it exits."""
     task = asyncio.ensure_future(main)
-    interrupted = asyncio.Event()
     pending: list[asyncio.Future[None]] = []
 
     def handler() -> None:
-        if not interrupted.is_set():
-            interrupted.set()
-            print("\ninterrupted: cancelling…", file=sys.stderr)
+        if not pending:
+            with contextlib.suppress(OSError):  # after HUP there may be no terminal to tell
+                print("\ninterrupted: cancelling…", file=sys.stderr)
             pending.append(asyncio.ensure_future(on_interrupt()))
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, handler)
-        except (NotImplementedError, RuntimeError):
-            pass
+    undo = on_stop_signals(asyncio.get_running_loop(), handler)
     try:
         return await task
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):
-                pass
+        undo()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def detach(engine: Engine) -> None:

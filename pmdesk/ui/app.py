@@ -7,6 +7,7 @@ load, then ``attach`` builds the pages and the controllers on the engine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from pmdesk.ui.tray import Tray
 
 APP_ID = "dev.pmdesk.pmdesk"
+_signal_sockets: list[object] = []
 SPLITTERS = (("dashboard", "dashboard/split"), ("project_page", "project/split"))
 
 
@@ -187,12 +189,42 @@ def run_app(selftest: bool = False) -> int:
             return code
         closed = asyncio.Event()
         window.closing.connect(closed.set)
+        stop_on_signals(window)
         loop.run_until_complete(controllers.start())
         if os.environ.get("PMDESK_STARTUP_PROBE") == "ready":
             _report("readyAt", window)
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(controllers.stop())
     return 0
+
+
+def stop_on_signals(window: MainWindow) -> None:
+    """Ctrl-C, TERM and HUP close the window as Quit would, without asking: runs that work are
+    cancelled (their whole trees), runs that wait stay answerable. Qt's loop does not run
+    Python's signal handlers by itself; the wake-up fd brings each signal into it."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    from pmdesk.engine.signals import STOP_SIGNALS
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, lambda *_: None)  # the wake-up byte does the work
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def woken() -> None:
+        with contextlib.suppress(OSError):
+            reader.recv(64)
+        window.allow_close = True
+        window.close()
+
+    notifier.activated.connect(woken)
+    _signal_sockets[:] = [reader, writer, notifier]  # alive as long as the process
 
 
 def show_and_wait_for_paint(window: Any, timeout_ms: int = 500) -> None:
