@@ -22,7 +22,6 @@ from pmdesk.engine.redact import Redactor
 from pmdesk.executors.lines import Lines
 from pmdesk.models import event_ids
 from pmdesk.store import StateStore
-from pmdesk.store.jsonl import append_payload, day_file
 
 FLUSH_SECONDS = 0.05
 MAX_BATCH = 4000
@@ -111,7 +110,9 @@ class EventRecorder:
         if not self._pending:
             return
         batch, self._pending, self._pending_lines = self._pending, [], 0
-        append_payload(day_file(self._directory), "".join(map(self._format, batch)).encode("utf-8"))
+        # "replace": a lone surrogate (an agent's odd tool input) becomes "?", never an error that
+        # would leave the run without an outcome.
+        self.store.append_event_payload(self.run_id, "".join(map(self._format, batch)).encode("utf-8", "replace"))
         if self.bus.wants(EventsAppended):
             self.bus.publish(EventsAppended(self.store.project_id, self.run_id, self._dicts(batch)))
 

@@ -98,6 +98,9 @@ class RunService:
             if not template:
                 raise ExecutorError("the command executor needs a command template (--command 'tool {prompt}')")
             out["command"] = template
+        if kind == ExecutorKind.ANTHROPIC_AGENT:  # how its run_command is sandboxed (executors/sandbox.py)
+            out["command_network"] = project.settings.command_network
+            out["allow_unsandboxed_commands"] = project.settings.allow_unsandboxed_commands
         if kind == ExecutorKind.CLAUDE_CODE and model is None and project.settings.default_model is None:
             out["model"] = None  # let Claude Code use its own default unless one was chosen
         return {k: v for k, v in out.items() if v is not None}

@@ -19,6 +19,7 @@ from pmdesk.executors.agent_tools import TOOLS, AgentTools, ToolError
 from pmdesk.executors.anthropic_client import describe_api_error, make_client
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
 from pmdesk.executors.pricing import cost_usd
+from pmdesk.executors.sandbox import SandboxPolicy
 from pmdesk.models import TaskState, Usage, validate_id
 from pmdesk.store.atomic import atomic_write_json
 
@@ -39,7 +40,9 @@ class AgentExecution:
         self._ctx = ctx
         self._client = client
         self._state = state  # {"messages": [...], "pendingToolUseId": str|None, "pendingResults": [...], "turns": int}
-        self._tools = AgentTools(ctx.workdir, int(ctx.options.get("command_timeout_s", 120)))
+        policy = SandboxPolicy(network=bool(ctx.options.get("command_network")),
+                               allow_unsandboxed=bool(ctx.options.get("allow_unsandboxed_commands")))
+        self._tools = AgentTools(ctx.workdir, int(ctx.options.get("command_timeout_s", 120)), policy)
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._usage = Usage()

@@ -254,6 +254,8 @@ class ProjectSettings(Model):
     concurrency: int = Field(default=3, ge=1, le=32)
     gates: list[str] | None = None  # shell-free command lines; None = detect from package.json
     command_template: str | None = None
+    command_network: bool = False  # the embedded agent's run_command may reach the network
+    allow_unsandboxed_commands: bool = False  # without bubblewrap, run commands unsandboxed (by choice)
 
 
 class Project(Model):

@@ -31,7 +31,7 @@ from pmdesk.models import (
 )
 from pmdesk.store.atomic import atomic_write_bytes
 from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundError
-from pmdesk.store.jsonl import append_records, day_file, iter_records, tail_records
+from pmdesk.store.jsonl import append_payload, append_records, day_file, iter_records, tail_records
 from pmdesk.store.listing_index import ListingIndex
 from pmdesk.store.locks import OwnerLock, write_lock
 from pmdesk.store.safe_files import DamagedFileError, read_bytes
@@ -144,11 +144,20 @@ class StateStore:
 
     def _append(self, path: Path, kind: str, lines: list[str]) -> int:
         """Append to a day file; one that is not a regular file is quarantined and a new one begun."""
+        payload = ("\n".join(lines) + "\n").encode("utf-8", "replace") if lines else b""
+        self._append_payload(path, kind, payload)
+        return len(lines)
+
+    def _append_payload(self, path: Path, kind: str, payload: bytes) -> None:
         try:
-            return append_records(path, lines)
+            append_payload(path, payload)
         except DamagedFileError as exc:
             self._quarantine(path, kind, exc.reason)
-            return append_records(path, lines)
+            append_payload(path, payload)
+
+    def append_event_payload(self, run_id: str, payload: bytes) -> None:
+        """Complete event lines, already encoded (the recorder's batches)."""
+        self._append_payload(day_file(self._events_dir(run_id)), "events", payload)
 
     def _load(self, path: Path, kind: str, model: type[M]) -> M:
         """Read and validate one record; anything unreadable is quarantined and raised."""
