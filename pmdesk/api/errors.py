@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.store import CorruptStateError, ProjectBusyError
+from pmdesk.store.scrub import scrub
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.BAD_REQUEST: 400,
@@ -34,7 +35,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    body = {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
+    body = {"error": {"code": code, "message": scrub(message), **{k: v for k, v in extra.items() if v is not None}}}
     return web.json_response(body, status=status)
 
 

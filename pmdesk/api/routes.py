@@ -31,6 +31,7 @@ from pmdesk.models import (
     validate_id,
 )
 from pmdesk.store import PlanSummary, RunSummary
+from pmdesk.store.scrub import scrub
 
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,8 +53,8 @@ class Route:
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(jsonable(value), ensure_ascii=False).encode(), status=status,
-                        content_type="application/json")
+    text = scrub(json.dumps(jsonable(value), ensure_ascii=False))  # an answer is scrubbed like a record
+    return web.Response(body=text.encode("utf-8", "replace"), status=status, content_type="application/json")
 
 
 def _int_query(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:

@@ -10,6 +10,7 @@ import pmdesk
 from pmdesk.cli import plans, projects, runs, serve
 from pmdesk.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
 from pmdesk.errors import PmdeskError
+from pmdesk.store.scrub import scrub
 
 EXECUTORS = ["claude_code", "anthropic_agent", "command"]
 
@@ -133,7 +134,7 @@ def run_command(argv: Sequence[str]) -> int:
         code: int = args.func(args)
         return code
     except PmdeskError as exc:
-        print(f"pmdesk: {exc}", file=sys.stderr)
+        print(f"pmdesk: {scrub(str(exc))}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

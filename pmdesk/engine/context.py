@@ -17,8 +17,10 @@ from pmdesk.engine.notifications import ActivityRecorded, ChangeBus, PlanChanged
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.store_worker import StoreWorker
 from pmdesk.models import ActivityEvent, ActivityType, Plan, Project, Run, new_id
-from pmdesk.store import StateStore
+from pmdesk.store import StateStore, scrub
 from pmdesk.store.registry import ProjectRegistry
+
+SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")  # what only the agent itself needs
 
 
 class Lease:
@@ -48,6 +50,7 @@ class EngineContext:
         self.role = role
         self.bus = ChangeBus()
         self.redactor = Redactor()
+        scrub.install(self.redactor.text)  # every record and line the store writes passes through it
         self.disk = StoreWorker()  # run and plan writes from async code go through it
         self._stores: dict[str, StateStore] = {}
         self._holds: Counter[str] = Counter()
@@ -118,9 +121,15 @@ class EngineContext:
 
     # -- what agents and gates are handed --------------------------------------------------
 
-    def child_env(self) -> dict[str, str]:
-        """The agent's environment: the user's, plus the saved key for agents that need it."""
+    def child_env(self, with_key: bool = True) -> dict[str, str]:
+        """An agent's environment: the user's, plus the saved key for agents that need it.
+
+        ``with_key=False`` (gates): the key is left out, the environment's one too."""
         env = dict(os.environ)
+        if not with_key:
+            for name in SECRET_ENV:
+                env.pop(name, None)
+            return env
         key = config.saved_api_key()
         if key:
             env["ANTHROPIC_API_KEY"] = key

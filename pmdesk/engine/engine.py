@@ -23,7 +23,6 @@ from pmdesk.models import ActivityType, InspectionPacket, Project, Run, validate
 from pmdesk.store import NotFoundError, StateStore
 from pmdesk.store.registry import ProjectRegistry
 
-SECRET_ENV = ("ANTHROPIC_API_KEY",)
 KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
 
 

@@ -70,7 +70,7 @@ def create_packet(ctx: EngineContext, project: Project, run_id: str) -> Inspecti
             "costUsd": run.cost_usd, "usage": run.usage.to_json_dict(), "exitCode": run.exit_code,
         },
     )
-    store.put_packet(packet)
+    packet = store.put_packet(packet)
     ctx.bus.publish(PacketAdded(project.project_id, summarize_packet(packet)))
     ctx.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
                   run_id=run_id, packet_id=packet.packet_id, plan_id=run.plan_id)

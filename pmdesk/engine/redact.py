@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pmdesk import config
 from pmdesk.executors.lines import joined
-
-_PATTERNS = re.compile(
-    r"(sk-ant-[A-Za-z0-9_\-]{8,})"
-    r"|((?:Bearer|bearer)\s+[A-Za-z0-9._\-]{16,})"
-    r"|((?:x-api-key|api[_-]?key|ANTHROPIC_API_KEY|auth[_-]?token|access[_-]?token|secret|password)"
-    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]{6,})",
-    re.IGNORECASE,
-)
-MASK = "[REDACTED]"
-# Every pattern above contains key, token, sk-ant-, bearer, secret or password: a line with
-# none of them is clean, and that test is ten times cheaper than the regex.
-
-
-def _may_hold_secret(text: str) -> bool:
-    """The words every pattern needs: text without them is clean, without running the regex."""
-    low = text.lower()
-    return ("key" in low or "token" in low or "sk-ant-" in low or "bearer" in low or "secret" in low
-            or "password" in low)
+from pmdesk.store.patterns import MASK, mask_shapes, may_hold_secret
 
 
 def _known_secrets() -> list[str]:
@@ -53,9 +35,7 @@ class Redactor:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        if not _may_hold_secret(value) or _PATTERNS.search(value) is None:
-            return value
-        return _PATTERNS.sub(_mask, value)
+        return mask_shapes(value)
 
     def lines(self, values: list[str]) -> list[str]:
         """Many lines at once: one scan of their joined text decides whether any needs a look."""
@@ -64,7 +44,7 @@ class Redactor:
             if secret in text:
                 break
         else:
-            if not _may_hold_secret(text):
+            if not may_hold_secret(text):
                 return values
         return [self.text(v) for v in values]
 
@@ -76,9 +56,3 @@ class Redactor:
         if isinstance(value, list):
             return [self.any(v) for v in value]
         return value
-
-
-def _mask(match: re.Match[str]) -> str:
-    if match.group(3):
-        return match.group(3) + MASK
-    return MASK

@@ -144,8 +144,7 @@ class RunService:
         )
         session.run_ids.append(run.run_id)
         store.put_session(session)
-        store.put_run(run)
-        return run
+        return store.put_run(run)
 
     def announce(self, project: Project, run: Run) -> None:
         self.ctx.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",

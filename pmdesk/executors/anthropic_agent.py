@@ -21,7 +21,8 @@ from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like
 from pmdesk.executors.pricing import cost_usd
 from pmdesk.executors.sandbox import SandboxPolicy
 from pmdesk.models import TaskState, Usage, validate_id
-from pmdesk.store.atomic import atomic_write_json
+from pmdesk.store.atomic import atomic_write_bytes
+from pmdesk.store.scrub import scrub
 
 SYSTEM = (
     "You are a coding agent working in a local project directory. Use the tools to inspect "
@@ -56,7 +57,10 @@ class AgentExecution:
         return True  # the conversation lives on disk; it can always take an answer
 
     def _save(self) -> None:
-        atomic_write_json(conversation_path(self._ctx.state_dir, self._ctx.run_id), self._state, mode=0o600)
+        # A conversation holds what tools printed (an environment, a config file): scrubbed like every record.
+        text = json.dumps(self._state, ensure_ascii=False)
+        atomic_write_bytes(conversation_path(self._ctx.state_dir, self._ctx.run_id),
+                           scrub(text).encode("utf-8", "replace"), mode=0o600)
 
     def begin(self) -> None:
         self._task = asyncio.ensure_future(self._run_guarded())

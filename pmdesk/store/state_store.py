@@ -35,6 +35,7 @@ from pmdesk.store.jsonl import append_payload, append_records, day_file, iter_re
 from pmdesk.store.listing_index import ListingIndex
 from pmdesk.store.locks import OwnerLock, write_lock
 from pmdesk.store.safe_files import DamagedFileError, read_bytes
+from pmdesk.store.scrub import scrub
 from pmdesk.store.summaries import (
     PacketSummary,
     PlanSummary,
@@ -149,6 +150,10 @@ class StateStore:
         return len(lines)
 
     def _append_payload(self, path: Path, kind: str, payload: bytes) -> None:
+        text = payload.decode("utf-8", "replace")
+        clean = scrub(text)
+        if clean is not text:
+            payload = clean.encode("utf-8")
         try:
             append_payload(path, payload)
         except DamagedFileError as exc:
@@ -181,9 +186,13 @@ class StateStore:
             raise CrossProjectError(f"{kind} {path.stem} belongs to another project")
         return record
 
-    def _write(self, kind: str, item_id: str, record: Model) -> None:
-        data = record.to_json().encode("utf-8")
-        atomic_write_bytes(self._file(kind, item_id), data)
+    def _write(self, kind: str, item_id: str, record: M) -> M:
+        """Write the record as it may be kept: with any secret in any field masked (``scrub``).
+        Returns what was written, so callers publish and answer the masked record, never the raw one."""
+        text = record.to_json()
+        clean = scrub(text)
+        atomic_write_bytes(self._file(kind, item_id), clean.encode("utf-8", "replace"))
+        return record if clean is text else type(record).model_validate_json(clean)
 
     def contains(self, kind: str, item_id: str) -> bool:
         return self._file(kind, item_id).is_file()
@@ -209,8 +218,7 @@ class StateStore:
     def put_run(self, run: Run) -> Run:
         self._check_run_refs(run)
         run.updated_at = utc_now()
-        self._write("run", run.run_id, run)
-        return run
+        return self._write("run", run.run_id, run)
 
     def update_run(self, run_id: str, change: Callable[[Run], Any]) -> Run:
         """Read-modify-write under the cross-process write lock."""
@@ -239,8 +247,7 @@ class StateStore:
     def put_plan(self, plan: Plan) -> Plan:
         self._check_plan_refs(plan)
         plan.updated_at = utc_now()
-        self._write("plan", plan.plan_id, plan)
-        return plan
+        return self._write("plan", plan.plan_id, plan)
 
     def update_plan(self, plan_id: str, change: Callable[[Plan], Any]) -> Plan:
         with write_lock(self.state_dir):
@@ -276,8 +283,7 @@ class StateStore:
     def put_session(self, session: Session) -> Session:
         if session.project_id != self.project_id:
             raise CrossProjectError("session of another project")
-        self._write("session", session.session_id, session)
-        return session
+        return self._write("session", session.session_id, session)
 
     def get_packet(self, packet_id: str) -> InspectionPacket:
         return self._load(self._file("packet", packet_id), "packet", InspectionPacket)
@@ -290,8 +296,7 @@ class StateStore:
             raise CrossProjectError("inspection packet of another project")
         if not self.contains("run", packet.run_id):
             raise CrossProjectError(f"packet names run {packet.run_id}, which is not in this project")
-        self._write("packet", packet.packet_id, packet)
-        return packet
+        return self._write("packet", packet.packet_id, packet)
 
     def list_packets(self, full: bool = False) -> list[PacketSummary]:
         return self._listing("packet", InspectionPacket, summarize_packet, None, full)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,13 +45,14 @@ async def run(tools: AgentTools, command: str) -> str:
 async def test_run_command_escapes_are_contained(project: Path, tmp_path: Path, private_home: Path) -> None:
     tools = AgentTools(project)
     outside = tmp_path / "outside.txt"
+    etc = Path("/etc") / f"pmdesk-escape-{uuid.uuid4().hex}"
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
     attempts = {
         "write outside the project": (f"echo x > {outside}", lambda out: not outside.exists()),
-        "write into /etc": ("echo x > /etc/pmdesk-escape", lambda out: not Path("/etc/pmdesk-escape").exists()),
+        "write into /etc": (f"echo x > {etc}", lambda out: not etc.exists()),
         "write into the home": (f"echo x > {private_home}/escape", lambda out: not (private_home / "escape").exists()),
         "read the user's home": (f"cat {private_home}/notes.txt", lambda out: SECRET not in out),
         "read pmdesk's config": (f"cat {config.config_dir()}/secrets.json", lambda out: SECRET not in out),

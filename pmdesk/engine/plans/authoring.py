@@ -74,7 +74,7 @@ class Authoring:
             plan.status = PlanStatus.FAILED
             plan.gate_result = GateResult(passed=False, checks=[
                 GateCheck(name="plan_generation", passed=False, message=error)])
-        self.ctx.store(project).put_plan(plan)
+        plan = self.ctx.store(project).put_plan(plan)
         self.ctx.record(project, ActivityType.PLAN_CREATED,
                         f"plan created with {len(tasks)} tasks" if not error else "plan generation failed",
                         plan_id=plan.plan_id, packet_id=packet_id, run_id=run_id, actor="planner")

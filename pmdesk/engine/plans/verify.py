@@ -102,7 +102,7 @@ class Verifier:
         for gate in gates:
             bus.publish(GateProgress(project.project_id, plan_id, gate.name, "waiting" if gate.argv else "skipped"))
         checks: list[GateCheck] = []
-        env = self.ctx.child_env()
+        env = self.ctx.child_env(with_key=False)  # gates test the project; they need no key of pmdesk's
         cwd = Path(project.path)
         ahead: GateProcess | None = None  # the next gate, started when the one before it exited
         for index, gate in enumerate(gates):

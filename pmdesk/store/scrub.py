@@ -1,0 +1,26 @@
+"""The one redaction point: every record and line the store writes, and every answer the API and
+CLI give, pass through ``scrub``.
+
+The store cannot know the user's key (that is config, above it), so the engine installs its
+``Redactor`` here when it starts (``EngineContext``); until then, and in a process with no
+engine, ``scrub`` masks what is shaped like a key. Text without a secret comes back as the same
+object, so callers can tell cheaply whether anything was masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+_scrubber: list[Callable[[str], str]] = []
+
+
+def install(scrubber: Callable[[str], str]) -> None:
+    _scrubber[:] = [scrubber]
+
+
+def scrub(text: str) -> str:
+    if not _scrubber:
+        from pmdesk.store.patterns import mask_shapes
+
+        return mask_shapes(text)
+    return _scrubber[0](text)
