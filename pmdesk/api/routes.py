@@ -86,7 +86,12 @@ async def _body(request: web.Request, model: type[B]) -> B:
     if not raw.strip():
         data: Any = {}
     else:
-        data = json.loads(raw)
+        try:
+            data = json.loads(raw)
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, and a number longer than Python parses (4,300 digits)
+            raise ApiError(400, "invalid_json", f"the body is not JSON pmdesk can read: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_body", "the body must be a JSON object")
     return model.model_validate(data)

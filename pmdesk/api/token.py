@@ -46,6 +46,6 @@ def load_or_create_token(path: Path | None = None) -> str:
 
 def token_matches(expected: str, header: str | None) -> bool:
     """``Authorization: Bearer <token>``, compared in constant time."""
-    if not header or not header.startswith("Bearer "):
-        return False
+    if not header or not header.startswith("Bearer ") or not header.isascii():
+        return False  # a token is ASCII; a header with other bytes is simply not it
     return hmac.compare_digest(header[7:].strip().encode(), expected.encode())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -136,6 +137,8 @@ class Child:
 async def spawn(argv: Sequence[str], cwd: str, env: dict[str, str] | None = None, stdin: bool = False) -> Child:
     """Start ``argv`` (never through a shell) as the leader of a new process group, in a PID
     namespace of its own where bubblewrap works (``process_tree.contain``)."""
+    if any("\x00" in part for part in (*argv, cwd, *(env or {}).values())):
+        raise OSError(errno.EINVAL, "an argument, the folder or the environment holds a NUL byte")
     argv, contained = await contain(argv, cwd, env)
     stdin_mode = asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL
     if sys.platform == "win32":

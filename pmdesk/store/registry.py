@@ -90,6 +90,8 @@ class ProjectRegistry:
         return self._read()
 
     def add(self, path: str | os.PathLike[str], name: str | None = None) -> Project:
+        if "\x00" in os.fspath(path) or (name is not None and "\x00" in name):
+            raise RegistryError("a path or name with a NUL byte cannot name a folder")
         real = Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
         if not real.exists():
             raise RegistryError(f"{path}: no such folder")
@@ -128,7 +130,7 @@ class ProjectRegistry:
             return named[0]
         if len(named) > 1:
             raise RegistryError(f"several projects are named {ref!r}; use the id or the path")
-        real = os.path.realpath(os.path.expanduser(ref))
+        real = os.path.realpath(os.path.expanduser(ref)) if "\x00" not in ref else ""
         for project in projects:
             if project.path == real:
                 return project

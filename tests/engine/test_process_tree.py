@@ -79,3 +79,10 @@ async def test_cancel_ends_a_detached_daemon_too(engine: Engine, tmp_path: Path,
     cancelled = await asyncio.wait_for(engine.runs.cancel(project, run.run_id), 30)
     assert cancelled.status == TaskState.CANCELLED
     assert await gone(daemon)
+
+
+async def test_a_nul_byte_in_a_command_ends_the_run_with_an_error(engine: Engine, tmp_path: Path) -> None:
+    project = add_project(engine, tmp_path / "p")
+    run = await asyncio.wait_for(run_to_pause(engine, project, "a\x00b", executor=ExecutorKind.COMMAND,
+                                              command="echo {prompt}"), 30)
+    assert run.status == TaskState.ERROR and "NUL" in (run.error or "")
