@@ -21,6 +21,7 @@ from pmdesk.engine.runs import RunService
 from pmdesk.errors import PmdeskError
 from pmdesk.models import ActivityType, InspectionPacket, Project, Run, validate_id
 from pmdesk.store import NotFoundError, StateStore
+from pmdesk.store.atomic import remove_stale_temp_files
 from pmdesk.store.registry import ProjectRegistry
 
 KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
@@ -136,6 +137,8 @@ class Engine:
                 continue  # another live engine owns these runs and plans
             notes.extend(recover_runs(self.ctx, project, self.runs.live))
             notes.extend(self.plans.recover(project))
+            remove_stale_temp_files(self.store(project).state_dir)
+        remove_stale_temp_files(self.registry.directory, depth=0)
         return notes
 
     async def shutdown(self) -> None:

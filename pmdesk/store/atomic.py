@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,25 @@ def atomic_write_json(path: Path, obj: Any, *, mode: int = 0o644, durable: bool 
                       indent: int | None = 2) -> None:
     data = json.dumps(obj, ensure_ascii=False, indent=indent).encode("utf-8") + b"\n"
     atomic_write_bytes(path, data, mode=mode, durable=durable)
+
+
+def remove_stale_temp_files(directory: Path, older_than_s: float = 60.0, depth: int = 2) -> int:
+    """Delete what ``atomic_write_bytes`` leaves when it is killed mid-write: ``.<name>.<random>.tmp``
+    files, never complete records (the record itself is the old or the new file, whole)."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False) and depth > 0:
+                removed += remove_stale_temp_files(Path(entry.path), older_than_s, depth - 1)
+            elif entry.name.startswith(".") and entry.name.endswith(".tmp") and \
+                    entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed

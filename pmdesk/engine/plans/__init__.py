@@ -12,7 +12,7 @@ from pmdesk.engine.notifications import Change, RunChanged
 from pmdesk.engine.plans.authoring import Authoring
 from pmdesk.engine.plans.changes import PlanChanges
 from pmdesk.engine.plans.jobs import PlanJobs
-from pmdesk.engine.plans.recovery import recover_plans
+from pmdesk.engine.plans.recovery import end_orphans, recover_plans
 from pmdesk.engine.plans.rules import PlanAction, PlanStateError, Verdict, allowed_actions
 from pmdesk.engine.plans.scheduler import Scheduler
 from pmdesk.engine.plans.verify import Verifier
@@ -27,6 +27,7 @@ class PlanService:
 
     def __init__(self, ctx: EngineContext, runs: RunService) -> None:
         self.ctx = ctx
+        self._runs = runs
         self.jobs: PlanJobs = {}
         self.changes = PlanChanges(ctx)
         authoring = Authoring(ctx, self.changes)
@@ -58,7 +59,8 @@ class PlanService:
         return allowed_actions(plan, self.is_live(plan.plan_id))
 
     def recover(self, project: Project) -> list[str]:
-        return recover_plans(self.ctx, self.changes, self.jobs, project)
+        notes = recover_plans(self.ctx, self.changes, self.jobs, self._runs, project)
+        return notes + end_orphans(self.ctx, project)
 
     def stop(self) -> None:
         for job in list(self.jobs.values()):

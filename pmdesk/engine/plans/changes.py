@@ -83,7 +83,8 @@ def queued(made: dict[str, Run | str]) -> Callable[[Plan], None]:
                 move_task(task, TaskState.QUEUED, run_id=run.run_id)
             elif run is not None:
                 move_task(task, TaskState.ERROR, error=run)
-        move_plan(plan, PlanStatus.RUNNING)
+        if plan.status != PlanStatus.RUNNING:  # recovery links the runs of a plan that runs already
+            move_plan(plan, PlanStatus.RUNNING)
 
     return change
 

@@ -153,7 +153,9 @@ class Scheduler:
                         return
                     await job.tell_followers()
                     if not any(t.status in ACTIVE for t in plan.tasks) and not ready_tasks(plan):
-                        continue  # only queued tasks whose dependencies are gone: cancelled on the next pass
+                        if not blocked_tasks(plan):  # nothing can ever start: say why, never spin
+                            await self._end_stuck(project, plan)
+                        continue
                     try:
                         await asyncio.wait_for(job.wake.wait(), QUIET_S)
                     except TimeoutError:
@@ -161,6 +163,15 @@ class Scheduler:
         finally:
             self.jobs.pop(plan_id, None)
             await job.tell_followers()
+
+    async def _end_stuck(self, project: Project, plan: Plan) -> None:
+        """Tasks that can never start (no run, or dependencies that will never complete) end ERROR."""
+        for task in plan.tasks:
+            if task.status.is_terminal:
+                continue
+            reason = ("cannot start: it has no run (its dispatch was interrupted)" if not task.run_id
+                      else "cannot start: its dependencies can never complete")
+            await self.changes.set_task(project, plan.plan_id, task.task_id, TaskState.ERROR, error=reason)
 
     async def _start_task(self, project: Project, plan_id: str, task: PlanTask) -> None:
         assert task.run_id is not None
