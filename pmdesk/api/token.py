@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pmdesk.config import config_dir
 from pmdesk.store.safe_files import DamagedFileError, read_bytes, set_private_mode
 
 TOKEN_FILE = "api-token"
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,}")
 
 
 def token_path() -> Path:
@@ -28,6 +30,9 @@ def load_or_create_token(path: Path | None = None) -> str:
         except DamagedFileError as exc:  # a link, a FIFO, a folder: never followed, never chmod'ed through
             raise DamagedFileError(path, exc.reason, "remove it; pmdesk then makes a new token") from None
         if value:
+            if not TOKEN_SHAPE.fullmatch(value):
+                raise DamagedFileError(path, "it does not hold a token (16 or more of A-Z a-z 0-9 - _)",
+                                       "remove it; pmdesk then makes a new token")
             set_private_mode(path)  # someone may have loosened it; the token is a password
             return value
         try:

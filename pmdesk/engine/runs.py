@@ -26,6 +26,7 @@ from pmdesk.models import (
     ActivityType,
     Clarification,
     ExecutorKind,
+    IllegalTransitionError,
     Project,
     Run,
     Session,
@@ -35,6 +36,8 @@ from pmdesk.models import (
     utc_now,
 )
 from pmdesk.store import NotFoundError, StateStore
+
+CANCELLED = "cancelled by the user"
 
 
 class RunError(WrongStateError):
@@ -210,7 +213,7 @@ class RunService:
             outcome = Outcome(TaskState.ERROR, error=f"executor failed: {exc!r}")
         if live.cancelling and outcome.status != TaskState.AWAITING_RESPONSE:
             outcome.status = TaskState.CANCELLED
-            outcome.error = outcome.error or "cancelled by the user"
+            outcome.error = outcome.error or CANCELLED
         live.recorder.flush()
         if outcome.status == TaskState.AWAITING_RESPONSE:
             await self._await_answer(live, outcome)
@@ -240,10 +243,12 @@ class RunService:
 
     async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
+        ended_here: list[bool] = []
 
         def change(run: Run) -> None:
             if run.status.is_terminal:
-                return  # another process (a cancel) has already ended it
+                return  # another process (a cancel) has already ended it, and said so
+            ended_here.append(True)
             check_task_transition(run.status, status)
             run.status = status
             run.ended_at = utc_now()
@@ -256,6 +261,9 @@ class RunService:
             _accumulate(run, outcome)
 
         run = await self.ctx.disk(store.update_run, run_id, change)
+        if not ended_here:
+            self._publish(project, run)
+            return run
         kind = {TaskState.COMPLETE: ActivityType.RUN_COMPLETED, TaskState.CANCELLED: ActivityType.RUN_CANCELLED}.get(
             run.status, ActivityType.RUN_FAILED)
         text = run.summary if run.status == TaskState.COMPLETE else run.error
@@ -282,6 +290,7 @@ class RunService:
         if run.status != TaskState.AWAITING_RESPONSE:
             raise RunError(f"run {run_id} is {run.status.value}, not waiting for an answer")
         live = self.live.get(run_id)
+        fresh = live is None
         if live is None:
             recorder = self._recorder(store, run_id)
             ctx = self._context(project, store, run, recorder)
@@ -289,7 +298,6 @@ class RunService:
             live = LiveRun(project, store, run_id, executor, recorder, ctx, self.ctx.owning(project))
             self.live[run_id] = live
         answer = self.ctx.redactor.text(text)
-        live.recorder.emit("answer", answer)
 
         def change(r: Run) -> None:
             check_task_transition(r.status, TaskState.RUNNING)
@@ -301,7 +309,14 @@ class RunService:
             r.status = TaskState.RUNNING
             r.owner_pid = os.getpid()
 
-        run = await self._update(live, change)
+        try:  # the state changes first, under the store's lock: of two racing answers one wins
+            run = await self._update(live, change)
+        except IllegalTransitionError:
+            if fresh:
+                self.live.pop(run_id, None)
+                live.lease.release()
+            raise RunError(f"run {run_id} is no longer waiting for an answer (another answer came first)") from None
+        live.recorder.emit("answer", answer)  # only the answer that was taken is in the log
         self.ctx.record(project, ActivityType.RUN_RESPONDED, f"answered: {answer[:120]}", run_id=run_id,
                            plan_id=run.plan_id, task_id=run.plan_task_id)
         try:
@@ -338,11 +353,14 @@ class RunService:
             if run_id in self.live:  # it was waiting for an answer: no task to end it
                 self.live.pop(run_id).lease.release()
         elif run.pid and pid_alive(run.pid):
-            kill_group_now(run.pid)  # owned by a process that is gone or elsewhere
+            # Owned by a process that is gone or elsewhere: say CANCELLED first, then end the tree, so
+            # the owner sees an ended run (not an agent that died of a signal, ERROR) and records nothing.
+            current = await self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error=CANCELLED))
+            kill_group_now(run.pid)
+            return current
         current = store.get_run(run_id)
         if not current.status.is_terminal:
-            current = await self._finish(project, store, run_id,
-                                         Outcome(TaskState.CANCELLED, error="cancelled by the user"))
+            current = await self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error=CANCELLED))
         return current
 
     async def detach(self) -> None:

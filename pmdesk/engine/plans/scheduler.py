@@ -148,6 +148,8 @@ class Scheduler:
                     for task in ready_tasks(plan)[: max(0, job.limit - active)]:
                         await self._start_task(project, plan_id, task)
                     plan = await self._sync_tasks(job)
+                    if job.cancelled:
+                        return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
                     if all(t.status.is_terminal for t in plan.tasks):
                         job.plan = await self.changes.complete(project, plan)
                         return
