@@ -19,10 +19,10 @@ apt_packages=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
   libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 libxkbcommon0 libegl1 libgl1
   libfontconfig1 libdbus-1-3 libglib2.0-0
-  bubblewrap
+  bubblewrap socat
 )
 # bubblewrap: a run owns its whole process tree (a PID namespace), and the embedded agent's
-# run_command runs in a sandbox (README, "Process trees and the sandbox").
+# run_command runs in a sandbox; with socat, Claude Code's own Bash sandbox runs too (README).
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 # packaging/build.sh validates the desktop entry and the AppStream file it ships
 [ -n "$extras" ] && apt_packages+=(desktop-file-utils appstream)

@@ -104,6 +104,9 @@ class RunService:
         if kind == ExecutorKind.ANTHROPIC_AGENT:  # how its run_command is sandboxed (executors/sandbox.py)
             out["command_network"] = project.settings.command_network
             out["allow_unsandboxed_commands"] = project.settings.allow_unsandboxed_commands
+        if kind == ExecutorKind.CLAUDE_CODE:  # Claude Code's own Bash sandbox, chosen per project
+            out["claude_sandbox"] = project.settings.claude_sandbox
+            out["allow_unsandboxed_commands"] = project.settings.allow_unsandboxed_commands
         if kind == ExecutorKind.CLAUDE_CODE and model is None and project.settings.default_model is None:
             out["model"] = None  # let Claude Code use its own default unless one was chosen
         return {k: v for k, v in out.items() if v is not None}

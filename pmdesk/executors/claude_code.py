@@ -36,6 +36,13 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def sandbox_settings(allow_unsandboxed: bool) -> dict[str, Any]:
+    """Claude Code's own Bash sandbox: on, and (unless the project allows it) a hard failure where it
+    cannot start, never a silent run without it; no command may ask to leave it."""
+    return {"sandbox": {"enabled": True, "failIfUnavailable": not allow_unsandboxed,
+                        "allowUnsandboxedCommands": False}}
+
+
 class ClaudeExecution(ChildExecution):
     def __init__(self, child: Child, ctx: RunContext) -> None:
         super().__init__(child, ctx)
@@ -201,6 +208,8 @@ class ClaudeCodeExecutor:
             argv += ["--model", ctx.model]
         if resume:
             argv += ["--resume", resume]
+        if ctx.options.get("claude_sandbox"):
+            argv += ["--settings", json.dumps(sandbox_settings(bool(ctx.options.get("allow_unsandboxed_commands"))))]
         return argv + self.extra_args
 
     async def _launch(self, ctx: RunContext, first_message: str, resume: str | None) -> ClaudeExecution:

@@ -256,6 +256,7 @@ class ProjectSettings(Model):
     command_template: str | None = None
     command_network: bool = False  # the embedded agent's run_command may reach the network
     allow_unsandboxed_commands: bool = False  # without bubblewrap, run commands unsandboxed (by choice)
+    claude_sandbox: bool = True  # claude_code runs with Claude Code's own Bash sandbox (bubblewrap + socat)
 
 
 class Project(Model):

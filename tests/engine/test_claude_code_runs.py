@@ -162,3 +162,23 @@ async def test_the_default_executor_is_claude_when_found(engine: Engine, tmp_pat
 
     with pytest.raises(ExecutorError, match=r"no agent is configured.*API key"):
         engine.runs.create(project, "go")
+
+
+async def test_claude_code_runs_in_its_own_sandbox_unless_the_project_turns_it_off(engine: Engine, tmp_path: Path,
+                                                                                  fake_claude: Path) -> None:
+    import json
+
+    project = engine.add_project(str(tmp_path), "p")
+
+    def sandbox_of(run_id: str) -> object:
+        argv = next(e.data["argv"] for e in engine.store(project).read_events(run_id) if e.data and "argv" in e.data)
+        if "--settings" not in argv:
+            return None
+        return json.loads(argv[argv.index("--settings") + 1])["sandbox"]
+
+    run = await run_to_pause(engine, project, "hello", executor=CC)
+    assert sandbox_of(run.run_id) == {"enabled": True, "failIfUnavailable": True, "allowUnsandboxedCommands": False}
+    project.settings.claude_sandbox = False
+    engine.save_project(project)
+    off = await run_to_pause(engine, project, "hello", executor=CC)
+    assert sandbox_of(off.run_id) is None and off.settings["claude_sandbox"] is False
