@@ -53,7 +53,7 @@ def main() -> int:
     for name in ("corrupt files", "lost events", "stuck plans", "orphan records", "leftover processes"):
         rows.append((f"kill -9 mid run/dispatch/respond/verify, then restart: {name}", trials, str(counts[name])))
     cells, failures = damage.run_matrix(args.full)
-    rows.append((f"{len(damage.DAMAGES)} damage kinds × {len(damage.FILE_KINDS)} file kinds through CLI, window "
+    rows.append((f"{len(damage.DAMAGES)} damage kinds × {len(damage.FILE_KINDS)} file kinds through CLI, API, window "
                  "start and serve (failing cells)", cells, str(len(failures))))
     for description, paths in SUITES:
         ran, failed = pytest_counts(paths)

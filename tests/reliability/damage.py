@@ -138,6 +138,7 @@ def cell(home: Home, file_kind: str, damage: str, window: bool) -> list[str]:
                 (file_kind in ("listing index", "events", "activity") and outputs[0].returncode == 0))
     if not reported:
         failures.append("the damage is not reported")
+    failures += api_failures(home, file_kind)
     if file_kind == "API token":
         serving = subprocess.Popen([PY, "-m", "pmdesk", "serve", "--port", "0"], cwd=ROOT, env=home.env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -156,6 +157,46 @@ def cell(home: Home, file_kind: str, damage: str, window: bool) -> list[str]:
             failures.append(f"the window did not start: {started.stderr[-300:]!r}")
     if damage == "a symlink" and elsewhere.exists() and elsewhere.read_text() != "the user's own file\n":
         failures.append("a symlink's target was written through")
+    return failures
+
+
+API_PROBE = """
+import asyncio, json, sys
+from aiohttp.test_utils import TestClient, TestServer
+from pmdesk.api.server import create_app
+from pmdesk.engine.engine import Engine
+
+async def main(run_id, plan_id):
+    engine = Engine(role="serve")
+    client = TestClient(TestServer(create_app(engine, "t" * 32, check_host=False)))
+    await client.start_server()
+    headers = {"Authorization": "Bearer " + "t" * 32}
+    out = {}
+    projects = await client.get("/api/projects", headers=headers)
+    out["projects"] = [projects.status, await projects.text()]
+    pid = next((p["projectId"] for p in (json.loads(out["projects"][1]) if projects.status == 200 else [])), "pidx_0")
+    for name, path in (("runs", f"/api/projects/{pid}/runs"), ("plan", f"/api/plans/{plan_id}"),
+                       ("events", f"/api/runs/{run_id}/events"), ("run", f"/api/runs/{run_id}"),
+                       ("activity", f"/api/projects/{pid}/activity")):
+        answer = await client.get(path, headers=headers)
+        out[name] = [answer.status, await answer.text()]
+    await client.close()
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def api_failures(home: Home, file_kind: str) -> list[str]:
+    """The API over the damaged home: no 5xx, but the 503 that names a damaged file of pmdesk's own."""
+    probe = subprocess.run([PY, "-c", API_PROBE, home.run_id, home.plan_id], capture_output=True, text=True,
+                           cwd=ROOT, env=home.env, timeout=60)
+    if probe.returncode != 0:
+        return [f"api probe: {probe.stderr[-300:]!r}"]
+    failures = []
+    for name, (status, body) in json.loads(probe.stdout.strip().splitlines()[-1]).items():
+        if status >= 500 and not (status == 503 and home.files[file_kind].name in body):
+            failures.append(f"api {name}: {status} {body[:200]!r}")
     return failures
 
 
