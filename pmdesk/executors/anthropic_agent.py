@@ -166,8 +166,21 @@ class AgentExecution:
                 await self._task
 
 
+def _well_formed(value: Any) -> Any:
+    """Every string valid UTF-8: a lone surrogate in a model's answer (JSON allows "\\ud800") would
+    make the next request unsendable; it becomes "?" here, where the answer enters the conversation."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _well_formed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_well_formed(v) for v in value]
+    return value
+
+
 def _block_dict(block: Any) -> dict[str, Any]:
-    data: dict[str, Any] = block.model_dump(mode="json", exclude_none=True) if hasattr(block, "model_dump") else dict(block)
+    raw = block.model_dump(mode="json", exclude_none=True) if hasattr(block, "model_dump") else dict(block)
+    data: dict[str, Any] = _well_formed(raw)
     if data.get("type") == "text":
         return {"type": "text", "text": data.get("text", "")}
     if data.get("type") == "tool_use":

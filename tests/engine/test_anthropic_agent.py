@@ -182,3 +182,27 @@ async def test_no_key_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
     project = add_project(engine, tmp_path / "p")
     run = await run_to_pause(engine, project, "go", executor=AGENT)
     assert run.status == TaskState.ERROR and "no Anthropic API key" in (run.error or "")
+
+
+async def test_odd_tool_inputs_never_leave_a_run_without_an_outcome(engine: Engine, tmp_path: Path,
+                                                                     fake_api: FakeAnthropic) -> None:
+    """A lone surrogate, a FIFO, a binary file, a 2 GB file: tool errors, and the run completes."""
+    project = add_project(engine, tmp_path / "p")
+    root = tmp_path / "p"
+    os.mkfifo(root / "pipe")
+    (root / "blob.bin").write_bytes(b"\x00\xff" * 64)
+    (root / "huge.log").touch()
+    os.truncate(root / "huge.log", 2 * 1024 ** 3)
+    fake_api.queue(
+        tool_use("write_file", {"path": "odd.txt", "content": "lone \ud800 surrogate"}),
+        tool_use("read_file", {"path": "pipe"}),
+        tool_use("edit_file", {"path": "blob.bin", "old": "a", "new": "b"}),
+        tool_use("read_file", {"path": "huge.log"}),
+        text_reply("Done despite everything."),
+    )
+    run = await run_to_pause(engine, project, "try odd things", executor=AGENT, model="claude-sonnet-4-6")
+    assert run.status == TaskState.COMPLETE and run.summary == "Done despite everything.", run.error
+    results = [tool_results(r)[0] for r in fake_api.requests[1:5]]
+    assert [bool(r.get("is_error")) for r in results] == [False, True, True, False]
+    assert (root / "odd.txt").read_bytes() == b"lone ? surrogate"
+    assert all("\ud800" not in e.text for e in events(engine, project, run.run_id))  # readable back, as '?'

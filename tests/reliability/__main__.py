@@ -51,7 +51,7 @@ def main() -> int:
     started = time.time()
     trials, counts = kill9.run_trials(200 if args.full else 20, Path(tempfile.mkdtemp(prefix="pmdesk-kill9-")))
     for name in ("corrupt files", "lost events", "stuck plans", "orphan records", "leftover processes"):
-        rows.append((f"kill -9 mid run/dispatch/respond/verify, then restart: {name}", trials, str(counts[name])))
+        rows.append((f"kill -9 mid run/dispatch/respond/verify/serve, restart: {name}", trials, str(counts[name])))
     cells, failures = damage.run_matrix(args.full)
     rows.append((f"{len(damage.DAMAGES)} damage kinds × {len(damage.FILE_KINDS)} file kinds through CLI, API, window "
                  "start and serve (failing cells)", cells, str(len(failures))))

@@ -16,7 +16,7 @@ from pmdesk.engine.engine import Engine
 from pmdesk.models import PlanStatus, TaskState
 
 ROOT = Path(__file__).resolve().parents[2]
-KINDS = ("run", "dispatch", "respond", "verify")
+KINDS = ("run", "dispatch", "respond", "verify", "serve")
 RECORD_DIRS = ("runs", "plans", "sessions", "inspection-packets")
 
 

@@ -1,6 +1,6 @@
 """The process the kill -9 probe kills: an engine doing one kind of work, as fast as it can.
 
-argv: kind (run | dispatch | respond | verify), project path, seed. Prints "ready" once the
+argv: kind (run | dispatch | respond | verify | serve), project path, seed. Prints "ready" once the
 engine is up; everything after that may be cut off at any instant.
 """
 
@@ -21,6 +21,11 @@ async def main(kind: str, path: str, seed: int) -> None:
     engine = Engine()
     engine.recover()
     project = next(p for p in engine.projects() if p.path == path)
+    if kind == "serve":  # the API serving while it works: killed with its server up
+        from pmdesk.api.server import ApiServer
+
+        await ApiServer(engine, "127.0.0.1", 0).start()
+        kind = "dispatch"
     print("ready", flush=True)
     chatty = f"{PY} -c \"import time\nfor i in range(400): print('line', i, flush=True); time.sleep(0.002)\""
     while True:
