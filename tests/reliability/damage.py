@@ -58,7 +58,9 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
     "a directory": _replace(lambda path: path.mkdir()),
     "a FIFO": _replace(lambda path: os.mkfifo(path)),
     "a symlink": _replace(_link),
+    "unreadable": lambda path: os.chmod(path, 0),  # its cell runs as nobody: root reads anything
 }
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 
 
 @dataclass
@@ -69,10 +71,14 @@ class Home:
     run_id: str
     plan_id: str
     packet_id: str = ""
+    user: list[str] | None = None  # run pmdesk as another user (NOBODY)
+
+    def argv(self, *args: str) -> list[str]:
+        return [*(self.user or []), PY, *args]
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([PY, "-m", "pmdesk", *args], capture_output=True, text=True, cwd=ROOT, env=self.env,
-                              timeout=timeout)
+        return subprocess.run(self.argv("-m", "pmdesk", *args), capture_output=True, text=True, cwd=ROOT,
+                              env=self.env, timeout=timeout)
 
 
 def make_home() -> Home:
@@ -122,6 +128,10 @@ def cell(home: Home, file_kind: str, damage: str, window: bool) -> list[str]:
     path = home.files[file_kind]
     elsewhere = path.parent / "elsewhere.txt"
     DAMAGES[damage](path)
+    if damage == "unreadable":
+        subprocess.run(["chown", "-R", "65534:65534", str(home.root)], check=True)
+        os.chmod(path, 0)
+        home.user = NOBODY
     failures = []
     checks = [("runs", "p"),
               {"plan record": ("show", home.plan_id), "events": ("log", home.run_id), "run record": ("inspect", home.run_id),
@@ -140,7 +150,7 @@ def cell(home: Home, file_kind: str, damage: str, window: bool) -> list[str]:
         failures.append("the damage is not reported")
     failures += api_failures(home, file_kind)
     if file_kind == "API token":
-        serving = subprocess.Popen([PY, "-m", "pmdesk", "serve", "--port", "0"], cwd=ROOT, env=home.env, text=True,
+        serving = subprocess.Popen(home.argv("-m", "pmdesk", "serve", "--port", "0"), cwd=ROOT, env=home.env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             out, err = serving.communicate(timeout=8)
@@ -151,7 +161,7 @@ def cell(home: Home, file_kind: str, damage: str, window: bool) -> list[str]:
         if "Traceback" in err or (not works and "api-token" not in err):
             failures.append(f"serve with a damaged token: {err[-300:]!r}")
     if window:
-        started = subprocess.run([PY, "-m", "pmdesk"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        started = subprocess.run(home.argv("-m", "pmdesk"), capture_output=True, text=True, cwd=ROOT, timeout=120,
                                  env={**home.env, "PMDESK_STARTUP_PROBE": "ready"})
         if started.returncode != 0 or "readyAt" not in started.stdout:
             failures.append(f"the window did not start: {started.stderr[-300:]!r}")
@@ -189,7 +199,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 def api_failures(home: Home, file_kind: str) -> list[str]:
     """The API over the damaged home: no 5xx, but the 503 that names a damaged file of pmdesk's own."""
-    probe = subprocess.run([PY, "-c", API_PROBE, home.run_id, home.plan_id], capture_output=True, text=True,
+    probe = subprocess.run(home.argv("-c", API_PROBE, home.run_id, home.plan_id), capture_output=True, text=True,
                            cwd=ROOT, env=home.env, timeout=60)
     if probe.returncode != 0:
         return [f"api probe: {probe.stderr[-300:]!r}"]
