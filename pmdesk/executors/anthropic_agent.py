@@ -22,6 +22,7 @@ from pmdesk.executors.pricing import cost_usd
 from pmdesk.executors.sandbox import SandboxPolicy
 from pmdesk.models import TaskState, Usage, validate_id
 from pmdesk.store.atomic import atomic_write_bytes
+from pmdesk.store.safe_files import DamagedFileError, read_json
 from pmdesk.store.scrub import scrub
 
 SYSTEM = (
@@ -30,6 +31,9 @@ SYSTEM = (
     "When you need a decision from the user, call ask_user. When the task is done, answer "
     "with a short summary of what you changed."
 )
+
+
+CONVERSATION_LIMIT = 64 * 1024 * 1024
 
 
 def conversation_path(state_dir: Path, run_id: str) -> Path:
@@ -219,9 +223,16 @@ class AnthropicAgentExecutor:
     async def resume(self, ctx: RunContext, answer: str) -> AgentExecution:
         path = conversation_path(ctx.state_dir, ctx.run_id)
         try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError):
+            state = read_json(path, CONVERSATION_LIMIT)
+        except FileNotFoundError:
             raise ExecutorError("the conversation of this run was not found; it cannot be continued") from None
+        except DamagedFileError as exc:
+            raise ExecutorError(f"the conversation of this run cannot be read ({exc.reason}); it is left as it "
+                                "is, and the run cannot be continued") from None
+        if not isinstance(state, dict) or not isinstance(state.get("messages"), list):
+            raise ExecutorError("the conversation of this run is not one pmdesk wrote; it cannot be continued")
+        if not isinstance(state.get("turns"), int):
+            state["turns"] = 0
         execution = AgentExecution(ctx, self._client(), state)
         await execution.send(answer)
         return execution

@@ -38,6 +38,24 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_the_cli_ends_a_detaching_agent_tree_on_every_stop_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    from tests.engine.test_process_tree import AGENT, daemon_pid
+
+    (tmp_path / "p").mkdir()
+    run_cli("project", "add", str(tmp_path / "p"), "--name", "p")
+    (tmp_path / "agent.py").write_text(AGENT)
+    marker = tmp_path / "daemon.pid"
+    proc = subprocess.Popen([sys.executable, "-m", "pmdesk", "run", "p", "go", "--executor", "command", "--command",
+                             f"{sys.executable} {tmp_path / 'agent.py'} {marker} hang"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    daemon = daemon_pid(marker)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 1
+    wait_for(lambda: not alive(daemon), 10)  # the setsid daemon went with the tree
+    assert json.loads(run_cli("runs", "p", "--json").stdout)[0]["status"] == "CANCELLED"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_the_cli_cancels_its_run_on_every_stop_signal(tmp_path: Path, fake_claude: Path, sig: signal.Signals) -> None:
     (tmp_path / "p").mkdir()
     run_cli("project", "add", str(tmp_path / "p"), "--name", "p")
