@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from pmdesk.engine.engine import Engine
 from pmdesk.executors.process import pid_alive
 from pmdesk.models import Project, Run, TaskState
+from tests.conftest import ROOT, run_cli
 
 
 def add_project(engine: Engine, path: Path, name: str | None = None) -> Project:
@@ -61,3 +65,16 @@ async def until(predicate: Any, timeout: float = 20.0, interval: float = 0.02) -
 
 
 TERMINAL = (TaskState.COMPLETE, TaskState.ERROR, TaskState.CANCELLED)
+
+
+def start_hanging_cli_run(tmp_path: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`pmdesk run` of a fake claude that hangs, in a new project "p": the CLI process and the agent's pid."""
+    (tmp_path / "p").mkdir(exist_ok=True)
+    run_cli("project", "add", str(tmp_path / "p"), "--name", "p")
+    proc = subprocess.Popen([sys.executable, "-m", "pmdesk", "run", "p", "wait [hang]"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    deadline = time.time() + 20
+    while not any(e["kind"] == "hang" for e in fake_log(log)):
+        assert time.time() < deadline, "the agent never started"
+        time.sleep(0.05)
+    return proc, int(next(e for e in fake_log(log) if e["kind"] == "hang")["pid"])

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +12,8 @@ import pytest
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.runs import RunError
 from pmdesk.models import ExecutorKind, PlanStatus, TaskState
-from tests.conftest import ROOT, run_cli
-from tests.engine.helpers import add_project, alive, events, fake_log, run_to_pause
+from tests.conftest import run_cli
+from tests.engine.helpers import add_project, alive, events, fake_log, run_to_pause, start_hanging_cli_run
 
 CC = ExecutorKind.CLAUDE_CODE
 
@@ -38,15 +35,7 @@ async def test_of_two_racing_answers_one_is_taken_and_only_it_is_logged(engine: 
 
 
 def test_a_cancel_from_another_process_is_recorded_once_as_cancelled(tmp_path: Path, fake_claude: Path) -> None:
-    (tmp_path / "p").mkdir()
-    run_cli("project", "add", str(tmp_path / "p"), "--name", "p")
-    owner = subprocess.Popen([sys.executable, "-m", "pmdesk", "run", "p", "wait [hang]"], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    deadline = time.time() + 20
-    while not any(e["kind"] == "hang" for e in fake_log(fake_claude)):
-        assert time.time() < deadline
-        time.sleep(0.05)
-    agent = next(e for e in fake_log(fake_claude) if e["kind"] == "hang")["pid"]
+    owner, agent = start_hanging_cli_run(tmp_path, fake_claude)
     run_id = json.loads(run_cli("runs", "p", "--json").stdout)[0]["runId"]
     cancelled = run_cli("cancel", run_id)
     assert cancelled.returncode == 0, cancelled.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.engine.helpers import alive, fake_log
+from tests.engine.helpers import alive, fake_log, start_hanging_cli_run
 
 
 def wait_for(predicate: object, timeout: float = 20) -> None:
@@ -57,11 +57,7 @@ def test_the_cli_ends_a_detaching_agent_tree_on_every_stop_signal(tmp_path: Path
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_the_cli_cancels_its_run_on_every_stop_signal(tmp_path: Path, fake_claude: Path, sig: signal.Signals) -> None:
-    (tmp_path / "p").mkdir()
-    run_cli("project", "add", str(tmp_path / "p"), "--name", "p")
-    proc = subprocess.Popen([sys.executable, "-m", "pmdesk", "run", "p", "wait [hang]"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    agent = hanging_agent_pid(fake_claude)
+    proc, agent = start_hanging_cli_run(tmp_path, fake_claude)
     proc.send_signal(sig)
     assert proc.wait(timeout=30) == 1
     assert not alive(agent)

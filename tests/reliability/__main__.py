@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITES = (
     ("secrets scan: a saved and an environment key, 10 ways, every file and 8 CLI answers (hits)",
      "tests/engine/test_secrets.py"),
-    ("stop signals to the CLI, serve and the window with live agents (runs left, agents alive)",
+    ("stop signals to the CLI (with setsid daemons), serve and the window with live agents (left alive)",
      "tests/engine/test_signals.py"),
     ("process trees: setsid daemons after a finished and a cancelled run (left alive)",
      "tests/engine/test_process_tree.py"),
