@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pmdesk.engine.context import EngineContext, Lease
+from pmdesk.engine.executor_choice import default_kind, executor_for, run_settings
 from pmdesk.engine.recorder import EventRecorder
 from pmdesk.errors import BadInputError, ErrorKind, WrongStateError
 from pmdesk.executors.base import Execution, Executor, ExecutorError, Outcome, RunContext
-from pmdesk.executors.claude_code import ClaudeCodeExecutor
-from pmdesk.executors.command import CommandExecutor
-from pmdesk.executors.discovery import default_executor, require_claude
 from pmdesk.executors.process import kill_group_now, pid_alive
 from pmdesk.models import (
     ActivityType,
@@ -74,55 +72,6 @@ class RunService:
         self.ctx = ctx
         self.live: dict[str, LiveRun] = {}
 
-    # -- which executor, with which settings ---------------------------------------------
-
-    def default_executor(self, project: Project) -> ExecutorKind:
-        project = self.ctx.project_settings(project)
-        if project.settings.default_executor:
-            return project.settings.default_executor
-        if project.settings.command_template and not self.ctx.settings.default_executor:
-            return ExecutorKind.COMMAND
-        return default_executor(self.ctx.settings)
-
-    def run_settings(self, project: Project, kind: ExecutorKind, model: str | None,
-                     command: str | None) -> dict[str, Any]:
-        project = self.ctx.project_settings(project)
-        app = self.ctx.settings
-        chosen_model = model or project.settings.default_model or app.default_model
-        out: dict[str, Any] = {
-            "executor": kind.value,
-            "model": chosen_model if kind in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT) else None,
-            "max_turns": app.max_turns,
-            "max_tokens_per_run": app.max_tokens_per_run,
-            "command_timeout_s": app.command_timeout_s,
-        }
-        if kind == ExecutorKind.COMMAND:
-            template = command or project.settings.command_template
-            if not template:
-                raise ExecutorError("the command executor needs a command template (--command 'tool {prompt}')")
-            out["command"] = template
-        if kind == ExecutorKind.ANTHROPIC_AGENT:  # how its run_command is sandboxed (executors/sandbox.py)
-            out["command_network"] = project.settings.command_network
-            out["allow_unsandboxed_commands"] = project.settings.allow_unsandboxed_commands
-        if kind == ExecutorKind.CLAUDE_CODE:  # Claude Code's own Bash sandbox, chosen per project
-            out["claude_sandbox"] = project.settings.claude_sandbox
-            out["allow_unsandboxed_commands"] = project.settings.allow_unsandboxed_commands
-        if kind == ExecutorKind.CLAUDE_CODE and model is None and project.settings.default_model is None:
-            out["model"] = None  # let Claude Code use its own default unless one was chosen
-        return {k: v for k, v in out.items() if v is not None}
-
-    def executor_for(self, run: Run) -> Executor:
-        if run.executor == ExecutorKind.CLAUDE_CODE:
-            return ClaudeCodeExecutor(require_claude(self.ctx.settings))
-        if run.executor == ExecutorKind.ANTHROPIC_AGENT:
-            # The SDK takes over a second to import: only a run that needs it pays for it.
-            from pmdesk.executors.anthropic_agent import AnthropicAgentExecutor
-
-            return AnthropicAgentExecutor()
-        if run.executor == ExecutorKind.COMMAND:
-            return CommandExecutor()
-        raise ExecutorError(f"runs of kind {run.executor.value} are not started by an executor")
-
     # -- creating ------------------------------------------------------------------
 
     def create(self, project: Project, prompt: str, **options: Unpack[NewRun]) -> Run:
@@ -139,8 +88,8 @@ class RunService:
         if not prompt.strip():
             raise BadInputError("the prompt is empty")
         prompt = self.ctx.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
-        kind = options.get("executor") or self.default_executor(project)
-        settings = self.run_settings(project, kind, options.get("model"), options.get("command"))
+        kind = options.get("executor") or default_kind(self.ctx, project)
+        settings = run_settings(self.ctx, project, kind, options.get("model"), options.get("command"))
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
         run = Run(
             run_id=new_id("run"), project_id=project.project_id, session_id=session.session_id,
@@ -185,7 +134,7 @@ class RunService:
         ctx = self._context(project, store, run, recorder)
         lease = self.ctx.owning(project)
         try:
-            executor = self.executor_for(run)
+            executor = executor_for(self.ctx, run)
             live = LiveRun(project, store, run_id, executor, recorder, ctx, lease)
             self.live[run_id] = live
             await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
@@ -297,7 +246,7 @@ class RunService:
         if live is None:
             recorder = self._recorder(store, run_id)
             ctx = self._context(project, store, run, recorder)
-            executor = self.executor_for(run)
+            executor = executor_for(self.ctx, run)
             live = LiveRun(project, store, run_id, executor, recorder, ctx, self.ctx.owning(project))
             self.live[run_id] = live
         answer = self.ctx.redactor.text(text)
