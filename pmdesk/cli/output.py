@@ -8,7 +8,6 @@ from typing import Any
 
 from pmdesk.cli.errors import EXIT_FAILED, EXIT_OK
 from pmdesk.models import Plan, PlanStatus, Run, TaskState, cost_text, jsonable, short
-from pmdesk.store.scrub import scrub
 
 # How each kind of event starts its line in a followed log.
 KIND_PREFIX = {"stderr": "! ", "system": "· ", "assistant": "» ", "tool_use": "→ ", "tool_result": "← ",
@@ -16,7 +15,7 @@ KIND_PREFIX = {"stderr": "! ", "system": "· ", "assistant": "» ", "tool_use": 
 
 
 def print_json(value: Any) -> None:
-    print(scrub(json.dumps(jsonable(value), indent=2, ensure_ascii=False)))
+    print(json.dumps(jsonable(value), indent=2, ensure_ascii=False))  # read from the store: scrubbed there
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
