@@ -103,7 +103,7 @@ class RunService:
 
     def announce(self, project: Project, run: Run) -> None:
         self.ctx.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
-                           run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
+                        run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
         self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
@@ -187,7 +187,7 @@ class RunService:
 
         run = await self._update(live, change)
         self.ctx.record(live.project, ActivityType.RUN_AWAITING_RESPONSE, f"needs a response: {question[:120]}",
-                           run_id=live.run_id, plan_id=run.plan_id, task_id=run.plan_task_id, actor="agent")
+                        run_id=live.run_id, plan_id=run.plan_id, task_id=run.plan_task_id, actor="agent")
         if live.execution is None or not live.execution.alive:
             # Nothing keeps the process around; the answer will resume the session.
             self.live.pop(live.run_id, None)
@@ -220,8 +220,8 @@ class RunService:
             run.status, ActivityType.RUN_FAILED)
         text = run.summary if run.status == TaskState.COMPLETE else run.error
         self.ctx.record(project, kind, f"run {run.status.value.lower()}: {(text or '')[:160]}",
-                           run_id=run_id, plan_id=run.plan_id, task_id=run.plan_task_id,
-                           actor="agent" if run.status != TaskState.CANCELLED else "user")
+                        run_id=run_id, plan_id=run.plan_id, task_id=run.plan_task_id,
+                        actor="agent" if run.status != TaskState.CANCELLED else "user")
         self._publish(project, run)
         return run
 
@@ -270,7 +270,7 @@ class RunService:
             raise RunError(f"run {run_id} is no longer waiting for an answer (another answer came first)") from None
         live.recorder.emit("answer", answer)  # only the answer that was taken is in the log
         self.ctx.record(project, ActivityType.RUN_RESPONDED, f"answered: {answer[:120]}", run_id=run_id,
-                           plan_id=run.plan_id, task_id=run.plan_task_id)
+                        plan_id=run.plan_id, task_id=run.plan_task_id)
         try:
             if live.execution is not None and live.execution.alive:
                 await live.execution.send(text)

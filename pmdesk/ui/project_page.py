@@ -42,7 +42,7 @@ def merge_newer(listing: list[Any], live: list[Any], key: str) -> list[Any]:
     return list(merged.values())
 
 
-def section(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
+def section(title: str, widget: QWidget, *extra: QWidget, below: QWidget | None = None) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -55,6 +55,8 @@ def section(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
         row.addWidget(w)
     layout.addLayout(row)
     layout.addWidget(widget, 1)
+    if below is not None:
+        layout.addWidget(below)
     return box
 
 
@@ -171,14 +173,10 @@ class ProjectPage(QWidget):
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(section(self.tr("Plans"), self.plans, self.cancel_plan_button))
-        tasks_box = section(self.tr("Tasks of the selected plan"), self.tasks)
-        tasks_box.layout().addWidget(self.plan_result)  # type: ignore[union-attr]
-        left.addWidget(tasks_box)
+        left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=self.plan_result))
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(tabs)
-        log_box = section(self.tr("Log"), self.log)
-        log_box.layout().addWidget(self.question)  # type: ignore[union-attr]
-        right.addWidget(log_box)
+        right.addWidget(section(self.tr("Log"), self.log, below=self.question))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("ProjectSplit")
         self.splitter.addWidget(left)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.errors import PmdeskError
 from pmdesk.models import ActivityEvent, Plan, Project, Run
+from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
 from pmdesk.ui.controllers.shell import Shell
 
 OVERVIEW_DEBOUNCE_MS = 250
@@ -172,7 +173,8 @@ class ProjectsController(QObject):
             return
         store = self.engine.store(project)
 
-        def read() -> tuple[list, list, list, list, ProjectOverview]:  # type: ignore[type-arg]
+        def read() -> tuple[list[RunSummary], list[PlanSummary], list[PacketSummary], list[StateProblem],
+                            ProjectOverview]:
             return store.list_runs(), store.list_plans(), store.list_packets(), store.problems(), \
                 self.engine.overview(project)
 
