@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import TYPE_CHECKING
 
 from pmdesk.cli.errors import CliError
@@ -15,9 +16,7 @@ if TYPE_CHECKING:
 
 
 def open_engine(role: str = "cli") -> Engine:
-    import sys
-
-    from pmdesk.engine.engine import Engine
+    from pmdesk.engine.engine import Engine  # here, not above: `pmdesk --version` needs no engine
 
     engine = Engine(role=role)
     with contextlib.suppress(PmdeskError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pmdesk.models import ActivityEvent, Plan, Run
 from pmdesk.store import PacketSummary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,4 @@ class ChangeBus:
             try:
                 listener(change)
             except Exception:  # a broken listener must not break the engine
-                import logging
-
-                logging.getLogger(__name__).exception("change listener failed")
+                log.exception("change listener failed")

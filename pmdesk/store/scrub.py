@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pmdesk.store.patterns import mask_shapes
+
 _scrubber: list[Callable[[str], str]] = []
 
 
@@ -24,7 +26,5 @@ def install(scrubber: Callable[[str], str]) -> None:
 
 def scrub(text: str) -> str:
     if not _scrubber:
-        from pmdesk.store.patterns import mask_shapes
-
         return mask_shapes(text)
     return _scrubber[0](text)
