@@ -336,3 +336,29 @@ def test_the_window_serves_the_api_when_asked(controllers: Controllers, qtbot: A
     qtbot.waitUntil(lambda: controllers.settings.local_api.url is None, timeout=5000)
     with pytest.raises(ConnectionRefusedError):
         run(qtbot, asyncio.to_thread(fetch, "x"))
+
+
+def test_a_damaged_registry_or_settings_file_is_shown_on_the_dashboard(qtbot: Any, qloop: Any, engine: Engine,
+                                                                        private_home: Path, tmp_path: Path) -> None:
+    from pmdesk.ui.app import open_window
+
+    (private_home / "config" / "pmdesk").mkdir(parents=True, exist_ok=True)
+    registry = private_home / "config" / "pmdesk" / "projects.json"
+    registry.write_text("{broken")
+    (private_home / "config" / "pmdesk" / "settings.json").write_text('{"concurrency": "many"}')
+    config.load_settings()
+    win, composed = open_window(Engine())
+    qtbot.addWidget(win)
+    win.show()
+    run(qtbot, composed.start())
+    banner = win.dashboard.problems_banner
+    assert banner.isVisible()
+    assert "projects.json" in banner.label.text() and "repair it" in banner.label.text()
+    assert "settings.json" in banner.label.text()
+    (tmp_path / "new").mkdir()
+    composed.projects.add_project(str(tmp_path / "new"))  # refused: it would write over the damaged registry
+    assert "will not write over it" in win.statusBar().currentMessage()
+    assert registry.read_text() == "{broken"
+    win.allow_close = True
+    composed.bridge.close()
+    run(qtbot, composed.engine.shutdown())
