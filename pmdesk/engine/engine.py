@@ -12,6 +12,7 @@ from pathlib import Path
 from pmdesk import config
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.inspect import create_packet
+from pmdesk.engine.lazy_imports import load
 from pmdesk.engine.notifications import ChangeBus, ProjectsChanged
 from pmdesk.engine.overview import ProjectOverview, overview
 from pmdesk.engine.plans import PlanService
@@ -122,6 +123,12 @@ class Engine:
         return self.store(project).get_run(run_id)
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    async def warm_up(self) -> None:
+        """Import the anthropic SDK ahead of the first Generate or embedded-agent run. Its import
+        holds the GIL in C code for ~0.2 s even in a worker thread, so a window does this once,
+        after its first paint and listing, rather than when the user clicks."""
+        await load("pmdesk.executors.anthropic_client")
 
     def recover(self) -> list[str]:
         """Runs and plans left mid-flight by a dead process; returns what was done."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.lazy_imports import load
 from pmdesk.executors.base import Executor, ExecutorError
 from pmdesk.executors.claude_code import ClaudeCodeExecutor
 from pmdesk.executors.command import CommandExecutor
@@ -49,6 +50,12 @@ def run_settings(ctx: EngineContext, project: Project, kind: ExecutorKind, model
     if kind == ExecutorKind.CLAUDE_CODE and model is None and project.settings.default_model is None:
         out["model"] = None  # let Claude Code use its own default unless one was chosen
     return {k: v for k, v in out.items() if v is not None}
+
+
+async def preload_executor(kind: ExecutorKind) -> None:
+    """Import what ``executor_for`` will need off the loop (the embedded agent brings the SDK)."""
+    if kind == ExecutorKind.ANTHROPIC_AGENT:
+        await load("pmdesk.executors.anthropic_agent")
 
 
 def executor_for(ctx: EngineContext, run: Run) -> Executor:

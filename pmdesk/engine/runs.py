@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pmdesk.engine.context import EngineContext, Lease
-from pmdesk.engine.executor_choice import default_kind, executor_for, run_settings
+from pmdesk.engine.executor_choice import default_kind, executor_for, preload_executor, run_settings
 from pmdesk.engine.recorder import EventRecorder
 from pmdesk.errors import BadInputError, ErrorKind, WrongStateError
 from pmdesk.executors.base import Execution, Executor, ExecutorError, Outcome, RunContext
@@ -134,6 +134,7 @@ class RunService:
         ctx = self._context(project, store, run, recorder)
         lease = self.ctx.owning(project)
         try:
+            await preload_executor(run.executor)
             executor = executor_for(self.ctx, run)
             live = LiveRun(project, store, run_id, executor, recorder, ctx, lease)
             self.live[run_id] = live
@@ -246,6 +247,7 @@ class RunService:
         if live is None:
             recorder = self._recorder(store, run_id)
             ctx = self._context(project, store, run, recorder)
+            await preload_executor(run.executor)
             executor = executor_for(self.ctx, run)
             live = LiveRun(project, store, run_id, executor, recorder, ctx, self.ctx.owning(project))
             self.live[run_id] = live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import anthropic
 
@@ -17,16 +18,21 @@ class NoApiKeyError(PmdeskError, RuntimeError):
     code = "not_configured"
 
 
-def make_client(timeout: float = 120.0, max_retries: int = 2) -> anthropic.AsyncAnthropic:
+def _client_options(timeout: float, max_retries: int) -> dict[str, Any]:
     key = config.api_key()
     if not key:
-        raise NoApiKeyError(
-            "no Anthropic API key: save one in Settings or set ANTHROPIC_API_KEY"
-        )
+        raise NoApiKeyError("no Anthropic API key: save one in Settings or set ANTHROPIC_API_KEY")
     timeout = float(os.environ.get("PMDESK_API_TIMEOUT") or timeout)
-    return anthropic.AsyncAnthropic(
-        api_key=key, base_url=config.api_base_url(), timeout=timeout, max_retries=max_retries
-    )
+    return {"api_key": key, "base_url": config.api_base_url(), "timeout": timeout, "max_retries": max_retries}
+
+
+def make_client(timeout: float = 120.0, max_retries: int = 2) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(**_client_options(timeout, max_retries))
+
+
+def make_sync_client(timeout: float = 120.0, max_retries: int = 2) -> anthropic.Anthropic:
+    """For one request in a worker thread, where the loop must not run SDK code (the planner)."""
+    return anthropic.Anthropic(**_client_options(timeout, max_retries))
 
 
 def describe_api_error(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ load, then ``attach`` builds the pages and the controllers on the engine.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -47,10 +48,12 @@ class Controllers:
     settings: SettingsController
     window: WindowController
     tray: Tray
+    warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         await self.projects.start()
         await self.settings.start()
+        self.warming = asyncio.ensure_future(self.engine.warm_up())  # the SDK, before the user needs it
 
     async def stop(self) -> None:
         """The window has closed: stop serving, leave waiting runs answerable, end the rest."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
+from pmdesk.engine.lazy_imports import load
 from pmdesk.engine.plans.shape import PlanAnswer, PlanGenerationError, validate_answer
 from pmdesk.models import InspectionPacket
 
@@ -16,6 +19,7 @@ SYSTEM = (
 )
 
 
+@functools.cache
 def submit_plan_tool() -> dict[str, Any]:
     return {
         "name": "submit_plan",
@@ -46,27 +50,31 @@ def packet_prompt(packet: InspectionPacket) -> str:
 
 
 async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer:
-    import anthropic  # loaded on first use: the SDK takes over a second to import
+    """One forced-tool request. No SDK code runs on the loop (the window's): the SDK takes ~2 s to
+    import and its first request builds type machinery for another ~0.2 s, so the request is made
+    with its synchronous client in a worker thread."""
+    clients = await load("pmdesk.executors.anthropic_client")
+    prompt = packet_prompt(packet)
 
-    from pmdesk.executors.anthropic_client import describe_api_error, make_client
+    def ask() -> Any:
+        client = clients.make_sync_client(timeout=float(120), max_retries=2)
+        try:
+            return client.messages.create(
+                model=model, max_tokens=8192, system=SYSTEM, tools=[submit_plan_tool()],
+                tool_choice={"type": "tool", "name": "submit_plan"},
+                messages=[{"role": "user", "content": prompt}],
+            )
+        finally:
+            client.close()
 
     try:
-        client = make_client(timeout=float(120), max_retries=2)
-    except Exception as exc:
-        raise PlanGenerationError(describe_api_error(exc)) from None
-    try:
-        response = await client.messages.create(  # type: ignore[call-overload]
-            model=model, max_tokens=8192, system=SYSTEM,
-            tools=[submit_plan_tool()],
-            tool_choice={"type": "tool", "name": "submit_plan"},
-            messages=[{"role": "user", "content": packet_prompt(packet)}],
-        )
-    except anthropic.APIError as exc:
-        raise PlanGenerationError(describe_api_error(exc)) from None
+        response = await asyncio.to_thread(ask)
+    except clients.anthropic.APIError as exc:
+        raise PlanGenerationError(clients.describe_api_error(exc)) from None
+    except clients.NoApiKeyError as exc:
+        raise PlanGenerationError(clients.describe_api_error(exc)) from None
     except ValueError as exc:  # a body the SDK could not decode
         raise PlanGenerationError(f"the Anthropic API answered with something that is not JSON: {exc}") from None
-    finally:
-        await client.close()
     for block in response.content or []:
         if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == "submit_plan":
             return validate_answer(getattr(block, "input", None))
