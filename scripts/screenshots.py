@@ -61,13 +61,14 @@ async def main(out: Path, controllers: Controllers) -> None:
 
     source = next(r for r in engine.store(shop).list_runs())
     packet = engine.inspect(shop, source.run_id)
-    plan = engine.plans.plan_from_answer(shop, {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
+    proposal = {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
         {"id": "t1", "description": "Create the orders table and migration [sleep 1.5]", "priority": 1},
         {"id": "t2", "description": "Add POST /api/checkout with Stripe test keys [sleep 6]", "priority": 1, "dependencies": ["t1"]},
         {"id": "t3", "description": "Build the checkout page and cart summary [sleep 6]", "priority": 2, "dependencies": ["t1"]},
         {"id": "t4", "description": "Write end-to-end tests for checkout [sleep 2]", "priority": 2, "dependencies": ["t2", "t3"]},
         {"id": "t5", "description": "Document the checkout flow in docs/checkout.md [ask]", "priority": 3, "dependencies": ["t1"]},
-    ]}, packet_id=packet.packet_id)
+    ]}
+    plan = engine.plans.plan_from_answer(shop, proposal, packet_id=packet.packet_id)
     controllers.projects.open_project(shop.project_id)
     await asyncio.sleep(0.5)
     await engine.plans.dispatch(shop, plan.plan_id, max_parallel=3, executor=cc)
@@ -80,10 +81,12 @@ async def main(out: Path, controllers: Controllers) -> None:
     window.grab().save(str(out / "project-dispatch.png"))
 
     # The plan dialog with an editable preview.
+    from pmdesk.engine.plans.authoring import Generated
+    from pmdesk.engine.plans.shape import validate_answer
     from pmdesk.ui.dialogs import PlanDialog
 
     dialog = PlanDialog([{"packetId": packet.packet_id, "prompt": source.prompt}], "claude-sonnet-4-6", window)
-    dialog.show_generated(engine.store(shop).get_plan(plan.plan_id).model_copy(update={"status": "DRAFT"}))
+    dialog.show_generated(Generated(answer=validate_answer(proposal), model="claude-sonnet-4-6"))
     dialog.show()
     await asyncio.sleep(0.5)
     dialog.grab().save(str(out / "plan-dialog.png"))

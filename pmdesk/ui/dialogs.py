@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pmdesk.engine.plans.authoring import Generated
 from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.plans.shape import PlanGenerationError, validate_answer
 from pmdesk.models import ExecutorKind, Plan
@@ -179,7 +180,7 @@ class PlanDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Plan the follow-up"))
         self.resize(860, 560)
-        self.plan: Plan | None = None
+        self.model_used: str | None = None  # the model whose answer the editor holds
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.packet = QComboBox()
@@ -233,22 +234,38 @@ class PlanDialog(QDialog):
             self.error.setText(self.tr("There is no inspection packet to plan from."))
             return
         self.error.clear()
-        self.generate_button.setEnabled(False)
-        self.status.setText(self.tr("Asking the model for a plan…"))
+        self._working(True)
+        self.status.setText(self.tr("Asking the model for a plan… (nothing is saved until you press Save)"))
         self.generateRequested.emit(packet_id, self.model.currentText().strip())
 
-    def show_generated(self, plan: Plan) -> None:
-        self.generate_button.setEnabled(True)
-        self.plan = plan
-        if plan.gate_result and not plan.gate_result.passed:
-            check = plan.gate_result.checks[0]
-            self.status.setText(self.tr("Plan generation failed. You can write the tasks yourself."))
-            self.error.setText(f"{check.name}: {check.message}")
+    def _working(self, busy: bool) -> None:
+        """While the model is asked, neither Generate (a second request) nor Save (half a plan) applies."""
+        self.generate_button.setEnabled(not busy)
+        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        save.setEnabled(not busy)
+        save.setToolTip(self.tr("Wait for the model's answer") if busy else "")
+
+    def show_generated(self, generated: Generated) -> None:
+        self._working(False)
+        if generated.failed is not None:
+            result = generated.failed.gate_result
+            check = result.checks[0] if result and result.checks else None
+            self.generation_failed(f"{check.name}: {check.message}" if check else self.tr("no plan"))
             return
-        numbers = {t.task_id: i + 1 for i, t in enumerate(plan.tasks)}
-        self.editor.set_tasks([(t.description, t.priority, [numbers[d] for d in t.dependencies]) for t in plan.tasks])
-        self.status.setText(self.tr("%n tasks. Edit them if you like, then save the plan as DRAFT.").replace(
-            "%n", str(len(plan.tasks))) + (f"  {plan.summary}" if plan.summary else ""))
+        assert generated.answer is not None
+        self.model_used = generated.model
+        tasks = generated.answer.tasks
+        numbers = {t.id: i + 1 for i, t in enumerate(tasks)}
+        self.editor.set_tasks([(t.description, t.priority, [numbers[d] for d in t.dependencies]) for t in tasks])
+        summary = generated.answer.summary
+        self.status.setText(self.tr("%n tasks, not saved yet. Edit them if you like, then save the plan as "
+                                    "DRAFT.").replace("%n", str(len(tasks))) + (f"  {summary}" if summary else ""))
+
+    def generation_failed(self, message: str) -> None:
+        self._working(False)
+        self.status.setText(self.tr("Plan generation failed (recorded as a FAILED plan). You can write the tasks "
+                                    "yourself."))
+        self.error.setText(message)
 
     def _save(self) -> None:
         try:

@@ -20,7 +20,7 @@ from pmdesk.ui.main_window import MainWindow
 from pmdesk.ui.models.record_model import BadgeRole
 from pmdesk.ui.widgets.log_view import MAX_BLOCKS, LogView
 from tests.conftest import make_npm_project
-from tests.fakes.fake_anthropic import FakeAnthropic, tool_use
+from tests.fakes.fake_anthropic import Delay, FakeAnthropic, tool_use
 from tests.ui.conftest import run
 
 
@@ -362,3 +362,41 @@ def test_a_damaged_registry_or_settings_file_is_shown_on_the_dashboard(qtbot: An
     win.allow_close = True
     composed.bridge.close()
     run(qtbot, composed.engine.shutdown())
+
+
+def test_nothing_of_a_plan_is_stored_until_save(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                engine: Engine, tmp_path: Path, fake_api: FakeAnthropic) -> None:
+    """Generate → preview and edit → Save: Generate stores nothing, Cancel leaves nothing, and while
+    the model is asked neither Generate nor Save can be pressed."""
+    from pmdesk.ui.dialogs import PlanDialog
+
+    project = engine.add_project(str(tmp_path), "p")
+    run_ = engine.runs.create(project, "x", executor=ExecutorKind.COMMAND, command="true")
+    run(qtbot, engine.runs.start(project, run_.run_id))
+    run(qtbot, engine.runs.wait(run_.run_id))
+    engine.inspect(project, run_.run_id)
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.plan_button.isVisible())
+    plans_dir = Path(project.path) / ".claude" / "state" / "plans"
+    answer = {"tasks": [{"id": "t1", "description": "one"}, {"id": "t2", "description": "two", "dependencies": ["t1"]}]}
+    for close in ("cancel", "save"):
+        fake_api.queue(Delay(0.5, tool_use("submit_plan", answer)))
+        qtbot.mouseClick(page.plan_button, Qt.MouseButton.LeftButton)
+        dialog = controllers.shell.dialog
+        assert isinstance(dialog, PlanDialog)
+        save = dialog.buttons.button(dialog.buttons.StandardButton.Save)
+        qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
+        assert not dialog.generate_button.isEnabled() and not save.isEnabled()  # one request, no half plan
+        qtbot.waitUntil(lambda d=dialog: d.editor.rowCount() == 2, timeout=15000)
+        assert dialog.generate_button.isEnabled() and save.isEnabled()
+        assert list(plans_dir.glob("*.json")) == []  # generated, previewed, not stored
+        if close == "cancel":
+            dialog.reject()
+            qtbot.wait(100)
+            assert list(plans_dir.glob("*.json")) == []  # no CANCELLED plan left behind
+        else:
+            dialog._save()
+            qtbot.waitUntil(lambda: len(list(plans_dir.glob("*.json"))) == 1)
+    plans = engine.store(project).list_plans()
+    assert [p.status for p in plans] == [PlanStatus.DRAFT] and len(fake_api.requests) == 2

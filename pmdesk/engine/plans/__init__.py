@@ -33,6 +33,7 @@ class PlanService:
         authoring = Authoring(ctx, self.changes)
         scheduler = Scheduler(ctx, self.changes, runs, self.jobs)
         verifier = Verifier(ctx, self.changes, self.jobs)
+        self.generate = authoring.generate
         self.create_plan = authoring.create_plan
         self.plan_from_answer = authoring.plan_from_answer
         self.edit_tasks = authoring.edit_tasks

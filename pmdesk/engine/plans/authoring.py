@@ -5,6 +5,7 @@ Every failure to produce tasks is the spec's FAILED plan with a ``plan_generatio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pmdesk.engine.context import EngineContext
@@ -16,35 +17,55 @@ from pmdesk.models import ActivityType, GateCheck, GateResult, Plan, PlanStatus,
 from pmdesk.store import NotFoundError, StoreError
 
 
+@dataclass(frozen=True)
+class Generated:
+    """What the model proposed (not stored), or the FAILED plan its failure was stored as."""
+
+    answer: PlanAnswer | None = None
+    failed: Plan | None = None
+    model: str | None = None
+    run_id: str | None = None  # the run its packet inspected
+
+
 class Authoring:
     def __init__(self, ctx: EngineContext, changes: PlanChanges) -> None:
         self.ctx = ctx
         self.changes = changes
 
-    async def create_plan(self, project: Project, packet_id: str, model: str | None = None) -> Plan:
-        """Ask the model for a plan. Every failure is a FAILED plan with a plan_generation check."""
+    async def generate(self, project: Project, packet_id: str, model: str | None = None) -> Generated:
+        """Ask the model for a plan and store nothing: the user previews and edits it, and Save
+        stores it (``plan_from_answer``). A failure is the spec's FAILED plan, stored once."""
         store = self.ctx.store(project)
         project = self.ctx.project_settings(project)
         chosen = model or project.settings.default_model or self.ctx.settings.default_model
         packet = None
         try:
             packet = store.get_packet(packet_id)
-            answer = await ask_model_for_plan(packet, chosen)
-            tasks = tasks_from_answer(answer)
-            summary = answer.summary
-            error = None
+            return Generated(answer=await ask_model_for_plan(packet, chosen), model=chosen, run_id=packet.run_id)
         except NotFoundError:
-            tasks, summary, error = [], None, f"inspection packet {packet_id} is not in project {project.name}"
+            error = f"inspection packet {packet_id} is not in project {project.name}"
         except StoreError as exc:
-            tasks, summary, error = [], None, f"inspection packet {packet_id} could not be read: {exc}"
+            error = f"inspection packet {packet_id} could not be read: {exc}"
         except ValueError as exc:  # InvalidIdError or PlanGenerationError
-            tasks, summary, error = [], None, str(exc)
-        return self._save_new(project, tasks, summary, error, chosen,
-                              packet_id=packet.packet_id if packet else None,
-                              run_id=packet.run_id if packet else None)
+            error = str(exc)
+        failed = self._save_new(project, [], None, error, chosen, packet_id=packet.packet_id if packet else None,
+                                run_id=packet.run_id if packet else None)
+        return Generated(failed=failed, model=chosen)
 
-    def plan_from_answer(self, project: Project, raw: Any, packet_id: str | None = None) -> Plan:
-        """A plan written by hand or by a script, in the submit_plan format (same checks)."""
+    async def create_plan(self, project: Project, packet_id: str, model: str | None = None) -> Plan:
+        """Generate and store at once (the CLI and the API). Every failure is a FAILED plan with a
+        plan_generation check."""
+        generated = await self.generate(project, packet_id, model)
+        if generated.failed is not None:
+            return generated.failed
+        assert generated.answer is not None
+        return self._save_new(project, tasks_from_answer(generated.answer), generated.answer.summary, None,
+                              generated.model, packet_id=packet_id, run_id=generated.run_id)
+
+    def plan_from_answer(self, project: Project, raw: Any, packet_id: str | None = None,
+                         model: str | None = None) -> Plan:
+        """A plan written by hand, by a script or previewed from ``generate``, in the submit_plan
+        format (same checks)."""
         run_id = None
         if packet_id:
             run_id = self.ctx.store(project).get_packet(packet_id).run_id
@@ -52,7 +73,7 @@ class Authoring:
             answer: PlanAnswer = validate_answer(raw)
         except PlanGenerationError as exc:
             return self._save_new(project, [], None, str(exc), None, packet_id=packet_id, run_id=run_id)
-        return self._save_new(project, tasks_from_answer(answer), answer.summary, None, None,
+        return self._save_new(project, tasks_from_answer(answer), answer.summary, None, model,
                               packet_id=packet_id, run_id=run_id)
 
     def edit_tasks(self, project: Project, plan_id: str, raw: Any) -> Plan:

@@ -10,7 +10,7 @@ from pmdesk.engine.gates import gates_for
 from pmdesk.engine.plans.estimate import estimate
 from pmdesk.engine.plans.rules import PlanAction
 from pmdesk.errors import PmdeskError
-from pmdesk.models import DispatchResponse, Plan, PlanStatus
+from pmdesk.models import DispatchResponse, Plan
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.dialogs import DispatchDialog, PlanDialog
 from pmdesk.ui.verify_panel import VerifyPanel
@@ -48,27 +48,25 @@ class PlansController(QObject):
                             self.shell.window)
 
         def generate(packet_id: str, model: str) -> None:
-            self.shell.run(self.engine.plans.create_plan(project, packet_id, model or None),
-                           self.tr("Generate plan"), dialog.show_generated)
+            async def ask() -> None:
+                try:
+                    generated = await self.engine.plans.generate(project, packet_id, model or None)
+                except PmdeskError as exc:
+                    dialog.generation_failed(str(exc))
+                    return
+                dialog.show_generated(generated)
 
-        def save() -> None:
-            draft = dialog.plan
-            if draft is not None and draft.status == PlanStatus.DRAFT:
-                plan = self.engine.plans.edit_tasks(project, draft.plan_id, dialog.answer())
-            else:
-                plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.packet_id())
+            self.shell.run(ask(), self.tr("Generate plan"))
+
+        def save() -> None:  # the first time anything of the plan is stored
+            plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.packet_id(),
+                                                      model=dialog.model_used)
             self.shell.page.plans.select_key(plan.plan_id)
             self.select_plan(plan.plan_id)
             self.shell.status(self.tr("Plan saved as DRAFT with %n tasks").replace("%n", str(len(plan.tasks))))
 
-        def discard() -> None:
-            draft = dialog.plan
-            if draft is not None and draft.status == PlanStatus.DRAFT:
-                self.shell.run(self.engine.plans.cancel(project, draft.plan_id), self.tr("Discard plan"))
-
         dialog.generateRequested.connect(generate)
         dialog.accepted.connect(lambda: self.shell.guard(self.tr("Save plan"), save))
-        dialog.rejected.connect(discard)
         self.shell.open_dialog(dialog)
 
     def dispatch_dialog(self) -> None:
