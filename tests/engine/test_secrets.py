@@ -1,5 +1,5 @@
 """Secrets never stored, never answered: runs that touch the key in every way, then every file
-pmdesk wrote and every answer the CLI gives are searched for it."""
+pmdesk wrote, eight CLI answers and fifteen API answers are searched for it."""
 
 from __future__ import annotations
 
@@ -62,3 +62,25 @@ async def test_no_secret_is_stored_or_answered(engine: Engine, tmp_path: Path, k
         assert answer.returncode == 0, answer.stderr
         assert SAVED not in answer.stdout + answer.stderr and ENV not in answer.stdout + answer.stderr
     assert packet.error and "[REDACTED]" in packet.error  # the saved key is masked by value, not by shape
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from pmdesk.api.server import create_app
+
+    served = Engine(role="serve")
+    client = TestClient(TestServer(create_app(served, "t" * 32, check_host=False)))
+    await client.start_server()
+    pid, headers = project.project_id, {"Authorization": "Bearer " + "t" * 32}
+    paths = ["/api/projects", f"/api/projects/{pid}", f"/api/projects/{pid}/runs", f"/api/projects/{pid}/plans",
+             f"/api/projects/{pid}/packets", f"/api/projects/{pid}/activity", "/api/awaiting",
+             f"/api/plans/{plan.plan_id}", f"/api/packets/{packet.packet_id}"]
+    paths += [f"/api/runs/{r.run_id}{tail}" for r in (done, failed, waiting) for tail in ("", "/events")]
+    try:
+        for path in paths:
+            answer = await client.get(path, headers=headers)
+            body = await answer.text()
+            assert answer.status == 200, (path, body[:200])
+            assert SAVED not in body and ENV not in body, path
+    finally:
+        await client.close()
+        await served.shutdown()
