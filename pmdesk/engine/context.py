@@ -95,9 +95,6 @@ class EngineContext:
             if store is not None:
                 store.owner_lock.release()
 
-    def owns(self, project: Project) -> bool:
-        return self._holds.get(project.project_id, 0) > 0
-
     # -- telling the listeners -----------------------------------------------------------
 
     def publish_run(self, project: Project, run: Run) -> None:

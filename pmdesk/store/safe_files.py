@@ -123,14 +123,6 @@ def open_for_reading(path: Path) -> int:
     return fd
 
 
-def is_regular(path: Path) -> bool:
-    """A regular file, and not a link to one."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 def set_private_mode(path: Path, mode: int = 0o600) -> None:
     """Tighten a file's mode through a descriptor, so a link's target is never touched."""
     fd = _open(path, _READ_FLAGS)
