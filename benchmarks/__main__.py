@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks            full size (several minutes)
     .venv/bin/python -m benchmarks --quick    smaller inputs, same shape
     .venv/bin/python -m benchmarks --only store,runs
+    .venv/bin/python -m benchmarks --only isolation   worktrees, integration, disk (issue 15)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from benchmarks.common import Result, print_table, private_home
 
-SECTIONS = ("store", "runs", "loop", "ui", "api")
+SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api")
 
 
 def main() -> int:
@@ -38,6 +39,10 @@ def main() -> int:
     section("runs", bench_engine.run_output)
     section("loop", bench_engine.run_scheduling)
     section("loop", bench_engine.run_verify)
+    if "isolation" in only:
+        from benchmarks import bench_worktrees
+
+        section("isolation", bench_worktrees.run)
     if "ui" in only:
         from benchmarks import bench_ui
 

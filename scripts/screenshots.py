@@ -62,11 +62,16 @@ async def main(out: Path, controllers: Controllers) -> None:
     source = next(r for r in engine.store(shop).list_runs())
     packet = engine.inspect(shop, source.run_id)
     proposal = {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
-        {"id": "t1", "description": "Create the orders table and migration [sleep 1.5]", "priority": 1},
-        {"id": "t2", "description": "Add POST /api/checkout with Stripe test keys [sleep 6]", "priority": 1, "dependencies": ["t1"]},
-        {"id": "t3", "description": "Build the checkout page and cart summary [sleep 6]", "priority": 2, "dependencies": ["t1"]},
-        {"id": "t4", "description": "Write end-to-end tests for checkout [sleep 2]", "priority": 2, "dependencies": ["t2", "t3"]},
-        {"id": "t5", "description": "Document the checkout flow in docs/checkout.md [ask]", "priority": 3, "dependencies": ["t1"]},
+        {"id": "t1", "description": "Create the orders table and migration [write orders.sql] [sleep 1.5]",
+         "priority": 1},
+        {"id": "t2", "description": "Add POST /api/checkout with Stripe test keys [write checkout_api.js] [sleep 6]",
+         "priority": 1, "dependencies": ["t1"]},
+        {"id": "t3", "description": "Build the checkout page and cart summary [write checkout.html] [sleep 6]",
+         "priority": 2, "dependencies": ["t1"]},
+        {"id": "t4", "description": "Write end-to-end tests for checkout [write checkout.test.js] [sleep 2]",
+         "priority": 2, "dependencies": ["t2", "t3"]},
+        {"id": "t5", "description": "Document the checkout flow in checkout.md [ask] [write checkout.md]",
+         "priority": 3, "dependencies": ["t1"]},
     ]}
     plan = engine.plans.plan_from_answer(shop, proposal, packet_id=packet.packet_id)
     controllers.projects.open_project(shop.project_id)
@@ -105,6 +110,22 @@ async def main(out: Path, controllers: Controllers) -> None:
     await asyncio.sleep(0.6)
     panel.grab().save(str(out / "verify-panel.png"))
     window.grab().save(str(out / "project-verified.png"))
+    panel.close()
+
+    # Review: the plan's changes (every task's branch merged into its integration branch).
+    page.plans.clearSelection()
+    page.plans.select_key(plan.plan_id)
+    controllers.review.show_changes()
+    await asyncio.sleep(1.5)
+    window.grab().save(str(out / "project-changes.png"))
+    controllers.review.merge()
+    await asyncio.sleep(1.0)
+    if controllers.shell.dialog is not None:
+        controllers.shell.dialog.grab().save(str(out / "merge-dialog.png"))
+        controllers.shell.dialog.reject()
+    window.resize(800, 500)  # a small screen
+    await asyncio.sleep(0.8)
+    window.grab().save(str(out / "project-small.png"))
     await engine.runs.detach()
     await engine.shutdown()
 

@@ -77,8 +77,17 @@ def make_npm_project(path: Path, gates: dict[str, str] | None = None) -> Path:
     (path / "gate.js").write_text(GATE_SCRIPT)
     scripts = {script: f"node gate.js {name}" for script, name in gates.items()}
     (path / "package.json").write_text(json.dumps({"name": path.name.lower(), "version": "1.0.0", "scripts": scripts}, indent=2))
-    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    git_commit_all(path)
     return path
+
+
+def git_commit_all(path: Path) -> None:
+    """``path`` as a repository with one commit of everything in it: a plan's base."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t.invalid"}
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "fixture"], cwd=path, check=True, env=env)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pmdesk.api import schemas
 from pmdesk.api.errors import ApiError
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.overview import ProjectOverview
+from pmdesk.engine.plans import Resolution
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.models import (
     ActivityEvent,
@@ -174,7 +175,8 @@ class Api:
     async def create_run(self, request: web.Request) -> web.Response:
         project = self._project(request)
         body = await _body(request, schemas.NewRun)
-        run = await self.engine.runs.launch(project, body.prompt, executor=body.executor, model=body.model)
+        run = await self.engine.runs.launch(project, body.prompt, executor=body.executor, model=body.model,
+                                            in_worktree=body.in_worktree)
         return _json(run, 201)
 
     async def get_run(self, request: web.Request) -> web.Response:
@@ -237,7 +239,7 @@ class Api:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, DispatchRequest)
         answer = await self.engine.plans.dispatch(project, plan_id, parallel=body.parallel,
-                                                  max_parallel=body.max_parallel)
+                                                  max_parallel=body.max_parallel, in_place=bool(body.in_place))
         return _json(answer)
 
     async def estimate(self, request: web.Request) -> web.Response:
@@ -252,14 +254,49 @@ class Api:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, schemas.Verify)
         if _bool_query(request, "wait", True):
-            return _json(_verify_answer(await self.engine.plans.verify(project, plan_id, force=body.force)))
+            return _json(_verify_answer(await self.engine.plans.verify(project, plan_id, force=body.force,
+                                                                       rebase=body.rebase)))
         # a refusal (409) is raised here, before anything is answered; the gates run on in the engine
-        plan = await self.engine.plans.start_verify(project, plan_id, force=body.force)
+        plan = await self.engine.plans.start_verify(project, plan_id, force=body.force, rebase=body.rebase)
         return _json(_verify_answer(plan), 202)
 
     async def cancel_plan(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
         return _json(await self.engine.plans.cancel(project, plan_id))
+
+    # -- isolation: review, merge, conflicts, worktrees -------------------------------------------
+
+    async def plan_diff(self, request: web.Request) -> web.Response:
+        _, plan_id = self._owner("plan", "planId", request)
+        return _json(await self.engine.diff(plan_id, _bool_query(request, "stat", False)))
+
+    async def run_diff(self, request: web.Request) -> web.Response:
+        _, run_id = self._owner("run", "runId", request)
+        return _json(await self.engine.diff(run_id, _bool_query(request, "stat", False)))
+
+    async def merge_plan(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.Merge)
+        return _json(await self.engine.plans.merge(project, plan_id, squash=body.squash, force=body.force))
+
+    async def resolve_plan(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.Resolve)
+        return _json(await self.engine.plans.resolve(project, plan_id, Resolution(body.way), body.task_id))
+
+    async def project_worktrees(self, request: web.Request) -> web.Response:
+        project = self._project(request)
+        found = await self.engine.isolation.listing(project)
+        return _json({"projectId": project.project_id, "worktrees": [w.to_json_dict() for w in found]})
+
+    async def clean_worktrees(self, request: web.Request) -> web.Response:
+        project = self._project(request)
+        body = await _body(request, schemas.Clean)
+        if body.plan_id:
+            validate_id(body.plan_id, "plan")
+        done = await self.engine.clean(project, body.plan_id, body.merged, body.force)
+        return _json({"removed": done.removed, "branchesDeleted": done.branches_deleted, "backups": done.backups,
+                      "refused": done.refused, "pruned": done.pruned}, 409 if done.refused else 200)
 
 
 def _verify_answer(plan: Plan) -> dict[str, Any]:
@@ -275,6 +312,12 @@ _PAGE_OF_EVENTS = {"type": "object", "required": ["runId", "status", "events", "
 _AFTER = ("after", {"type": "integer", "minimum": 0}, "events after this seq (the previous page's next)")
 _LIMIT = ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "page size")
 _WAIT = ("wait", {"type": "boolean"}, "false: answer 202 as soon as the gates start")
+_STAT = ("stat", {"type": "boolean"}, "files and +/- counts only, no patch")
+_DIFF = {"type": "object", "required": ["target", "sections"], "properties": {
+    "target": {"type": "string"}, "note": {"type": ["string", "null"]},
+    "sections": {"type": "array", "items": {"type": "object", "properties": {
+        "label": {"type": "string"}, "start": {"type": "string"}, "end": {"type": ["string", "null"]},
+        "stat": {"type": "object"}, "patch": {"type": "string"}, "truncated": {"type": "boolean"}}}}}}
 _STATUS = ("status", {"type": "string", "enum": [s.value for s in TaskState]}, "only runs in this state")
 
 ROUTES: tuple[Route, ...] = (
@@ -327,4 +370,22 @@ ROUTES: tuple[Route, ...] = (
           schemas.Verify, {200: VerifyResponse, 202: VerifyResponse}, query=(_WAIT,)),
     Route("POST", "/api/plans/{planId}/cancel", "cancelPlan", "Cancel a plan's runs", "cancel_plan",
           answers={200: Plan}),
+    Route("GET", "/api/plans/{planId}/diff", "diffPlan",
+          "What the plan changed: base..integration, or each task's branch before verify", "plan_diff",
+          answers={200: _DIFF}, query=(_STAT,)),
+    Route("GET", "/api/runs/{runId}/diff", "diffRun", "What a run in a worktree changed", "run_diff",
+          answers={200: _DIFF}, query=(_STAT,)),
+    Route("POST", "/api/plans/{planId}/merge", "mergePlan",
+          "Merge a verified plan's integration branch into the project's current branch", "merge_plan",
+          schemas.Merge, {200: Plan}),
+    Route("POST", "/api/plans/{planId}/resolve", "resolvePlan",
+          "Get past the merge conflict that stopped verify: an agent, by hand, or leave the task out",
+          "resolve_plan", schemas.Resolve, {200: {"oneOf": [{"$ref": "#/components/schemas/Plan"},
+                                                            {"$ref": "#/components/schemas/Run"}]}}),
+    Route("GET", "/api/projects/{projectId}/worktrees", "listWorktrees",
+          "pmdesk's worktrees of a project: plan, task, branch, size and state", "project_worktrees",
+          answers={200: {"type": "object"}}),
+    Route("POST", "/api/projects/{projectId}/clean", "cleanWorktrees",
+          "Remove a plan's (or every merged) worktree and branch; unsaved work is refused unless forced",
+          "clean_worktrees", schemas.Clean, {200: {"type": "object"}, 409: {"type": "object"}}),
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -25,6 +27,7 @@ class NewRun(Body):
     executor: ExecutorKind | None = Field(
         default=None, description="claude_code, anthropic_agent or command (the project's command template)")
     model: str | None = Field(default=None, max_length=200)
+    in_worktree: bool = Field(default=False, description="work in a new git worktree of its own")
 
 
 class NewPlan(Body):
@@ -38,6 +41,24 @@ class NewPlan(Body):
 
 class Verify(Body):
     force: bool = False
+    rebase: bool = Field(default=False, description="rebuild the integration on the project branch's HEAD now")
+
+
+class Merge(Body):
+    squash: bool = False
+    force: bool = Field(default=False, description="merge although the plan is not VERIFIED (recorded)")
+
+
+class Resolve(Body):
+    way: Literal["agent", "by-hand", "leave-out"]
+    task_id: str | None = Field(default=None, max_length=100, description="leave-out: this task (default: the one "
+                                                                          "that conflicts)")
+
+
+class Clean(Body):
+    plan_id: str | None = Field(default=None, max_length=100)
+    merged: bool = False
+    force: bool = Field(default=False, description="also unsaved work, kept under refs/pmdesk/backup/ first")
 
 
 class Answer(Body):

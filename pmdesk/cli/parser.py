@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import pmdesk
-from pmdesk.cli import plans, projects, runs, serve
+from pmdesk.cli import plans, projects, runs, serve, worktrees
 from pmdesk.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
 from pmdesk.errors import PmdeskError
 from pmdesk.store.scrub import scrub
@@ -51,12 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--executor", choices=["", *EXECUTORS])
     st.add_argument("--command", help="command template for the command executor, e.g. 'aider --yes --message {prompt}'")
     st.add_argument("--gate", action="append", help="a gate command (repeat for several; '' clears)")
+    st.add_argument("--setup", action="append", help="a command run in each new worktree before its agent, "
+                                                     "e.g. 'npm ci' (repeat; '' clears)")
+    st.add_argument("--copy", action="append", help="an untracked file or folder copied into each new worktree, "
+                                                    "e.g. .env or node_modules (repeat; '' clears)")
+    psub.add_parser("git-init", parents=[js], help="make the folder a git repository with a first commit "
+                                                   "(isolation needs one)").add_argument("project")
     p.set_defaults(func=projects.cmd_project)
 
     r = sub.add_parser("run", parents=[js, ex], help="start a run and follow it")
     r.add_argument("project")
     r.add_argument("prompt")
     r.add_argument("--model")
+    r.add_argument("--worktree", action="store_true", help="work in a new git worktree of its own, not the folder")
     r.set_defaults(func=runs.cmd_run)
 
     r = sub.add_parser("runs", parents=[js], help="list a project's runs")
@@ -100,12 +107,46 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-parallel", type=int)
     r.add_argument("--no-wait", action="store_true", help="return once the runs are created")
     r.add_argument("--estimate", action="store_true", help="print the estimate (runs, waves, tokens, cost, time) only")
+    r.add_argument("--in-place", action="store_true", help="no worktrees: run the tasks one at a time in the "
+                                                           "project folder (for a folder that is not a git repository)")
     r.set_defaults(func=plans.cmd_dispatch)
 
     r = sub.add_parser("verify", parents=[js, qt], help="run gate:all on a plan")
     r.add_argument("plan")
     r.add_argument("--force", action="store_true", help="verify although some tasks did not complete")
+    r.add_argument("--rebase", action="store_true", help="rebuild the integration on the project branch's HEAD now")
     r.set_defaults(func=plans.cmd_verify)
+
+    r = sub.add_parser("diff", parents=[js], help="what a plan or a run changed")
+    r.add_argument("target", metavar="PLAN|RUN")
+    r.add_argument("--stat", action="store_true", help="files and +/- counts only")
+    r.set_defaults(func=worktrees.cmd_diff)
+
+    r = sub.add_parser("merge", parents=[js], help="bring a verified plan's integration branch into your branch")
+    r.add_argument("plan")
+    r.add_argument("--squash", action="store_true", help="one squashed commit instead of a merge")
+    r.add_argument("--force", action="store_true", help="merge although the plan is not VERIFIED (recorded)")
+    r.set_defaults(func=worktrees.cmd_merge)
+
+    r = sub.add_parser("resolve", parents=[js], help="get past a merge conflict that stopped verify")
+    r.add_argument("plan")
+    way = r.add_mutually_exclusive_group(required=True)
+    way.add_argument("--agent", action="store_true", help="an agent resolves it in the integration worktree")
+    way.add_argument("--by-hand", action="store_true", help="print the folder to resolve it in; then verify")
+    way.add_argument("--leave-out", action="store_true", help="leave the conflicting task (or --task) out")
+    r.add_argument("--task", help="the task to leave out (default: the one that conflicts)")
+    r.set_defaults(func=worktrees.cmd_resolve)
+
+    r = sub.add_parser("worktrees", parents=[js], help="pmdesk's worktrees: plan, task, branch, size, state")
+    r.add_argument("project", nargs="?")
+    r.set_defaults(func=worktrees.cmd_worktrees)
+
+    r = sub.add_parser("clean", parents=[js], help="remove worktrees and branches, never losing work")
+    r.add_argument("target", metavar="PLAN", nargs="?")
+    r.add_argument("--merged", action="store_true", help="every merged (or empty) worktree")
+    r.add_argument("--project", help="with --merged: only this project")
+    r.add_argument("--force", action="store_true", help="also uncommitted or unmerged work, saved to a backup ref first")
+    r.set_defaults(func=worktrees.cmd_clean)
 
     r = sub.add_parser("show", parents=[js], help="a plan with its tasks and gate results")
     r.add_argument("plan")

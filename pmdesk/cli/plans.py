@@ -99,7 +99,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             else:
                 response = await engine.plans.dispatch(
                     project, args.plan, parallel=not args.sequential, max_parallel=args.max_parallel,
-                    executor=ExecutorKind(args.executor) if args.executor else None, command=args.command)
+                    executor=ExecutorKind(args.executor) if args.executor else None, command=args.command,
+                    in_place=args.in_place)
                 if args.json and args.no_wait:
                     print_json(response)
                 if not args.json:
@@ -140,7 +141,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     async def main() -> int:
         unsubscribe = print_output(engine, None, args.json or args.quiet)
         try:
-            plan = await engine.plans.verify(project, args.plan, force=args.force)
+            plan = await engine.plans.verify(project, args.plan, force=args.force, rebase=args.rebase)
         finally:
             unsubscribe()
         if args.json:

@@ -12,7 +12,8 @@ from pmdesk.models import ExecutorKind, short
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    handler = {"add": _add, "list": _list, "show": _show, "remove": _remove, "set": _set}.get(args.project_action)
+    handler = {"add": _add, "list": _list, "show": _show, "remove": _remove, "set": _set,
+               "git-init": _git_init}.get(args.project_action)
     if handler is None:
         raise CliError("unknown project action")
     return handler(args)
@@ -54,9 +55,17 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  settings: concurrency {s.concurrency}, model {s.default_model or '(app default)'}, "
           f"executor {s.default_executor.value if s.default_executor else '(auto)'}, "
           f"gates {s.gates or '(from package.json)'}")
+    if s.worktree_setup or s.worktree_copy:
+        print(f"  worktree set-up: {s.worktree_setup or '—'}; copied in: {s.worktree_copy or '—'}")
     if ov.problems:
         print(f"  problems: {ov.problems} state file(s) were unreadable and moved aside "
               f"(see {Path(ov.path) / '.claude/state/quarantine'})")
+    return EXIT_OK
+
+
+def _git_init(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    print(engine.git_init(engine.project(args.project)))
     return EXIT_OK
 
 
@@ -80,6 +89,10 @@ def _set(args: argparse.Namespace) -> int:
         s.command_template = args.command or None
     if args.gate is not None:
         s.gates = [g for g in args.gate if g.strip()] or None
+    if args.setup is not None:
+        s.worktree_setup = [c for c in args.setup if c.strip()]
+    if args.copy is not None:
+        s.worktree_copy = [c for c in args.copy if c.strip()]
     project.settings = s
     engine.save_project(project)
     print_json(project) if args.json else print(f"saved settings of {project.name}")

@@ -21,7 +21,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine.recover()
-        run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command)
+        run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command,
+                                 in_worktree=args.worktree)
         if not args.json:
             print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
         return await in_foreground(engine, project, run.run_id, args.json,

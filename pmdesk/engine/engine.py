@@ -12,13 +12,18 @@ from pathlib import Path
 from pmdesk import config
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.inspect import create_packet
+from pmdesk.engine.isolation import Isolation, git_init
 from pmdesk.engine.lazy_imports import load
 from pmdesk.engine.notifications import ChangeBus, ProjectsChanged
 from pmdesk.engine.overview import ProjectOverview, overview
 from pmdesk.engine.plans import PlanService
+from pmdesk.engine.plans.rules import PlanAction, require
 from pmdesk.engine.recovery import recover_runs
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
+from pmdesk.engine.worktrees.diff import Diff
+from pmdesk.engine.worktrees.git import exclude_state_dir
+from pmdesk.engine.worktrees.inventory import Cleaned
 from pmdesk.errors import PmdeskError
 from pmdesk.models import ActivityType, InspectionPacket, Project, Run, validate_id
 from pmdesk.store import NotFoundError, StateStore
@@ -32,8 +37,9 @@ class Engine:
     def __init__(self, registry: ProjectRegistry | None = None, role: str = "engine") -> None:
         self.registry = registry or ProjectRegistry(config.config_dir())
         self.ctx = EngineContext(self.registry, config.load_settings(), role)
-        self.runs = RunService(self.ctx)
-        self.plans = PlanService(self.ctx, self.runs)
+        self.isolation = Isolation(self.ctx)
+        self.runs = RunService(self.ctx, self.isolation)
+        self.plans = PlanService(self.ctx, self.runs, self.isolation)
 
     # -- what every client reads through the facade ------------------------------------------
 
@@ -70,6 +76,7 @@ class Engine:
     def add_project(self, path: str, name: str | None = None) -> Project:
         project = self.registry.add(path, name)
         self.ctx.record(project, ActivityType.PROJECT_ADDED, f"project added: {project.path}")
+        exclude_state_dir(Path(project.path))  # pmdesk's state is never committed into the user's branches
         self.bus.publish(ProjectsChanged())
         return project
 
@@ -122,6 +129,31 @@ class Engine:
             await self.plans.follow(project, run.plan_id)
         return self.store(project).get_run(run_id)
 
+    async def diff(self, target_id: str, stat_only: bool = False) -> Diff:
+        """Review a plan (base..integration, or each task's branch while it runs) or a run."""
+        kind = "plan" if target_id.startswith("plan_") else "run"
+        project = self.locate(kind, target_id)
+        store = self.store(project)
+        if kind == "plan":
+            return await self.plans.diff(project, store.get_plan(target_id), stat_only)
+        run = store.get_run(target_id)
+        if run.plan_id and (run.task_run_id or "").startswith("verify_"):  # verify's run shows what it verified
+            found = await self.plans.diff(project, store.get_plan(run.plan_id), stat_only)
+            found.target = target_id
+            return found
+        return await self.isolation.run_diff(project, run, stat_only)
+
+    async def clean(self, project: Project, plan_id: str | None = None, merged: bool = False,
+                    force: bool = False) -> Cleaned:
+        """Remove a plan's worktrees (or every merged one) and their branches, never losing work."""
+        if plan_id is not None:
+            require(self.store(project).get_plan(plan_id), PlanAction.CLEAN, live=self.plans.is_live(plan_id))
+        return await self.isolation.clean(project, plan_id, merged, force)
+
+    def git_init(self, project: Project) -> str:
+        """Make a folder a git repository with a first commit, so its plans can be isolated."""
+        return git_init(project)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def warm_up(self) -> None:
@@ -142,6 +174,7 @@ class Engine:
                 continue
             if not self.store(project).owner_lock.is_free():
                 continue  # another live engine owns these runs and plans
+            notes.extend(self.isolation.reconcile(project))
             notes.extend(recover_runs(self.ctx, project, self.runs.live))
             notes.extend(self.plans.recover(project))
             remove_stale_temp_files(self.store(project).state_dir)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pmdesk
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.notifications import PacketAdded
-from pmdesk.errors import WrongStateError
+from pmdesk.engine.worktrees.diff import PACKET_PATCH_CHARS, section
+from pmdesk.errors import PmdeskError, WrongStateError
 from pmdesk.models import (
     ActivityType,
     InspectionPacket,
     LogLine,
     Project,
+    Run,
     TaskState,
     duration_ms,
     new_id,
 )
-from pmdesk.store import StoreError
+from pmdesk.store import StateStore, StoreError
 from pmdesk.store.summaries import summarize_packet
 
 MAX_EVENTS = 400
@@ -70,11 +74,38 @@ def create_packet(ctx: EngineContext, project: Project, run_id: str) -> Inspecti
             "costUsd": run.cost_usd, "usage": run.usage.to_json_dict(), "exitCode": run.exit_code,
         },
     )
+    changes = _changes(project, run, store, redact.text)
+    if changes:
+        packet.meta["changes"] = changes
     packet = store.put_packet(packet)
     ctx.bus.publish(PacketAdded(project.project_id, summarize_packet(packet)))
     ctx.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
                   run_id=run_id, packet_id=packet.packet_id, plan_id=run.plan_id)
     return packet
+
+
+def _changes(project: Project, run: Run, store: StateStore, scrub: Callable[[str], str]) -> dict[str, Any] | None:
+    """What the run changed, for planning: its diff stat and a bounded patch (isolated work only).
+    A verify run of an isolated plan shows the plan's integration."""
+    start, end, where, branch = run.start_commit or run.base_commit, run.head_commit, run.worktree_path, run.branch
+    if run.plan_id and run.task_run_id and run.task_run_id.startswith("verify_"):
+        try:
+            plan = store.get_plan(run.plan_id)
+        except StoreError:
+            return None
+        if plan.integration is None or not plan.base_commit:
+            return None
+        start, end, where, branch = (plan.base_commit, plan.integration.head_commit, plan.integration.worktree_path,
+                                     plan.integration.branch)
+    if not start or not where:
+        return None
+    folder = Path(where) if not end else Path(project.path)
+    try:
+        found = section(folder, branch or "", start, end, stat_only=False, limit=PACKET_PATCH_CHARS)
+    except (PmdeskError, OSError):
+        return None
+    return {"branch": branch, "startCommit": start, "headCommit": end, "stat": found.stat.to_json_dict(),
+            "patch": scrub(found.patch), "truncated": found.truncated}
 
 
 def packet_markdown(packet: InspectionPacket) -> str:
@@ -105,6 +136,13 @@ def packet_markdown(packet: InspectionPacket) -> str:
         out += ["## Failing checks", ""]
         out += [f"- `{c.name}`: {c.message}" for c in packet.failing_checks]
         out.append("")
+    changes = packet.meta.get("changes")
+    if isinstance(changes, dict):
+        stat = changes.get("stat") or {}
+        out += ["## Changes", "", f"{stat.get('filesChanged', 0)} files, +{stat.get('linesAdded', 0)} "
+                f"-{stat.get('linesRemoved', 0)} on `{changes.get('branch')}`", ""]
+        out += [f"- `{f.get('path')}` +{f.get('added', 0)} -{f.get('removed', 0)}" for f in stat.get("files", [])[:50]]
+        out += ["", "```diff", str(changes.get("patch", "")).rstrip(), "```", ""]
     if packet.logs:
         out += ["## Log (tail)", "", "```"]
         out += [f"[{line.stream}] {line.text}" for line in packet.logs[-200:]]

@@ -15,6 +15,8 @@ from types import ModuleType
 
 async def load(name: str) -> ModuleType:
     module = sys.modules.get(name)
-    if module is not None:
+    if module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False):
         return module
+    # Not imported yet, or being imported right now by another thread (the warm-up): a module in
+    # sys.modules may be half initialised. import_module waits on its module lock for the whole one.
     return await asyncio.to_thread(importlib.import_module, name)

@@ -9,6 +9,8 @@ import os
 from collections.abc import Container
 
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.isolation import saved_work
+from pmdesk.errors import PmdeskError
 from pmdesk.executors.process import kill_group_now, pid_alive
 from pmdesk.models import ActivityType, Project, Run, TaskState, utc_now
 from pmdesk.store import StoreError
@@ -36,15 +38,23 @@ def recover_runs(ctx: EngineContext, project: Project, live: Container[str]) -> 
         if run.pid and pid_alive(run.pid):
             kill_group_now(run.pid)  # an orphaned agent nobody can follow any more
 
-        def mark(r: Run) -> None:
+        try:
+            saved = saved_work(run) if run.status == TaskState.RUNNING else {}
+        except (PmdeskError, OSError):
+            saved = {}  # its files stay in the worktree; the worktree listing shows them uncommitted
+
+        def mark(r: Run, saved: dict[str, object] = saved) -> None:
             if r.status in (TaskState.RUNNING, TaskState.QUEUED):
                 r.status = TaskState.ERROR
                 r.error = INTERRUPTED
                 r.ended_at = utc_now()
                 r.pid = None
+                for name, value in saved.items():
+                    setattr(r, name, value)
 
         store.update_run(run.run_id, mark)
         ctx.record(project, ActivityType.RUN_INTERRUPTED, INTERRUPTED, actor="system",
                       run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
         notes.append(f"{project.name}: run {run.run_id} marked ERROR ({INTERRUPTED})")
     return notes
+

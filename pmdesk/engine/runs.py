@@ -16,7 +16,10 @@ from typing import Any, TypedDict, Unpack
 
 from pmdesk.engine.context import EngineContext, Lease
 from pmdesk.engine.executor_choice import default_kind, executor_for, preload_executor, run_settings
+from pmdesk.engine.isolation import Isolation, run_worktree
 from pmdesk.engine.recorder import EventRecorder
+from pmdesk.engine.worktrees.checkout import SetupError
+from pmdesk.engine.worktrees.git import GitError
 from pmdesk.errors import BadInputError, ErrorKind, WrongStateError
 from pmdesk.executors.base import Execution, Executor, ExecutorError, Outcome, RunContext
 from pmdesk.executors.process import kill_group_now, pid_alive
@@ -65,11 +68,14 @@ class NewRun(TypedDict, total=False):
     plan_id: str | None
     plan_task_id: str | None
     task_run_id: str | None
+    worktree: dict[str, Any] | None  # branch, worktree_path, base_commit, merge_from: work in a worktree
+    in_worktree: bool  # a single run in a new worktree of its own, from the project's HEAD
 
 
 class RunService:
-    def __init__(self, ctx: EngineContext) -> None:
+    def __init__(self, ctx: EngineContext, isolation: Isolation) -> None:
         self.ctx = ctx
+        self.isolation = isolation
         self.live: dict[str, LiveRun] = {}
 
     # -- creating ------------------------------------------------------------------
@@ -91,11 +97,13 @@ class RunService:
         kind = options.get("executor") or default_kind(self.ctx, project)
         settings = run_settings(self.ctx, project, kind, options.get("model"), options.get("command"))
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
+        run_id = new_id("run")
+        worktree = options.get("worktree") or (run_worktree(project, run_id) if options.get("in_worktree") else {})
         run = Run(
-            run_id=new_id("run"), project_id=project.project_id, session_id=session.session_id,
+            run_id=run_id, project_id=project.project_id, session_id=session.session_id,
             prompt=prompt, executor=kind, model=settings.get("model"), plan_id=options.get("plan_id"),
             plan_task_id=options.get("plan_task_id"), task_run_id=options.get("task_run_id"), settings=settings,
-            status=status,
+            status=status, **worktree,
         )
         session.run_ids.append(run.run_id)
         store.put_session(session)
@@ -107,11 +115,12 @@ class RunService:
         self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
-                     model: str | None = None, command: str | None = None) -> Run:
-        """Create and start a run. A project another process owns is refused before anything is written."""
+                     model: str | None = None, command: str | None = None, in_worktree: bool = False) -> Run:
+        """Create and start a run (in a new worktree of its own when asked). A project another
+        process owns is refused before anything is written."""
         with self.ctx.owning(project):
-            run = await self.ctx.disk(self.write_new, project, self.ctx.store(project), prompt,
-                                      executor=executor, model=model, command=command)
+            run = await self.ctx.disk(self.write_new, project, self.ctx.store(project), prompt, executor=executor,
+                                      model=model, command=command, in_worktree=in_worktree)
             self.announce(project, run)
             return await self.start(project, run.run_id)
 
@@ -119,7 +128,7 @@ class RunService:
 
     def _context(self, project: Project, store: StateStore, run: Run, recorder: EventRecorder) -> RunContext:
         return RunContext(
-            run_id=run.run_id, workdir=Path(project.path), prompt=run.prompt, model=run.model,
+            run_id=run.run_id, workdir=Path(run.worktree_path or project.path), prompt=run.prompt, model=run.model,
             emit=recorder.emit, emit_many=recorder.emit_many, state_dir=store.state_dir, options=dict(run.settings),
             agent_session_id=run.agent_session_id, env=self.ctx.child_env(),
         )
@@ -141,8 +150,11 @@ class RunService:
             await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
             self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
                             plan_id=run.plan_id, task_id=run.plan_task_id)
+            if run.worktree_path:
+                start = await self.isolation.prepare(project, run, recorder)
+                await self._update(live, _set_fields(start_commit=start))
             live.execution = await executor.start(ctx)
-        except (ExecutorError, OSError) as exc:
+        except (ExecutorError, OSError, GitError, SetupError) as exc:
             with lease:
                 self.live.pop(run_id, None)
                 recorder.emit("system", f"could not start: {exc}")
@@ -197,6 +209,7 @@ class RunService:
     async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
         ended_here: list[bool] = []
+        saved = await self._save_work(project, store, run_id)
 
         def change(run: Run) -> None:
             if run.status.is_terminal:
@@ -211,6 +224,8 @@ class RunService:
             run.pending_question = None
             run.pid = None
             run.event_count = store.last_event_seq(run_id)
+            for name, value in saved.items():
+                setattr(run, name, value)
             _accumulate(run, outcome)
 
         run = await self.ctx.disk(store.update_run, run_id, change)
@@ -225,6 +240,20 @@ class RunService:
                         actor="agent" if run.status != TaskState.CANCELLED else "user")
         self._publish(project, run)
         return run
+
+    async def _save_work(self, project: Project, store: StateStore, run_id: str) -> dict[str, object]:
+        """A run in a worktree: what the agent left is committed on its branch before it is called ended."""
+        run = store.get_run(run_id)
+        if not run.worktree_path or run.status.is_terminal:
+            return {}
+        try:
+            return await self.isolation.capture(run)
+        except (GitError, OSError) as exc:
+            recorder = self._recorder(store, run_id)
+            recorder.emit("system", f"the worktree's changes could not be committed (they stay in "
+                                    f"{run.worktree_path}): {exc}")
+            recorder.flush()
+            return {}
 
     async def wait(self, run_id: str) -> None:
         """Until the run ends or stops to wait for an answer (its drive task returns)."""
@@ -364,6 +393,14 @@ class RunService:
             return self.ctx.store(project).get_run(run_id)
         except NotFoundError:
             raise RunError(f"no run {run_id} in project {project.name}", kind=ErrorKind.NOT_FOUND) from None
+
+
+def _set_fields(**fields: Any) -> Callable[[Run], None]:
+    def change(run: Run) -> None:
+        for name, value in fields.items():
+            setattr(run, name, value)
+
+    return change
 
 
 def _set_pid(pid: int) -> Callable[[Run], None]:

@@ -71,7 +71,35 @@ class GateResult(Model):
     checks: list[GateCheck] = Field(default_factory=list)
 
 
-class PlanTask(Model):
+class FileChange(Model):
+    path: str
+    added: int = 0
+    removed: int = 0
+    binary: bool = False
+
+
+class ChangeStat(Model):
+    """What a branch changed against where it started: ``git diff --numstat``, counted."""
+
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    files: list[FileChange] = Field(default_factory=list)  # at most MAX_LISTED_FILES
+
+
+class Worktree(Model):
+    """Where an isolated task or run works: its branch, folder and commits (DESIGN §10)."""
+
+    branch: str | None = None
+    worktree_path: str | None = None
+    base_commit: str | None = None  # the plan's base (for a single run: HEAD when it started)
+    start_commit: str | None = None  # the worktree's first commit: base plus what it depends on
+    head_commit: str | None = None  # after the run ended and its leftovers were committed
+    changes: ChangeStat | None = None
+    no_changes: bool | None = None  # the agent changed nothing
+
+
+class PlanTask(Worktree):
     task_id: str
     description: str
     priority: int = 1
@@ -82,6 +110,34 @@ class PlanTask(Model):
 
     _v_task = field_validator("task_id")(_id_validator("ptask"))
     _v_run = field_validator("run_id")(_id_validator("run", optional=True))
+
+
+class Conflict(Model):
+    """A task branch that did not merge into the integration branch."""
+
+    task_id: str
+    branch: str
+    with_task_ids: list[str] = Field(default_factory=list)  # merged tasks that touched the same files
+    files: list[str] = Field(default_factory=list)
+    resolve_run_id: str | None = None  # an agent run resolving it in the integration worktree
+
+
+class Integration(Model):
+    branch: str
+    worktree_path: str
+    head_commit: str | None = None
+    merged_task_ids: list[str] = Field(default_factory=list)
+    left_out_task_ids: list[str] = Field(default_factory=list)
+    conflict: Conflict | None = None
+    changes: ChangeStat | None = None
+
+
+class MergeRecord(Model):
+    into_branch: str
+    mode: str  # fast-forward | merge | squash
+    commit: str
+    merged_at: str = Field(default_factory=utc_now)
+    forced: bool = False
 
 
 class Plan(Model):
@@ -101,6 +157,11 @@ class Plan(Model):
     verified_at: str | None = None
     summary: str | None = None
     model: str | None = None
+    base_branch: str | None = None  # isolation (DESIGN §10): the project's branch and HEAD at dispatch
+    base_commit: str | None = None
+    in_place: bool | None = None  # dispatched without isolation, in the project folder, one task at a time
+    integration: Integration | None = None
+    merge: MergeRecord | None = None
 
     _v_plan = field_validator("plan_id")(_id_validator("plan"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
@@ -147,8 +208,8 @@ class Clarification(Model):
     responded_at: str | None = None
 
 
-class Run(Model):
-    """One agent working on one prompt in a project directory."""
+class Run(Worktree):
+    """One agent working on one prompt in a project directory (or a worktree of it)."""
 
     run_id: str
     project_id: str
@@ -176,6 +237,7 @@ class Run(Model):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = None  # None means unknown, never silently 0
     event_count: int = 0
+    merge_from: list[str] | None = None  # the branches its worktree starts from (a plan task's dependencies)
 
     _v_run = field_validator("run_id")(_id_validator("run"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
@@ -257,6 +319,8 @@ class ProjectSettings(Model):
     command_network: bool = False  # the embedded agent's run_command may reach the network
     allow_unsandboxed_commands: bool = False  # without bubblewrap, run commands unsandboxed (by choice)
     claude_sandbox: bool = True  # claude_code runs with Claude Code's own Bash sandbox (bubblewrap + socat)
+    worktree_setup: list[str] = Field(default_factory=list)  # command lines run in each new worktree
+    worktree_copy: list[str] = Field(default_factory=list)  # untracked paths copied in (copy-on-write)
 
 
 class Project(Model):
@@ -279,6 +343,7 @@ class PlanRequest(Model):
 
 class DispatchRequest(Model):
     parallel: bool = True
+    in_place: bool | None = None  # without isolation: sequentially, in the project folder
     max_parallel: int | None = Field(default=None, ge=1, le=32)
 
 

@@ -16,7 +16,8 @@ PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
     # RUNNING -> FAILED when no task completed; -> VERIFYING by explicit verify.
     P.RUNNING: frozenset({P.VERIFYING, P.FAILED, P.CANCELLED}),
     P.VERIFYING: frozenset({P.VERIFIED, P.FAILED, P.CANCELLED}),
-    P.VERIFIED: frozenset(),
+    # VERIFIED -> VERIFYING only to rebuild the integration on a branch that moved (verify --rebase).
+    P.VERIFIED: frozenset({P.VERIFYING}),
     # Verify may be run again from FAILED, by explicit user action only.
     P.FAILED: frozenset({P.VERIFYING}),
     P.CANCELLED: frozenset(),

@@ -50,3 +50,12 @@ def short(text: str | None, n: int = 60) -> str:
     """One line of at most ``n`` characters, with an ellipsis where it was cut."""
     text = (text or "").replace("\n", " ")
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def size_text(n: float) -> str:
+    """Bytes as people read them: 512 B, 3.4 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

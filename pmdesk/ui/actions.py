@@ -41,6 +41,12 @@ class ActionId(StrEnum):
     DISPATCH = "dispatch"
     CONTINUE = "continue"
     VERIFY = "verify"
+    MERGE = "merge"
+    RESOLVE_AGENT = "resolve_agent"
+    RESOLVE_BY_HAND = "resolve_by_hand"
+    LEAVE_OUT = "leave_out"
+    CLEAN_PLAN = "clean_plan"
+    SHOW_CHANGES = "show_changes"
     CANCEL_PLAN = "cancel_plan"
     CANCEL_RUN = "cancel_run"
     REMOVE_PROJECT = "remove_project"
@@ -146,6 +152,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
                _plan_rule("continue")),
     ActionSpec(ActionId.VERIFY, "project", tr("&Verify plan…"), "Ctrl+Shift+V", tr("Run gate:all on the plan"),
                _plan_rule("verify")),
+    ActionSpec(ActionId.MERGE, "project", tr("&Merge plan…"), "Ctrl+M",
+               tr("Bring the plan's integration branch into your current branch"), _plan_rule("merge")),
+    ActionSpec(ActionId.RESOLVE_AGENT, "project", tr("Resolve conflict with an &agent"), None,
+               tr("A new run resolves the merge conflict in the integration worktree"), _plan_rule("resolve")),
+    ActionSpec(ActionId.RESOLVE_BY_HAND, "project", tr("Resolve conflict by &hand…"), None,
+               tr("Open the integration folder; verify again once the conflict markers are gone"),
+               _plan_rule("resolve")),
+    ActionSpec(ActionId.LEAVE_OUT, "project", tr("&Leave the conflicting task out"), None,
+               tr("Do not merge that task; verify the others"), _plan_rule("resolve")),
+    ActionSpec(ActionId.CLEAN_PLAN, "project", tr("Clean up plan's &worktrees…"), None,
+               tr("Remove the plan's worktrees and branches; unsaved work is kept under a backup ref"),
+               _plan_rule("clean")),
+    ActionSpec(ActionId.SHOW_CHANGES, "view", tr("C&hanges"), "Ctrl+Shift+D",
+               tr("What the selected plan or run changed: files and the diff"), _on_project),
     ActionSpec(ActionId.CANCEL_PLAN, "project", tr("Cancel selected p&lan…"), "Ctrl+Shift+.",
                tr("End the plan's agents and cancel its unfinished tasks"), _plan_rule("cancel")),
     ActionSpec(ActionId.CANCEL_RUN, "project", tr("Cancel selected &run…"), "Ctrl+.",

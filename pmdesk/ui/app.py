@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pmdesk.ui.bridge import EngineBridge
     from pmdesk.ui.controllers.plans import PlansController
     from pmdesk.ui.controllers.projects import ProjectsController
+    from pmdesk.ui.controllers.review import ReviewController
     from pmdesk.ui.controllers.runs import RunsController
     from pmdesk.ui.controllers.settings import SettingsController
     from pmdesk.ui.controllers.shell import Shell
@@ -48,6 +49,7 @@ class Controllers:
     settings: SettingsController
     window: WindowController
     tray: Tray
+    review: ReviewController
     warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
@@ -70,6 +72,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     from pmdesk.ui.bridge import EngineBridge
     from pmdesk.ui.controllers.plans import PlansController
     from pmdesk.ui.controllers.projects import ProjectsController
+    from pmdesk.ui.controllers.review import ReviewController
     from pmdesk.ui.controllers.runs import RunsController
     from pmdesk.ui.controllers.settings import SettingsController
     from pmdesk.ui.controllers.shell import Shell
@@ -89,7 +92,8 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     runs = RunsController(shell)
     plans = PlansController(shell)
     settings = SettingsController(shell)
-    controls = WindowController(shell, projects, runs, plans, settings)
+    review = ReviewController(shell)
+    controls = WindowController(shell, projects, runs, plans, settings, review)
 
     def project_name(project_id: str) -> str:
         return next((p.name for p in engine.projects() if p.project_id == project_id), project_id)
@@ -111,7 +115,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
 
     window.closing.connect(save_layout)
     window.destroyed.connect(bridge.close)
-    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray)
+    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review)
 
 
 def open_window(engine: Engine) -> tuple[MainWindow, Controllers]:

@@ -40,7 +40,7 @@ def tr(text: str) -> str:
 
 class NewRunDialog(QDialog):
     def __init__(self, executors: list[str], default_executor: str | None, default_model: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, git_ok: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("New run"))
         self.resize(560, 320)
@@ -61,6 +61,11 @@ class NewRunDialog(QDialog):
         self.command = QLineEdit()
         self.command.setPlaceholderText("aider --yes --message {prompt}")
         form.addRow(self.tr("Command template"), self.command)
+        self.in_worktree = QCheckBox(self.tr("In a new worktree (its own branch; your checkout stays as it is)"))
+        self.in_worktree.setEnabled(git_ok)
+        if not git_ok:
+            self.in_worktree.setToolTip(self.tr("The project folder is not a git repository with a commit"))
+        form.addRow(self.in_worktree)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Start run"))
         buttons.accepted.connect(self._accept)
@@ -83,6 +88,7 @@ class NewRunDialog(QDialog):
             "executor": ExecutorKind(executor) if executor else None,
             "model": self.model.text().strip() or None,
             "command": self.command.text().strip() or None,
+            "in_worktree": self.in_worktree.isEnabled() and self.in_worktree.isChecked(),
         }
 
 
@@ -297,15 +303,32 @@ def estimate_texts(e: DispatchEstimate) -> dict[str, str]:
 class DispatchDialog(QDialog):
     """Parallel or not, how many at once, and what that would take (the engine's estimate)."""
 
+    gitInitRequested = Signal()
+
     def __init__(self, plan: Plan, concurrency: int, estimator: Callable[[bool, int], DispatchEstimate],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, no_isolation: str | None = None) -> None:
+        """``no_isolation``: why the tasks cannot each get a worktree (the folder is no git repository)."""
         super().__init__(parent)
         self.setWindowTitle(self.tr("Dispatch plan"))
         self.plan = plan
         self.estimator = estimator
         form = QFormLayout(self)
-        form.addRow(QLabel(self.tr("Start the plan's %n tasks as agent runs in the project.").replace(
-            "%n", str(len(plan.tasks)))))
+        form.addRow(QLabel(self.tr("Start the plan's %n tasks as agent runs.").replace("%n", str(len(plan.tasks)))))
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        form.addRow(self.where)
+        self.in_place = QCheckBox(self.tr("Run in place instead: one task at a time, in the project folder"))
+        self.git_init = QPushButton(self.tr("Make it a git repository (one commit of its files)"))
+        self.git_init.clicked.connect(self.gitInitRequested)
+        if no_isolation:
+            self.where.setText(self.tr("<b>No isolation:</b> %1").replace("%1", no_isolation.replace("<", "&lt;")))
+            form.addRow(self.git_init)
+            form.addRow(self.in_place)
+        else:
+            self.where.setText(self.tr("Each task works in its own git worktree, on its own branch; your checkout "
+                                       "is not touched, so you can keep working."))
+            self.in_place.hide()
+            self.git_init.hide()
         self.parallel = QCheckBox(self.tr("Run tasks in parallel (dependencies still come first)"))
         self.parallel.setChecked(True)
         form.addRow(self.parallel)
@@ -322,19 +345,89 @@ class DispatchDialog(QDialog):
             self.labels[key] = label
             form.addRow(title, label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Dispatch"))
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText(self.tr("Dispatch"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.no_isolation = no_isolation
         self.parallel.toggled.connect(self._update)
         self.limit.valueChanged.connect(self._update)
+        self.in_place.toggled.connect(self._update)
+        self._update()
+
+    def isolation_ready(self) -> None:
+        """The folder became a repository: dispatch isolated after all."""
+        self.no_isolation = None
+        self.where.setText(self.tr("Each task works in its own git worktree, on its own branch; your checkout "
+                                   "is not touched, so you can keep working."))
+        self.in_place.setChecked(False)
+        self.in_place.hide()
+        self.git_init.hide()
         self._update()
 
     def _update(self) -> None:
+        in_place = self.in_place.isChecked()
+        self.ok.setEnabled(self.no_isolation is None or in_place)  # running in place is the user's explicit choice
+        self.parallel.setEnabled(not in_place)
+        if in_place:
+            self.parallel.setChecked(False)
         self.limit.setEnabled(self.parallel.isChecked())
         texts = estimate_texts(self.estimator(self.parallel.isChecked(), self.limit.value()))
         for key, label in self.labels.items():
             label.setText(texts[key])
 
     def values(self) -> dict[str, Any]:
-        return {"parallel": self.parallel.isChecked(), "max_parallel": self.limit.value()}
+        return {"parallel": self.parallel.isChecked(), "max_parallel": self.limit.value(),
+                "in_place": self.no_isolation is not None and self.in_place.isChecked()}
+
+
+class MergeDialog(QDialog):
+    """What merging a plan would bring into the user's branch, and how: merge or squash."""
+
+    def __init__(self, plan: Plan, into_branch: str, fast_forward: bool, files: list[tuple[str, int, int]],
+                 needs_force: str | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Merge plan"))
+        self.resize(560, 420)
+        layout = QVBoxLayout(self)
+        added, removed = sum(f[1] for f in files), sum(f[2] for f in files)
+        head = QLabel(self.tr("Bring plan %1 into <b>%2</b>: %3 file(s), +%4 −%5.").replace("%1", plan.plan_id)
+                      .replace("%2", into_branch).replace("%3", str(len(files))).replace("%4", str(added))
+                      .replace("%5", str(removed)))
+        head.setWordWrap(True)
+        layout.addWidget(head)
+        listing = QTableWidget(len(files), 3)
+        listing.setHorizontalHeaderLabels([self.tr("File"), "+", "−"])
+        listing.verticalHeader().hide()
+        listing.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        listing.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for row, (path, plus, minus) in enumerate(files):
+            for column, text in enumerate((path, f"+{plus}", f"−{minus}")):
+                listing.setItem(row, column, QTableWidgetItem(text))
+        layout.addWidget(listing, 1)
+        self.squash = QCheckBox(self.tr("Squash into one commit"))
+        how = self.tr("It fast-forwards (no merge commit).") if fast_forward else \
+            self.tr("Your branch has moved since the plan's base: a merge commit joins them.")
+        self.how = QLabel(how)
+        self.how.setWordWrap(True)
+        layout.addWidget(self.how)
+        layout.addWidget(self.squash)
+        self.force = QCheckBox(self.tr("Merge anyway (%1); the activity records it").replace("%1", needs_force or ""))
+        self.force.setVisible(needs_force is not None)
+        layout.addWidget(self.force)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText(self.tr("Merge"))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.needs_force = needs_force
+        self.force.toggled.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        self.ok.setEnabled(self.needs_force is None or self.force.isChecked())
+
+    def values(self) -> dict[str, Any]:
+        return {"squash": self.squash.isChecked(), "force": self.needs_force is not None and self.force.isChecked()}

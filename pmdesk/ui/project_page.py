@@ -29,6 +29,7 @@ from pmdesk.ui.bridge import EngineBridge
 from pmdesk.ui.dashboard import Banner
 from pmdesk.ui.models.tables import packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
+from pmdesk.ui.widgets.diff_view import DiffView
 from pmdesk.ui.widgets.log_view import LogView
 from pmdesk.ui.widgets.tables import RecordTable
 
@@ -68,6 +69,8 @@ class ProjectPage(QWidget):
         answerSubmitted(run_id, text): the user answered the selected run.
         runSelected(run_id) / planSelected(plan_id): the selection moved.
         contextChanged: what the actions' rules read changed (selection, plan, packets).
+        changesWanted: the Changes tab is showing and its subject (plan or run) may have changed.
+        projectShown: another project's page is shown.
     """
 
     backRequested = Signal()
@@ -75,11 +78,14 @@ class ProjectPage(QWidget):
     runSelected = Signal(str)
     planSelected = Signal(str)
     contextChanged = Signal()
+    changesWanted = Signal()
+    projectShown = Signal()
 
     def __init__(self, actions: Mapping[ActionId, QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
         self.plan: Plan | None = None
+        self.diff_subject: str | None = None  # what the Changes tab shows: the plan or run selected last
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
 
@@ -120,6 +126,7 @@ class ProjectPage(QWidget):
         self.dispatch_button = button(self.tr("Dispatch…"), ActionId.DISPATCH, primary=True, spec_visibility=True)
         self.continue_button = button(self.tr("Continue"), ActionId.CONTINUE, spec_visibility=True)
         self.verify_button = button(self.tr("Verify…"), ActionId.VERIFY, primary=True, spec_visibility=True)
+        self.merge_button = button(self.tr("Merge…"), ActionId.MERGE, primary=True, spec_visibility=True)
         layout.addLayout(head)
 
         self.problems_banner = Banner()
@@ -133,11 +140,35 @@ class ProjectPage(QWidget):
         self.cancel_plan_button.setProperty("danger", True)
         mirror(self.cancel_plan_button, actions[ActionId.CANCEL_PLAN])
         self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
-                                 widths={0: 40, 2: 68, 3: 100, 4: 140, 5: 100})
+                                 widths={0: 40, 2: 68, 3: 100, 4: 140, 5: 110, 6: 100})
         self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
+        self.tasks.selectionModel().selectionChanged.connect(self._task_selection)
         self.plan_result = QLabel()
         self.plan_result.setWordWrap(True)
         self.plan_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.conflict = QFrame()  # a merge conflict stopped verify: what, and the three ways on
+        self.conflict.setObjectName("ConflictBox")
+        conflict_layout = QVBoxLayout(self.conflict)
+        conflict_layout.setContentsMargins(8, 6, 8, 6)
+        self.conflict_label = QLabel()
+        self.conflict_label.setWordWrap(True)
+        self.conflict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        conflict_layout.addWidget(self.conflict_label)
+        ways = QHBoxLayout()
+        for text, action in ((self.tr("Resolve with an agent"), ActionId.RESOLVE_AGENT),
+                             (self.tr("Resolve by hand…"), ActionId.RESOLVE_BY_HAND),
+                             (self.tr("Leave the task out"), ActionId.LEAVE_OUT)):
+            way = QPushButton(text)
+            mirror(way, actions[action])
+            ways.addWidget(way)
+        ways.addStretch(1)
+        conflict_layout.addLayout(ways)
+        self.conflict.hide()
+        below_tasks = QWidget()
+        below_layout = QVBoxLayout(below_tasks)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        below_layout.addWidget(self.conflict)
+        below_layout.addWidget(self.plan_result)
 
         self.runs = RecordTable(runs_model(self), badge_column=0, stretch=1,
                                 widths={0: 140, 2: 110, 3: 80, 4: 75, 5: 75})
@@ -146,9 +177,13 @@ class ProjectPage(QWidget):
         self.cancel_run_button.setProperty("danger", True)
         mirror(self.cancel_run_button, actions[ActionId.CANCEL_RUN])
         self.packets = RecordTable(packets_model(self), stretch=1, widths={0: 140, 2: 110, 3: 90})
+        self.changes = DiffView()
         tabs = QTabWidget()
         tabs.addTab(section(self.tr("Runs"), self.runs, self.cancel_run_button), self.tr("Runs"))
         tabs.addTab(section(self.tr("Inspection packets"), self.packets), self.tr("Packets"))
+        tabs.addTab(self.changes, self.tr("Changes"))
+        tabs.currentChanged.connect(lambda _i: self.changesWanted.emit() if tabs.currentWidget() is self.changes
+                                    else None)
         self.tabs = tabs
 
         self.log = LogView()
@@ -173,7 +208,7 @@ class ProjectPage(QWidget):
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(section(self.tr("Plans"), self.plans, self.cancel_plan_button))
-        left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=self.plan_result))
+        left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=below_tasks))
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(tabs)
         right.addWidget(section(self.tr("Log"), self.log, below=self.question))
@@ -206,7 +241,11 @@ class ProjectPage(QWidget):
         self.log.show_run(None, [])
         self.question.hide()
         self.plan_result.clear()
+        self.conflict.hide()
+        self.diff_subject = None
+        self.changes.clear_view(self.tr("Select a plan or a run to see what it changed."))
         self.contextChanged.emit()
+        self.projectShown.emit()
 
     def set_overview(self, overview: ProjectOverview) -> None:
         self.status_pill.setText(status_text(overview.status))
@@ -282,7 +321,40 @@ class ProjectPage(QWidget):
         self.plan = plan
         self.tasks.source.set_records(task_rows(plan.tasks) if plan else [])
         self.plan_result.setText(self._result_text(plan))
+        self._show_conflict(plan)
         self.contextChanged.emit()
+        if self.changes_showing():
+            self.changesWanted.emit()
+
+    def changes_showing(self) -> bool:
+        return self.tabs.currentWidget() is self.changes
+
+    def show_changes(self) -> None:
+        self.tabs.setCurrentWidget(self.changes)
+
+    def set_worktree_usage(self, size: str | None) -> None:
+        """The disk the project's worktrees take, beside its path (None: it has none)."""
+        if self.project is not None:
+            self.subtitle.setText(self.project.path + (self.tr("  ·  worktrees: %1").replace("%1", size)
+                                                       if size else ""))
+
+    def _show_conflict(self, plan: Plan | None) -> None:
+        found = plan.integration if plan is not None else None
+        if plan is None or found is None or found.conflict is None:
+            self.conflict.hide()
+            return
+        clash = found.conflict
+        numbers = {t.task_id: n for n, t in enumerate(plan.tasks, 1)}
+        others = ", ".join(f"#{numbers.get(t, '?')}" for t in clash.with_task_ids)
+        text = self.tr("<b>Merge conflict:</b> task #%1%2 in %3. No gate ran.").replace(
+            "%1", str(numbers.get(clash.task_id, "?"))).replace(
+            "%2", self.tr(" conflicts with task %1").replace("%1", others) if others else "").replace(
+            "%3", ", ".join(f"<code>{f.replace('<', '&lt;')}</code>" for f in clash.files))
+        if clash.resolve_run_id:
+            text += "<br>" + self.tr("An agent is resolving it (run %1); verify again when it is done.").replace(
+                "%1", clash.resolve_run_id)
+        self.conflict_label.setText(text)
+        self.conflict.show()
 
     def _result_text(self, plan: Plan | None) -> str:
         if plan is None or plan.gate_result is None:
@@ -305,7 +377,10 @@ class ProjectPage(QWidget):
         if run is not None:
             self.runSelected.emit(run.run_id)
             self._show_question(run)
+            self.diff_subject = run.run_id
         self.contextChanged.emit()
+        if self.changes_showing():
+            self.changesWanted.emit()
 
     def _show_question(self, run: RunSummary) -> None:
         if run.status == TaskState.AWAITING_RESPONSE:
@@ -318,7 +393,18 @@ class ProjectPage(QWidget):
     def _plan_selection(self) -> None:
         record = self.plans.selected_record()
         if isinstance(record, PlanSummary):
+            self.diff_subject = record.plan_id
             self.planSelected.emit(record.plan_id)
+
+    def _task_selection(self) -> None:
+        """A task's changes are its run's: the Changes tab follows."""
+        record = self.tasks.selected_record()
+        task = getattr(record, "task", None)
+        run_id = getattr(task, "run_id", None)
+        if run_id:
+            self.diff_subject = str(run_id)
+            if self.changes_showing():
+                self.changesWanted.emit()
 
     def has_packets(self) -> bool:
         return self.packets.source.rowCount() > 0

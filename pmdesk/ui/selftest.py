@@ -64,14 +64,21 @@ async def run_selftest(window: MainWindow, controllers: Controllers) -> int:
         run = engine.store(project).get_run(run.run_id)
         assert run.status == TaskState.COMPLETE, f"command run ended {run.status.value}: {run.error}"
         steps.append("command run completed")
-        project.settings.gates = ["/bin/sh -c 'echo [PASS] selftest gate'"]
+        project.settings.gates = ["/bin/sh -c 'test -f selftest.txt && echo [PASS] selftest gate'"]
         engine.save_project(project)
+        await asyncio.to_thread(engine.git_init, project)
         plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "t1", "description": "selftest task"}]})
-        await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="/bin/sh -c 'echo done'")
+        await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND,
+                                    command="/bin/sh -c 'echo done > selftest.txt'")
         await engine.plans.wait(plan.plan_id)
+        assert not (folder / "selftest.txt").exists(), "the task wrote into the project folder, not its worktree"
+        steps.append("task ran in its own worktree")
         plan = await engine.plans.verify(project, plan.plan_id)
         assert plan.status == PlanStatus.VERIFIED, f"gate run ended {plan.status.value}"
-        steps.append("gate ran and the plan verified")
+        steps.append("integration built, gate ran and the plan verified")
+        plan = await engine.plans.merge(project, plan.plan_id)
+        assert (folder / "selftest.txt").exists(), "merging did not bring the change into the checkout"
+        steps.append("merged")
         assert await _until(lambda: window.project_page.runs.source.rowCount() >= 2), "runs table did not update"
         steps.append("runs table updated")
         badge = AwaitingBadge()

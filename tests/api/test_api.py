@@ -88,7 +88,9 @@ def test_the_whole_loop_over_http(tmp_path: Path, fake_api: FakeAnthropic, fake_
         for task in done["tasks"]:
             assert_spec_task(task)
             assert task["runId"] in {r["runId"] for r in body["runs"]}
-        assert {p.name for p in project_dir.iterdir()} >= {"a.txt", "b.txt", "c.txt"}
+        assert not {"a.txt", "b.txt", "c.txt"} & {p.name for p in project_dir.iterdir()}  # each in its worktree
+        assert all(task["branch"].startswith("pmdesk/") and task["changes"]["filesChanged"] == 1
+                   for task in done["tasks"])
 
         # A run's events, paged with the cursor.
         run_id = body["runs"][0]["runId"]
@@ -109,6 +111,21 @@ def test_the_whole_loop_over_http(tmp_path: Path, fake_api: FakeAnthropic, fake_
         assert all(c["passed"] and "message" in c for c in result["gateResult"]["checks"])
         gate_lines = client.get(f"/api/runs/{result['verifyRunId']}/events?limit=1000").body["events"]
         assert any("[PASS] web invariant holds" in e["text"] for e in gate_lines)
+
+        # Review, then merge on the user's word.
+        reviewed = client.get(f"/api/plans/{plan['planId']}/diff?stat=true").body
+        assert {f["path"] for f in reviewed["sections"][0]["stat"]["files"]} == {"a.txt", "b.txt", "c.txt"}
+        patch = client.get(f"/api/plans/{plan['planId']}/diff").body["sections"][0]["patch"]
+        assert "+++ b/a.txt" in patch
+        merged = client.post(f"/api/plans/{plan['planId']}/merge", {})
+        assert merged.status == 200 and merged.body["merge"]["mode"] == "fast-forward", merged.body
+        assert {p.name for p in project_dir.iterdir()} >= {"a.txt", "b.txt", "c.txt"}
+        again = client.post(f"/api/plans/{plan['planId']}/merge", {})
+        assert again.status == 409 and "merged already" in again.body["error"]["message"]
+        listed = client.get(f"/api/projects/{project_id}/worktrees").body["worktrees"]
+        assert {w["state"] for w in listed} == {"merged"} and len(listed) == 4  # three tasks and the integration
+        cleaned = client.post(f"/api/projects/{project_id}/clean", {"merged": True})
+        assert cleaned.status == 200 and len(cleaned.body["removed"]) == 4
 
         # Recorded in the project's own state directory, and in the activity feed.
         on_disk = json.loads((project_dir / ".claude/state/plans" / f"{plan['planId']}.json").read_text())

@@ -14,11 +14,14 @@ from typing import Any
 from pmdesk.engine.engine import Engine
 from pmdesk.executors.process import pid_alive
 from pmdesk.models import Project, Run, TaskState
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, git_commit_all, run_cli
 
 
 def add_project(engine: Engine, path: Path, name: str | None = None) -> Project:
+    """A registered project; a git repository with one commit, so its plans run isolated."""
     path.mkdir(parents=True, exist_ok=True)
+    if not (path / ".git").exists():
+        git_commit_all(path)
     return engine.add_project(str(path), name)
 
 

@@ -81,7 +81,9 @@ async def test_the_whole_loop(engine: Engine, tmp_path: Path, fake_api: FakeAnth
     for task in plan.tasks:
         run = engine.store(project).get_run(task.run_id or "")
         assert run.plan_id == plan.plan_id and run.plan_task_id == task.task_id
-    assert all((tmp_path / "sample" / f"{x}.txt").exists() for x in "abcde")
+    for task, name in zip(plan.tasks, "abcde", strict=True):  # each agent wrote in its own worktree, not the folder
+        assert (Path(task.worktree_path or "") / f"{name}.txt").exists()
+        assert not (tmp_path / "sample" / f"{name}.txt").exists()
 
     spans = intervals(fake_claude)
     assert spans["B-api"][0] >= spans["A-schema"][1] and spans["C-ui"][0] >= spans["A-schema"][1]
@@ -96,6 +98,8 @@ async def test_the_whole_loop(engine: Engine, tmp_path: Path, fake_api: FakeAnth
     plan = await engine.plans.verify(project, plan.plan_id)
     assert plan.status == PlanStatus.VERIFIED and plan.verified_at
     assert plan.gate_result and plan.gate_result.passed
+    assert plan.integration is not None  # the gates ran where every task's work was merged
+    assert all((Path(plan.integration.worktree_path) / f"{x}.txt").exists() for x in "abcde")
     assert [c.name for c in plan.gate_result.checks] == ["gate:tier0", "gate:web", "gate:agent", "gate:spec"]
     tier0 = plan.gate_result.checks[0]
     assert tier0.message == "tier0: all checks pass" and tier0.duration is not None and tier0.checks
@@ -265,8 +269,11 @@ async def test_two_projects_side_by_side_share_nothing(engine: Engine, tmp_path:
     await engine.plans.dispatch(b, plan_b.plan_id, executor=CC)
     await settle(engine, plan_a.plan_id)
     await settle(engine, plan_b.plan_id)
-    assert (tmp_path / "alpha" / "x.txt").exists() and not (tmp_path / "alpha" / "y.txt").exists()
-    assert (tmp_path / "beta" / "y.txt").exists() and not (tmp_path / "beta" / "x.txt").exists()
+    done_a = engine.store(a).get_plan(plan_a.plan_id).tasks[0]
+    done_b = engine.store(b).get_plan(plan_b.plan_id).tasks[0]
+    assert (Path(done_a.worktree_path or "") / "x.txt").exists() and not (Path(done_a.worktree_path or "") / "y.txt").exists()
+    assert (Path(done_b.worktree_path or "") / "y.txt").exists() and not (Path(done_b.worktree_path or "") / "x.txt").exists()
+    assert a.project_id in (done_a.worktree_path or "") and b.project_id in (done_b.worktree_path or "")
     state_a = (tmp_path / "alpha" / ".claude" / "state")
     text_a = "".join(p.read_text(errors="ignore") for p in state_a.rglob("*") if p.is_file())
     assert plan_b.plan_id not in text_a and b.project_id not in text_a
@@ -419,6 +426,8 @@ async def test_gates_run_one_after_another_and_their_lines_stay_in_order(engine:
     times = [float(s[2]) for s in steps]
     assert times == sorted(times)  # no gate starts before the one before it has ended
     trail = [e.text for e in engine.store(project).read_events(plan.verify_run_id or "")]
+    assert trail[:2] == ["integrating the task branches", f"merged task #1 ({plan.tasks[0].branch})"]
+    trail = trail[2:]
     expected: list[str] = []
     for name in ("one", "two", "three"):
         headers = [t for t in trail if t.startswith("$ ") and f"gate.py {name} " in t]

@@ -128,7 +128,11 @@ def test_button_visibility_in_every_plan_state(controllers: Controllers, qtbot: 
 
 def test_the_whole_loop_through_the_window(controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
                                            fake_api: FakeAnthropic, fake_claude: Path) -> None:
-    from pmdesk.ui.dialogs import DispatchDialog, NewRunDialog, PlanDialog
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QLabel
+
+    from pmdesk.ui.actions import ActionId
+    from pmdesk.ui.dialogs import DispatchDialog, MergeDialog, NewRunDialog, PlanDialog
     from pmdesk.ui.verify_panel import VerifyPanel
 
     root = make_npm_project(tmp_path / "shop")
@@ -137,8 +141,9 @@ def test_the_whole_loop_through_the_window(controllers: Controllers, qtbot: Any,
     qtbot.waitUntil(lambda: page.project is not None)
     # New run…
     qtbot.mouseClick(page.new_run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(controllers.shell.dialog, NewRunDialog))  # opens once git is asked, off-thread
     dialog = controllers.shell.dialog
-    assert isinstance(dialog, NewRunDialog)
+    assert isinstance(dialog, NewRunDialog) and dialog.in_worktree.isEnabled() and not dialog.in_worktree.isChecked()
     dialog.prompt.setPlainText("build the cart [write cart.txt]")
     dialog.executor.setCurrentIndex(dialog.executor.findData("claude_code"))
     dialog._accept()
@@ -167,13 +172,16 @@ def test_the_whole_loop_through_the_window(controllers: Controllers, qtbot: Any,
     assert page.dispatch_button.isVisible() and not page.verify_button.isVisible()
     # Dispatch…
     qtbot.mouseClick(page.dispatch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(controllers.shell.dialog, DispatchDialog))
     dispatch_dialog = controllers.shell.dialog
     assert isinstance(dispatch_dialog, DispatchDialog)
+    assert "own git worktree" in dispatch_dialog.where.text() and dispatch_dialog.ok.isEnabled()
     assert dispatch_dialog.labels["runs"].text() == "2" and dispatch_dialog.labels["waves"].text() == "2"
     assert "past runs" in dispatch_dialog.labels["cost"].text()  # from the earlier run, not made up
     dispatch_dialog.accept()
     qtbot.waitUntil(lambda: page.verify_button.isVisible(), timeout=20000)
-    assert (root / "edited.txt").exists()
+    assert not (root / "edited.txt").exists()  # the agents worked in their worktrees, not the checkout
+    assert not page.merge_button.isVisible()  # nothing integrated yet
     # Verify…
     qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
     panel = next(iter(controllers.plans.verify_panels.values()))
@@ -184,6 +192,33 @@ def test_the_whole_loop_through_the_window(controllers: Controllers, qtbot: Any,
     qtbot.waitUntil(lambda: "checking spec" in panel.log.toPlainText(), timeout=2000)
     qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.VERIFIED)
     assert "Gates passed" in page.plan_result.text()
+    # Changes: the plan's files with +/- and the coloured diff.
+    window.actions_by_id[ActionId.SHOW_CHANGES].trigger()
+    qtbot.waitUntil(lambda: "project folder, not in a worktree" in page.changes.summary.text())  # the first run's
+    plan_id = page.plan.plan_id
+    page.plans.clearSelection()
+    page.plans.select_key(plan_id)  # the Changes tab follows the last selection
+    qtbot.waitUntil(lambda: page.changes.files.topLevelItemCount() == 2, timeout=10000)
+    names = {page.changes.files.topLevelItem(i).text(0) for i in range(2)}
+    assert names == {"model.txt", "edited.txt"} and page.changes.files.topLevelItem(0).text(1) == "+1"
+    assert "2 file(s) changed" in page.changes.summary.text()
+    patch = page.changes.patch.toPlainText()
+    assert "+++ b/edited.txt" in patch
+    added = page.changes.patch.document().findBlock(patch.index("+cart page"))
+    formats = added.layout().formats()
+    colour = QColor(formats[0].format.foreground().color())
+    assert colour.green() > colour.red()  # added lines are green
+    # Merge…: the stat to confirm, then the checkout has the work.
+    qtbot.waitUntil(lambda: page.merge_button.isVisible() and page.merge_button.isEnabled())
+    qtbot.mouseClick(page.merge_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(controllers.shell.dialog, MergeDialog), timeout=10000)
+    merge_dialog = controllers.shell.dialog
+    assert isinstance(merge_dialog, MergeDialog) and "2 file(s)" in merge_dialog.findChild(QLabel).text()
+    assert "fast-forwards" in merge_dialog.how.text() and merge_dialog.ok.isEnabled()
+    merge_dialog.accept()
+    qtbot.waitUntil(lambda: (root / "edited.txt").exists(), timeout=10000)
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.merge is not None)
+    assert not page.merge_button.isVisible()
 
 
 def test_settings_round_trip(controllers: Controllers, qtbot: Any, window: MainWindow, tmp_path: Path) -> None:

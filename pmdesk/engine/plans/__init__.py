@@ -2,15 +2,18 @@
 
 shape (pure validation, cycles, waves) · planner (the model call) · authoring (create, edit,
 from an answer) · scheduler (dispatch, continue, cancel, follow) · verify (gate:all) ·
-changes (every plan write) · rules (which actions a plan allows) · estimate · recovery.
+integrate (integration, conflicts, diff, merge) · changes (every plan write) · rules (which
+actions a plan allows) · estimate · recovery.
 """
 
 from __future__ import annotations
 
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.isolation import Isolation
 from pmdesk.engine.notifications import Change, RunChanged
 from pmdesk.engine.plans.authoring import Authoring
 from pmdesk.engine.plans.changes import PlanChanges
+from pmdesk.engine.plans.integrate import Integrator, Resolution
 from pmdesk.engine.plans.jobs import PlanJobs
 from pmdesk.engine.plans.recovery import end_orphans, recover_plans
 from pmdesk.engine.plans.rules import PlanAction, PlanStateError, Verdict, allowed_actions
@@ -19,20 +22,21 @@ from pmdesk.engine.plans.verify import Verifier
 from pmdesk.engine.runs import RunService
 from pmdesk.models import Plan, Project
 
-__all__ = ["PlanAction", "PlanService", "PlanStateError", "Verdict"]
+__all__ = ["PlanAction", "PlanService", "PlanStateError", "Resolution", "Verdict"]
 
 
 class PlanService:
     """What a client may do with plans. Each verb is the method of the module that owns it."""
 
-    def __init__(self, ctx: EngineContext, runs: RunService) -> None:
+    def __init__(self, ctx: EngineContext, runs: RunService, isolation: Isolation) -> None:
         self.ctx = ctx
         self._runs = runs
         self.jobs: PlanJobs = {}
         self.changes = PlanChanges(ctx)
         authoring = Authoring(ctx, self.changes)
         scheduler = Scheduler(ctx, self.changes, runs, self.jobs)
-        verifier = Verifier(ctx, self.changes, self.jobs)
+        integrator = Integrator(ctx, self.changes, runs)
+        verifier = Verifier(ctx, self.changes, self.jobs, integrator, isolation)
         self.generate = authoring.generate
         self.create_plan = authoring.create_plan
         self.plan_from_answer = authoring.plan_from_answer
@@ -44,6 +48,10 @@ class PlanService:
         self.cancel = scheduler.cancel
         self.start_verify = verifier.start_verify
         self.verify = verifier.verify
+        self.resolve = integrator.resolve
+        self.merge = integrator.merge
+        self.preview_merge = integrator.preview_merge
+        self.diff = integrator.diff
         self.update_now = self.changes.update_now
         self._scheduler = scheduler
         ctx.bus.subscribe(self._on_change, only=(RunChanged,))

@@ -14,6 +14,7 @@ from pmdesk.models import (
     ActivityType,
     Plan,
     PlanStatus,
+    PlanTask,
     Project,
     Run,
     TaskState,
@@ -81,12 +82,24 @@ def queued(made: dict[str, Run | str]) -> Callable[[Plan], None]:
             run = made.get(task.task_id)
             if isinstance(run, Run):
                 move_task(task, TaskState.QUEUED, run_id=run.run_id)
+                copy_worktree(run, task)
             elif run is not None:
                 move_task(task, TaskState.ERROR, error=run)
         if plan.status != PlanStatus.RUNNING:  # recovery links the runs of a plan that runs already
             move_plan(plan, PlanStatus.RUNNING)
 
     return change
+
+
+WORKTREE_FIELDS = ("branch", "worktree_path", "base_commit", "start_commit", "head_commit", "changes", "no_changes")
+
+
+def copy_worktree(run: Run, task: PlanTask) -> None:
+    """A task shows where its run works and, once it ended, what it changed."""
+    for name in WORKTREE_FIELDS:
+        value = getattr(run, name)
+        if value is not None and getattr(task, name) != value:
+            setattr(task, name, value)
 
 
 def completion(plan: Plan) -> tuple[Callable[[Plan], None], ActivityType, str]:
@@ -136,6 +149,7 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None) -
             if target == TaskState.QUEUED or task.status == target or target not in reachable(task.status):
                 continue  # intermediate steps may have been missed; never move backwards
             task.status = target
+            copy_worktree(run, task)
             if target in (TaskState.ERROR, TaskState.CANCELLED):
                 task.error = run.error
 

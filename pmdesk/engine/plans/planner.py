@@ -44,6 +44,13 @@ def packet_prompt(packet: InspectionPacket) -> str:
             f"- Q: {c.question}\n  A: {c.response or '(unanswered)'}" for c in packet.clarifications))
     if packet.failing_checks:
         parts.append("Failing checks:\n" + "\n".join(f"- {c.name}: {c.message}" for c in packet.failing_checks))
+    changes = packet.meta.get("changes")
+    if isinstance(changes, dict):
+        stat = changes.get("stat") or {}
+        files = ", ".join(f"{f.get('path')} (+{f.get('added', 0)} -{f.get('removed', 0)})"
+                          for f in stat.get("files", [])[:40])
+        parts.append(f"What the run changed ({stat.get('filesChanged', 0)} files): {files or 'nothing'}\n"
+                     f"Patch (bounded):\n{str(changes.get('patch', ''))[:8000]}")
     if packet.logs:
         parts.append("Log tail:\n" + "\n".join(f"[{line.stream}] {line.text}" for line in packet.logs[-60:]))
     return "\n\n".join(parts)

@@ -9,6 +9,7 @@ says how the user continues it. Runs that name a plan which does not name them e
 from __future__ import annotations
 
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.isolation import plan_task_worktree
 from pmdesk.engine.plans.changes import PlanChanges, completion, mirror_runs, moving_to, queued
 from pmdesk.engine.plans.jobs import PlanJobs
 from pmdesk.engine.runs import RunService
@@ -83,7 +84,8 @@ def _runs_for(store: StateStore, runs: RunService, project: Project, plan: Plan,
                 made[task.task_id] = store.get_run(written[task.task_id])
             else:
                 made[task.task_id] = runs.write_new(project, store, task.description, plan_id=plan.plan_id,
-                                                    plan_task_id=task.task_id, status=TaskState.QUEUED)
+                                                    plan_task_id=task.task_id, status=TaskState.QUEUED,
+                                                    worktree=plan_task_worktree(project, plan, task))
         except (PmdeskError, ValueError) as exc:
             made[task.task_id] = f"could not create a run: {exc}"
     return made

@@ -26,6 +26,9 @@ class PlanAction(StrEnum):
     CONTINUE = "continue"
     VERIFY = "verify"
     CANCEL = "cancel"
+    RESOLVE = "resolve"
+    MERGE = "merge"
+    CLEAN = "clean"
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,35 @@ def verdict(plan: Plan, action: PlanAction, live: bool = False) -> Verdict:
         return YES
     if action == PlanAction.CANCEL:
         return Verdict(False, f"plan {pid} has already ended ({status.value})") if status in ENDED else YES
+    if action == PlanAction.RESOLVE:
+        if plan.integration is None or plan.integration.conflict is None:
+            return Verdict(False, f"plan {pid} has no merge conflict to resolve")
+        return Verdict(False, f"plan {pid} is being verified") if live else YES
+    if action == PlanAction.MERGE:
+        return _merge(plan, live)
+    if action == PlanAction.CLEAN:
+        if not plan.base_commit:
+            return Verdict(False, f"plan {pid} has no worktrees")
+        if live or status in (PlanStatus.DISPATCHING, PlanStatus.VERIFYING) or \
+                (status == PlanStatus.RUNNING and not all(t.status.is_terminal for t in plan.tasks)):
+            return Verdict(False, f"plan {pid} is still working in its worktrees")
+        return YES
     return _verify(plan, live)
+
+
+def _merge(plan: Plan, live: bool) -> Verdict:
+    pid = plan.plan_id
+    if plan.in_place or (plan.status != PlanStatus.DRAFT and not plan.base_commit):
+        return Verdict(False, f"plan {pid} ran in the project folder: there is no branch to merge")
+    if plan.merge is not None:
+        return Verdict(False, f"plan {pid} is merged already (into {plan.merge.into_branch}, {plan.merge.commit[:10]})")
+    if live:
+        return Verdict(False, f"plan {pid} is still being dispatched or verified")
+    if plan.integration is None or not plan.integration.head_commit or plan.integration.conflict is not None:
+        return Verdict(False, f"plan {pid} has no integration branch yet: verify it first")
+    if plan.status != PlanStatus.VERIFIED:
+        return Verdict(True, confirm=f"plan {pid} is {plan.status.value}, not VERIFIED")
+    return YES
 
 
 def _verify(plan: Plan, live: bool) -> Verdict:
@@ -95,4 +126,6 @@ def require(plan: Plan, action: PlanAction, live: bool = False, confirmed: bool 
     if not found.allowed:
         raise PlanStateError(found.reason or f"{action.value} does not apply to plan {plan.plan_id}")
     if found.confirm and not confirmed:
-        raise PlanStateError(f"{found.confirm}; verify with --force to run the gates anyway")
+        what = "verify with --force to run the gates anyway" if action == PlanAction.VERIFY else \
+            f"{action.value} with --force to go ahead anyway"
+        raise PlanStateError(f"{found.confirm}; {what}")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.isolation import base_of, plan_task_worktree
 from pmdesk.engine.plans.changes import PlanChanges, mirror_runs, moving_to, queued
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
@@ -77,19 +78,29 @@ class Scheduler:
 
     async def dispatch(self, project: Project, plan_id: str, parallel: bool = True,
                        max_parallel: int | None = None, executor: ExecutorKind | None = None,
-                       model: str | None = None, command: str | None = None) -> DispatchResponse:
+                       model: str | None = None, command: str | None = None, in_place: bool = False) -> DispatchResponse:
+        """Each task's run, in a worktree of its own on its own branch (DESIGN §10); ``in_place``
+        (confirmed by the user) runs them one at a time in the project folder instead."""
         store = self.ctx.store(project)
         plan = store.get_plan(plan_id)
         require(plan, PlanAction.DISPATCH)
         project = self.ctx.project_settings(project)
-        limit = 1 if not parallel else (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
+        limit = 1 if not parallel or in_place else \
+            (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
+        base: dict[str, object] = {"in_place": True}
+        if not in_place:
+            branch, commit = await asyncio.to_thread(base_of, project)  # IsolationError says what to do
+            base = {"base_branch": branch, "base_commit": commit}
         with self.ctx.owning(project):
-            await self.changes.transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now())
+            plan = await self.changes.transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now(),
+                                                 **base)
+            where = "in place, one at a time" if in_place else \
+                f"each in its own worktree from {base['base_branch']} at {str(base['base_commit'])[:10]}"
             self.ctx.record(project, ActivityType.PLAN_DISPATCHED,
-                            f"plan dispatched: {len(plan.tasks)} tasks, at most {limit} at once",
-                            plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit})
+                            f"plan dispatched: {len(plan.tasks)} tasks, at most {limit} at once, {where}",
+                            plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit, **base})
             ordered = sorted(plan.tasks, key=lambda t: t.priority)
-            made = await self.ctx.disk(self._write_task_runs, project, store, plan_id, ordered, executor, model, command)
+            made = await self.ctx.disk(self._write_task_runs, project, store, plan, ordered, executor, model, command)
             runs: list[DispatchedRun] = []
             for task_id, run in made.items():
                 if isinstance(run, Run):
@@ -99,7 +110,7 @@ class Scheduler:
             self._start_job(project, plan_id, limit)  # the job holds the project from here on
         return DispatchResponse(plan_id=plan_id, status=plan.status, runs=runs, executed_at=plan.executed_at)
 
-    def _write_task_runs(self, project: Project, store: StateStore, plan_id: str, tasks: list[PlanTask],
+    def _write_task_runs(self, project: Project, store: StateStore, plan: Plan, tasks: list[PlanTask],
                          executor: ExecutorKind | None, model: str | None, command: str | None) -> dict[str, Run | str]:
         """Each task's run, saved QUEUED, or why it could not be (on the store worker)."""
         made: dict[str, Run | str] = {}
@@ -107,7 +118,8 @@ class Scheduler:
             try:
                 made[task.task_id] = self.runs.write_new(
                     project, store, task.description, executor=executor, model=model, command=command,
-                    plan_id=plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED)
+                    plan_id=plan.plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED,
+                    worktree=plan_task_worktree(project, plan, task))
             except (ExecutorError, StoreError, ValueError) as exc:
                 made[task.task_id] = f"could not create a run: {exc}"
         return made

@@ -12,11 +12,14 @@ from pathlib import Path
 
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.gates import Gate, GateConfigError, GateProcess, gates_for
+from pmdesk.engine.isolation import Isolation
 from pmdesk.engine.notifications import GateProgress
 from pmdesk.engine.plans.changes import PlanChanges
+from pmdesk.engine.plans.integrate import Integrator, conflict_text
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, PlanStateError, require
 from pmdesk.engine.recorder import EventRecorder
+from pmdesk.engine.worktrees import layout
 from pmdesk.models import (
     ActivityType,
     ExecutorKind,
@@ -37,15 +40,30 @@ VERIFY_PROMPT = "Execute gate:all verification"
 
 
 class Verifier:
-    def __init__(self, ctx: EngineContext, changes: PlanChanges, jobs: PlanJobs) -> None:
+    def __init__(self, ctx: EngineContext, changes: PlanChanges, jobs: PlanJobs, integrator: Integrator,
+                 isolation: Isolation) -> None:
         self.ctx = ctx
         self.changes = changes
         self.jobs = jobs
+        self.integrator = integrator
+        self.isolation = isolation
 
-    async def start_verify(self, project: Project, plan_id: str, force: bool = False) -> Plan:
-        """Check, mark the plan VERIFYING and start the gates; returns the VERIFYING plan."""
+    async def start_verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False) -> Plan:
+        """Check, mark the plan VERIFYING and start the gates; returns the VERIFYING plan.
+
+        An isolated plan's task branches are merged into its integration branch first, and the gates
+        run there; ``rebase`` rebuilds that branch on the project branch's HEAD now."""
         plan = self.ctx.store(project).get_plan(plan_id)
-        require(plan, PlanAction.VERIFY, live=plan_id in self.jobs, confirmed=force)
+        if rebase:
+            if not plan.base_commit or plan.status not in (PlanStatus.VERIFIED, PlanStatus.FAILED) \
+                    or plan_id in self.jobs or plan.merge is not None:
+                raise PlanStateError(f"plan {plan_id} is {plan.status.value}; --rebase rebuilds the integration of "
+                                     "an isolated, verified or failed, unmerged plan")
+            plan = await self.integrator.rebase(project, plan)
+        else:
+            require(plan, PlanAction.VERIFY, live=plan_id in self.jobs, confirmed=force)
+        if plan.base_commit:
+            await asyncio.to_thread(self.integrator.check_resolved, plan)
         project = self.ctx.project_settings(project)
         try:
             gates = gates_for(Path(project.path), project.settings.gates)
@@ -62,9 +80,9 @@ class Verifier:
         job.task = asyncio.ensure_future(self._run_gates(job, gates, run))
         return plan
 
-    async def verify(self, project: Project, plan_id: str, force: bool = False) -> Plan:
+    async def verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False) -> Plan:
         """Verify and wait for the verdict: the plan VERIFIED, FAILED or CANCELLED."""
-        await self.start_verify(project, plan_id, force)
+        await self.start_verify(project, plan_id, force, rebase)
         job = self.jobs.get(plan_id)
         if job is not None and job.task is not None:
             await asyncio.shield(job.task)
@@ -87,23 +105,55 @@ class Verifier:
     async def _run_gates(self, job: PlanJob, gates: list[Gate], run: Run) -> None:
         with job.lease:
             try:
-                await self._pipeline(job, gates, run)
+                cwd = await self._integrate(job, run)
+                if cwd is not None:
+                    await self._pipeline(job, gates, run, cwd)
             except Exception as exc:  # a gate that could not even start still ends the plan visibly
                 check = GateCheck(name="gate:all", passed=False, message=f"verification failed: {exc}")
                 await self._conclude(job, run, [check], self.ctx.store(job.project).last_event_seq(run.run_id))
             finally:
                 self.jobs.pop(job.plan_id, None)
 
-    async def _pipeline(self, job: PlanJob, gates: list[Gate], run: Run) -> None:
+    async def _integrate(self, job: PlanJob, run: Run) -> Path | None:
+        """Where the gates run: the integration worktree once every task branch merged into it
+        (None when a conflict stopped that, and the plan FAILED saying so), or the project folder
+        for a plan dispatched in place."""
+        project = job.project
+        store = self.ctx.store(project)
+        plan = store.get_plan(job.plan_id)
+        if not plan.base_commit:
+            return Path(project.path)
+        recorder = EventRecorder(store, run.run_id, self.ctx.bus, self.ctx.redactor, store.last_event_seq(run.run_id))
+        fresh = plan.integration is None or not Path(plan.integration.worktree_path).is_dir()
+        recorder.emit("system", "integrating the task branches", None)
+        built = await self.integrator.integrate(project, plan)
+        plan = store.get_plan(job.plan_id)
+        for task_id in built.merged_task_ids:
+            recorder.emit("system", f"merged task #{layout.task_number(plan, task_id)} ({plan.task(task_id).branch})",
+                          None)
+        if built.conflict is not None:
+            text = conflict_text(plan, built)
+            recorder.emit("system", f"conflict: {text}; no gate ran", {"conflict": built.conflict.to_json_dict()})
+            recorder.flush()
+            check = GateCheck(name="integration", passed=False,
+                              message=f"{text}: resolve it (with an agent, or by hand in {built.worktree_path}), "
+                                      "or leave the task out, then verify again")
+            await self._conclude(job, run, [check], recorder.seq)
+            return None
+        if fresh:
+            await self.isolation.set_up(project, Path(built.worktree_path), recorder)
+        recorder.flush()
+        return Path(built.worktree_path)
+
+    async def _pipeline(self, job: PlanJob, gates: list[Gate], run: Run, cwd: Path) -> None:
         project, plan_id = job.project, job.plan_id
         store = self.ctx.store(project)
-        recorder = EventRecorder(store, run.run_id, self.ctx.bus, self.ctx.redactor)
+        recorder = EventRecorder(store, run.run_id, self.ctx.bus, self.ctx.redactor, store.last_event_seq(run.run_id))
         bus = self.ctx.bus
         for gate in gates:
             bus.publish(GateProgress(project.project_id, plan_id, gate.name, "waiting" if gate.argv else "skipped"))
         checks: list[GateCheck] = []
         env = self.ctx.child_env(with_key=False)  # gates test the project; they need no key of pmdesk's
-        cwd = Path(project.path)
         ahead: GateProcess | None = None  # the next gate, started when the one before it exited
         for index, gate in enumerate(gates):
             if job.cancelled:

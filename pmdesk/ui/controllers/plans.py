@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from PySide6.QtCore import QObject
 
 from pmdesk.engine.gates import gates_for
+from pmdesk.engine.isolation import isolation_problem
 from pmdesk.engine.plans.estimate import estimate
 from pmdesk.engine.plans.rules import PlanAction
 from pmdesk.errors import PmdeskError
@@ -54,6 +56,9 @@ class PlansController(QObject):
                 except PmdeskError as exc:
                     dialog.generation_failed(str(exc))
                     return
+                except Exception as exc:  # never leave the dialog saying "Asking…" for ever
+                    dialog.generation_failed(self.tr("unexpected error: %1").replace("%1", repr(exc)))
+                    raise
                 dialog.show_generated(generated)
 
             self.shell.run(ask(), self.tr("Generate plan"))
@@ -74,20 +79,33 @@ class PlansController(QObject):
         if project is None or plan is None:
             return
         history = self.shell.page.runs.source.records()
-        dialog = DispatchDialog(plan, project.settings.concurrency,
-                                lambda parallel, limit: estimate(plan, parallel, limit, history), self.shell.window)
 
-        def go() -> None:
-            values = dialog.values()
+        async def open_it() -> None:
+            problem = await asyncio.to_thread(isolation_problem, project)  # git, off the Qt thread
+            dialog = DispatchDialog(plan, project.settings.concurrency,
+                                    lambda parallel, limit: estimate(plan, parallel, limit, history),
+                                    self.shell.window, no_isolation=problem)
 
-            def done(response: DispatchResponse) -> None:
-                self.shell.status(self.tr("Dispatched %n runs").replace("%n", str(len(response.runs))))
+            def go() -> None:
+                values = dialog.values()
 
-            self.shell.run(self.engine.plans.dispatch(project, plan.plan_id, parallel=values["parallel"],
-                                                      max_parallel=values["max_parallel"]), self.tr("Dispatch"), done)
+                def done(response: DispatchResponse) -> None:
+                    self.shell.status(self.tr("Dispatched %n runs").replace("%n", str(len(response.runs))))
 
-        dialog.accepted.connect(go)
-        self.shell.open_dialog(dialog)
+                self.shell.run(self.engine.plans.dispatch(project, plan.plan_id, parallel=values["parallel"],
+                                                          max_parallel=values["max_parallel"],
+                                                          in_place=values["in_place"]), self.tr("Dispatch"), done)
+
+            async def make_repository() -> None:
+                said = await asyncio.to_thread(self.engine.git_init, project)
+                self.shell.status(said, 10000)
+                dialog.isolation_ready()
+
+            dialog.gitInitRequested.connect(lambda: self.shell.run(make_repository(), self.tr("Make a repository")))
+            dialog.accepted.connect(go)
+            self.shell.open_dialog(dialog)
+
+        self.shell.run(open_it(), self.tr("Dispatch"))
 
     def verify(self) -> None:
         project, plan = self.shell.project, self._plan()

@@ -7,6 +7,7 @@ import asyncio
 import shiboken6
 from PySide6.QtCore import QObject
 
+from pmdesk.engine.isolation import isolation_possible
 from pmdesk.errors import PmdeskError
 from pmdesk.models import ExecutorKind, Project, Run, TaskState
 from pmdesk.ui.controllers.shell import Shell
@@ -27,25 +28,31 @@ class RunsController(QObject):
         project = self.shell.project
         if project is None:
             return
-        settings = project.settings
-        dialog = NewRunDialog([k.value for k in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT,
-                                                  ExecutorKind.COMMAND)],
-                              settings.default_executor.value if settings.default_executor else None,
-                              settings.default_model or self.engine.settings.default_model, self.shell.window)
-        if settings.command_template:
-            dialog.command.setText(settings.command_template)
-        dialog.accepted.connect(lambda: self.start_run(project, **dialog.values()))
-        self.shell.open_dialog(dialog)
+
+        async def open_it() -> None:
+            git_ok = await asyncio.to_thread(isolation_possible, project)  # git, off the Qt thread
+            settings = project.settings
+            dialog = NewRunDialog([k.value for k in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT,
+                                                      ExecutorKind.COMMAND)],
+                                  settings.default_executor.value if settings.default_executor else None,
+                                  settings.default_model or self.engine.settings.default_model, self.shell.window,
+                                  git_ok=git_ok)
+            if settings.command_template:
+                dialog.command.setText(settings.command_template)
+            dialog.accepted.connect(lambda: self.start_run(project, **dialog.values()))
+            self.shell.open_dialog(dialog)
+
+        self.shell.run(open_it(), self.tr("New run"))
 
     def start_run(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
-                  model: str | None = None, command: str | None = None) -> None:
+                  model: str | None = None, command: str | None = None, in_worktree: bool = False) -> None:
         def started(run: Run) -> None:
             self.shell.page.runs.select_key(run.run_id)
             self.shell.status(self.tr("Run started") if run.status != TaskState.ERROR else
                               self.tr("The run could not start: %1").replace("%1", run.error or ""), 10000)
 
-        self.shell.run(self.engine.runs.launch(project, prompt, executor=executor, model=model, command=command),
-                       self.tr("Start run"), started)
+        self.shell.run(self.engine.runs.launch(project, prompt, executor=executor, model=model, command=command,
+                                               in_worktree=in_worktree), self.tr("Start run"), started)
 
     def show_log(self, run_id: str) -> None:
         project = self.shell.project

@@ -10,6 +10,7 @@ from pmdesk.models import TaskState
 from pmdesk.ui.actions import ActionId, UiState, apply_state
 from pmdesk.ui.controllers.plans import PlansController
 from pmdesk.ui.controllers.projects import ProjectsController
+from pmdesk.ui.controllers.review import ReviewController
 from pmdesk.ui.controllers.runs import RunsController
 from pmdesk.ui.controllers.settings import SettingsController
 from pmdesk.ui.controllers.shell import Shell
@@ -17,7 +18,7 @@ from pmdesk.ui.controllers.shell import Shell
 
 class WindowController(QObject):
     def __init__(self, shell: Shell, projects: ProjectsController, runs: RunsController, plans: PlansController,
-                 settings: SettingsController) -> None:
+                 settings: SettingsController, review: ReviewController) -> None:
         super().__init__(shell)
         self.shell = shell
         self.settings = settings
@@ -31,6 +32,9 @@ class WindowController(QObject):
             ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run,
             ActionId.REMOVE_PROJECT: projects.remove_project, ActionId.DASHBOARD: self.show_dashboard,
             ActionId.REFRESH: projects.refresh, ActionId.ABOUT: self.about,
+            ActionId.MERGE: review.merge, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
+            ActionId.RESOLVE_BY_HAND: review.resolve_by_hand, ActionId.LEAVE_OUT: review.leave_out,
+            ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
         }
         for action_id, slot in slots.items():
             window.actions_by_id[action_id].triggered.connect(slot)

@@ -117,8 +117,19 @@ def tasks_model(parent: Any = None) -> RecordTableModel:
         Column(tr("Depends on"), lambda r: ", ".join(f"#{n}" for n in r.dep_numbers) or "—"),
         Column(tr("Status"), lambda r: status_text(r.task.status),
                badge=lambda r: r.task.status == TaskState.AWAITING_RESPONSE, tooltip=lambda r: r.task.error or ""),
+        Column(tr("Changes"), lambda r: change_cell(r.task), tooltip=lambda r: r.task.branch or ""),
         Column(tr("Run"), lambda r: (r.task.run_id or "—")[:12], tooltip=lambda r: r.task.run_id or ""),
     ], key=lambda r: r.task.task_id, parent=parent)
+
+
+def change_cell(task: PlanTask) -> str:
+    """What a task's run changed, in a few characters: "3 files +40 −2", "no changes", or "—"."""
+    if task.no_changes:
+        return tr("no changes")
+    if task.changes is None:
+        return "—"
+    return tr("%1 files +%2 −%3").replace("%1", str(task.changes.files_changed)).replace(
+        "%2", str(task.changes.lines_added)).replace("%3", str(task.changes.lines_removed))
 
 
 def packets_model(parent: Any = None) -> RecordTableModel:
