@@ -134,14 +134,11 @@ def run() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
     prepare_env()
-    import qasync
-
     from pmdesk.engine.engine import Engine
-    from pmdesk.ui.app import create_application, open_window
+    from pmdesk.ui.app import create_application, install_loop, open_window
 
     app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = install_loop(app)
     window, controllers = open_window(Engine(role="window"))
     window.show()
     with loop:

@@ -42,6 +42,7 @@ class ActionId(StrEnum):
     CONTINUE = "continue"
     VERIFY = "verify"
     MERGE = "merge"
+    MERGE_ANYWAY = "merge_anyway"
     RESOLVE_AGENT = "resolve_agent"
     RESOLVE_BY_HAND = "resolve_by_hand"
     LEAVE_OUT = "leave_out"
@@ -121,6 +122,21 @@ def _plan_rule(action: str) -> Rule:
     return rule
 
 
+def _merge_verified(state: UiState) -> str | None:
+    """Merge… on the page is for a VERIFIED plan; an unverified one is merged only from the menu."""
+    why = _plan_rule("merge")(state)
+    if why is None and state.plan is not None and state.plan.status.value != "VERIFIED":
+        return tr("The plan is not VERIFIED; Project → Merge plan anyway… merges it regardless (recorded)")
+    return why
+
+
+def _merge_anyway(state: UiState) -> str | None:
+    why = _plan_rule("merge")(state)
+    if why is None and not state.plan_verdicts["merge"].confirm:
+        return tr("The plan is VERIFIED: use Merge plan…")
+    return why
+
+
 def _on_dashboard_page(state: UiState) -> str | None:
     return None if state.on_project_page else tr("The dashboard is open")
 
@@ -153,7 +169,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(ActionId.VERIFY, "project", tr("&Verify plan…"), "Ctrl+Shift+V", tr("Run gate:all on the plan"),
                _plan_rule("verify")),
     ActionSpec(ActionId.MERGE, "project", tr("&Merge plan…"), "Ctrl+M",
-               tr("Bring the plan's integration branch into your current branch"), _plan_rule("merge")),
+               tr("Bring the verified plan's integration branch into your current branch"), _merge_verified),
+    ActionSpec(ActionId.MERGE_ANYWAY, "project", tr("Merge plan an&yway…"), None,
+               tr("Merge a plan that is not VERIFIED; the activity records it"), _merge_anyway),
     ActionSpec(ActionId.RESOLVE_AGENT, "project", tr("Resolve conflict with an &agent"), None,
                tr("A new run resolves the merge conflict in the integration worktree"), _plan_rule("resolve")),
     ActionSpec(ActionId.RESOLVE_BY_HAND, "project", tr("Resolve conflict by &hand…"), None,

@@ -153,14 +153,21 @@ def install_loop(app: QApplication) -> qasync.QEventLoop:
     None" on PySide6 6.12. Worker threads that never touch Qt need no QThread.
     """
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
     import qasync
 
     loop = qasync.QEventLoop(app)
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="pmdesk-io"))
+    use_plain_threads(loop)
     asyncio.set_event_loop(loop)
     return loop
+
+
+def use_plain_threads(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio.to_thread on plain threads, never qasync's QThreads (see ``install_loop``): every
+    loop the window runs on, the tests' and the screenshots' included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="pmdesk-io"))
 
 
 def apply_theme(app: QApplication) -> None:

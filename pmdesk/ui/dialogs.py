@@ -317,8 +317,10 @@ class DispatchDialog(QDialog):
         self.where = QLabel()
         self.where.setWordWrap(True)
         form.addRow(self.where)
-        self.in_place = QCheckBox(self.tr("Run in place instead: one task at a time, in the project folder"))
-        self.git_init = QPushButton(self.tr("Make it a git repository (one commit of its files)"))
+        # Parented now: when isolation works they are never put in the layout, and a parentless
+        # widget would be a hidden top-level window of its own, outliving the dialog.
+        self.in_place = QCheckBox(self.tr("Run in place instead: one task at a time, in the project folder"), self)
+        self.git_init = QPushButton(self.tr("Make it a git repository (one commit of its files)"), self)
         self.git_init.clicked.connect(self.gitInitRequested)
         if no_isolation:
             self.where.setText(self.tr("<b>No isolation:</b> %1").replace("%1", no_isolation.replace("<", "&lt;")))

@@ -140,7 +140,7 @@ class ProjectPage(QWidget):
         self.cancel_plan_button.setProperty("danger", True)
         mirror(self.cancel_plan_button, actions[ActionId.CANCEL_PLAN])
         self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
-                                 widths={0: 40, 2: 68, 3: 100, 4: 140, 5: 110, 6: 100})
+                                 widths={0: 36, 2: 60, 3: 84, 4: 120, 5: 104, 6: 84})
         self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
         self.tasks.selectionModel().selectionChanged.connect(self._task_selection)
         self.plan_result = QLabel()
@@ -155,14 +155,16 @@ class ProjectPage(QWidget):
         self.conflict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         conflict_layout.addWidget(self.conflict_label)
         ways = QHBoxLayout()
+        conflict_layout.addLayout(ways)
+        self.conflict_buttons: list[QPushButton] = []
         for text, action in ((self.tr("Resolve with an agent"), ActionId.RESOLVE_AGENT),
                              (self.tr("Resolve by hand…"), ActionId.RESOLVE_BY_HAND),
                              (self.tr("Leave the task out"), ActionId.LEAVE_OUT)):
-            way = QPushButton(text)
+            way = QPushButton(text, self.conflict)
             mirror(way, actions[action])
             ways.addWidget(way)
+            self.conflict_buttons.append(way)
         ways.addStretch(1)
-        conflict_layout.addLayout(ways)
         self.conflict.hide()
         below_tasks = QWidget()
         below_layout = QVBoxLayout(below_tasks)

@@ -11,13 +11,14 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from pmdesk.engine.engine import Engine
-from pmdesk.ui.app import Controllers, apply_theme, open_window
+from pmdesk.ui.app import Controllers, apply_theme, open_window, use_plain_threads
 from pmdesk.ui.main_window import MainWindow
 
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
+    use_plain_threads(loop)  # as the app does: qasync's QThread executor crashes under load
     asyncio.set_event_loop(loop)
     yield loop
     # Cancel what is left while Qt processes events; never loop.stop() (it quits the app).

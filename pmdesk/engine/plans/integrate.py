@@ -167,7 +167,7 @@ def plan_diff(repo: Path, plan: Plan, stat_only: bool) -> diff.Diff:
         found.note = "this plan was dispatched in place: its changes are in the project folder, not on branches"
         return found
     if plan.integration is not None and plan.integration.head_commit:
-        found.sections.append(diff.section(repo, f"plan {plan.plan_id} ({plan.base_branch}..integration)",
+        found.sections.append(diff.section(repo, f"plan {plan.plan_id[:13]} ({plan.base_branch}..integration)",
                                            plan.base_commit, plan.integration.head_commit, stat_only))
         return found
     for task in layout.integration_order(plan):

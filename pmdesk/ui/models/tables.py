@@ -128,8 +128,9 @@ def change_cell(task: PlanTask) -> str:
         return tr("no changes")
     if task.changes is None:
         return "—"
-    return tr("%1 files +%2 −%3").replace("%1", str(task.changes.files_changed)).replace(
-        "%2", str(task.changes.lines_added)).replace("%3", str(task.changes.lines_removed))
+    files = task.changes.files_changed
+    return (tr("1 file") if files == 1 else tr("%1 files").replace("%1", str(files))) + \
+        f" +{task.changes.lines_added} −{task.changes.lines_removed}"
 
 
 def packets_model(parent: Any = None) -> RecordTableModel:
