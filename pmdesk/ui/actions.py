@@ -43,6 +43,7 @@ class ActionId(StrEnum):
     VERIFY = "verify"
     MERGE = "merge"
     MERGE_ANYWAY = "merge_anyway"
+    REBASE = "rebase"
     RESOLVE_AGENT = "resolve_agent"
     RESOLVE_BY_HAND = "resolve_by_hand"
     LEAVE_OUT = "leave_out"
@@ -172,6 +173,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tr("Bring the verified plan's integration branch into your current branch"), _merge_verified),
     ActionSpec(ActionId.MERGE_ANYWAY, "project", tr("Merge plan an&yway…"), None,
                tr("Merge a plan that is not VERIFIED; the activity records it"), _merge_anyway),
+    ActionSpec(ActionId.REBASE, "project", tr("Re&build integration on your branch…"), None,
+               tr("Merge the tasks again onto your branch's HEAD now, then verify (when your branch moved)"),
+               _plan_rule("rebase")),
     ActionSpec(ActionId.RESOLVE_AGENT, "project", tr("Resolve conflict with an &agent"), None,
                tr("A new run resolves the merge conflict in the integration worktree"), _plan_rule("resolve")),
     ActionSpec(ActionId.RESOLVE_BY_HAND, "project", tr("Resolve conflict by &hand…"), None,

@@ -435,3 +435,63 @@ def test_nothing_of_a_plan_is_stored_until_save(controllers: Controllers, qtbot:
             qtbot.waitUntil(lambda: len(list(plans_dir.glob("*.json"))) == 1)
     plans = engine.store(project).list_plans()
     assert [p.status for p in plans] == [PlanStatus.DRAFT] and len(fake_api.requests) == 2
+
+
+def test_a_folder_without_git_is_told_so_when_dispatching_and_can_become_a_repository(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    from pmdesk.ui.dialogs import DispatchDialog
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n")
+    project = engine.add_project(str(folder), "plain")
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "t1", "description": "one"}]})
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.plan is not None and page.dispatch_button.isVisible())
+    qtbot.mouseClick(page.dispatch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(controllers.shell.dialog, DispatchDialog))
+    dialog = controllers.shell.dialog
+    assert isinstance(dialog, DispatchDialog)
+    assert "isolation needs git" in dialog.where.text() and not dialog.ok.isEnabled()  # never in place by default
+    dialog.in_place.setChecked(True)
+    assert dialog.ok.isEnabled() and not dialog.parallel.isChecked()  # in place: one task at a time
+    dialog.in_place.setChecked(False)
+    qtbot.mouseClick(dialog.git_init, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.ok.isEnabled(), timeout=10000)
+    assert (folder / ".git").is_dir() and "own git worktree" in dialog.where.text()
+    assert dialog.values()["in_place"] is False
+    dialog.accept()
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.status != PlanStatus.DRAFT and
+                    page.plan.base_commit is not None, timeout=10000)  # dispatched isolated
+    assert plan.plan_id == page.plan.plan_id
+
+
+def test_a_merge_conflict_shows_what_and_the_ways_on(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                     engine: Engine, tmp_path: Path) -> None:
+    import sys
+
+    from pmdesk.ui.actions import ActionId
+
+    root = make_npm_project(tmp_path / "clash")
+    project = engine.add_project(str(root), "clash")
+    write = f"{sys.executable} -c \"import sys; open('same.txt', 'w').write(sys.argv[1])\" {{prompt}}"
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"},
+                                                             {"id": "b", "description": "two"}]})
+    run(qtbot, engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command=write))
+    run(qtbot, engine.plans.wait(plan.plan_id))
+    run(qtbot, engine.plans.verify(project, plan.plan_id))
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.conflict.isVisible(), timeout=10000)
+    text = page.conflict_label.text()
+    assert "task #2" in text and "task #1" in text and "same.txt" in text and "No gate ran" in text
+    actions = window.actions_by_id
+    assert all(actions[a].isEnabled() for a in (ActionId.RESOLVE_AGENT, ActionId.RESOLVE_BY_HAND, ActionId.LEAVE_OUT))
+    assert not actions[ActionId.MERGE].isEnabled() and "verify it first" in actions[ActionId.MERGE].toolTip()
+    actions[ActionId.LEAVE_OUT].trigger()
+    box = controllers.shell._boxes[-1]
+    box.button(box.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: not page.conflict.isVisible(), timeout=10000)
+    assert page.plan is not None and page.plan.integration is not None
+    assert page.plan.integration.left_out_task_ids == [page.plan.tasks[1].task_id]

@@ -29,6 +29,7 @@ class PlanAction(StrEnum):
     RESOLVE = "resolve"
     MERGE = "merge"
     CLEAN = "clean"
+    REBASE = "rebase"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ def verdict(plan: Plan, action: PlanAction, live: bool = False) -> Verdict:
         return Verdict(False, f"plan {pid} is being verified") if live else YES
     if action == PlanAction.MERGE:
         return _merge(plan, live)
+    if action == PlanAction.REBASE:
+        if not plan.base_commit or plan.merge is not None:
+            return Verdict(False, f"plan {pid} has no unmerged integration to rebuild")
+        if status not in (PlanStatus.VERIFIED, PlanStatus.FAILED) or live:
+            return Verdict(False, f"plan {pid} is {status.value}; a verified or failed plan's integration can be "
+                                  "rebuilt")
+        return YES
     if action == PlanAction.CLEAN:
         if not plan.base_commit:
             return Verdict(False, f"plan {pid} has no worktrees")

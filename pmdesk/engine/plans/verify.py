@@ -55,10 +55,7 @@ class Verifier:
         run there; ``rebase`` rebuilds that branch on the project branch's HEAD now."""
         plan = self.ctx.store(project).get_plan(plan_id)
         if rebase:
-            if not plan.base_commit or plan.status not in (PlanStatus.VERIFIED, PlanStatus.FAILED) \
-                    or plan_id in self.jobs or plan.merge is not None:
-                raise PlanStateError(f"plan {plan_id} is {plan.status.value}; --rebase rebuilds the integration of "
-                                     "an isolated, verified or failed, unmerged plan")
+            require(plan, PlanAction.REBASE, live=plan_id in self.jobs)
             plan = await self.integrator.rebase(project, plan)
         else:
             require(plan, PlanAction.VERIFY, live=plan_id in self.jobs, confirmed=force)

@@ -107,13 +107,20 @@ class PlansController(QObject):
 
         self.shell.run(open_it(), self.tr("Dispatch"))
 
+    def rebuild(self) -> None:
+        """Verify again on the branch's HEAD now: the integration is rebuilt from every task branch."""
+        self._verify(rebase=True)
+
     def verify(self) -> None:
+        self._verify(rebase=False)
+
+    def _verify(self, rebase: bool) -> None:
         project, plan = self.shell.project, self._plan()
         if project is None or plan is None:
             return
         project = self.engine.project_settings(project)
         plan = self.engine.store(project).get_plan(plan.plan_id)  # as it is now, not as last shown
-        verdict = self.engine.plans.allowed(plan)[PlanAction.VERIFY]
+        verdict = self.engine.plans.allowed(plan)[PlanAction.REBASE if rebase else PlanAction.VERIFY]
         if not verdict.allowed:
             self.shell.status(verdict.reason or "")
             return
@@ -135,8 +142,8 @@ class PlansController(QObject):
                 panel.finished_with(result)
                 self.shell.status(self.tr("Plan %1").replace("%1", result.status.value), 10000)
 
-            self.shell.run(self.engine.plans.verify(project, plan_id, force=verdict.confirm is not None),
-                           self.tr("Verify"), done)
+            self.shell.run(self.engine.plans.verify(project, plan_id, force=verdict.confirm is not None,
+                                                    rebase=rebase), self.tr("Verify"), done)
 
         if verdict.confirm:
             self.shell.confirm(self.tr("Verify anyway?"), verdict.confirm + self.tr(". Run the gates anyway?"), go)

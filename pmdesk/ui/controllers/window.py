@@ -32,7 +32,7 @@ class WindowController(QObject):
             ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run,
             ActionId.REMOVE_PROJECT: projects.remove_project, ActionId.DASHBOARD: self.show_dashboard,
             ActionId.REFRESH: projects.refresh, ActionId.ABOUT: self.about,
-            ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
+            ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.REBASE: plans.rebuild, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
             ActionId.RESOLVE_BY_HAND: review.resolve_by_hand, ActionId.LEAVE_OUT: review.leave_out,
             ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
         }
