@@ -140,7 +140,7 @@ class ProjectPage(QWidget):
         self.cancel_plan_button.setProperty("danger", True)
         mirror(self.cancel_plan_button, actions[ActionId.CANCEL_PLAN])
         self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
-                                 widths={0: 36, 2: 60, 3: 84, 4: 120, 5: 104, 6: 84})
+                                 widths={0: 36, 2: 66, 3: 96, 4: 116, 5: 100, 6: 80})
         self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
         self.tasks.selectionModel().selectionChanged.connect(self._task_selection)
         self.plan_result = QLabel()
@@ -337,8 +337,9 @@ class ProjectPage(QWidget):
     def set_worktree_usage(self, size: str | None) -> None:
         """The disk the project's worktrees take, beside its path (None: it has none)."""
         if self.project is not None:
-            self.subtitle.setText(self.project.path + (self.tr("  ·  worktrees: %1").replace("%1", size)
-                                                       if size else ""))
+            text = self.project.path + (self.tr("  ·  worktrees: %1").replace("%1", size) if size else "")
+            self.subtitle.setText(text)
+            self.subtitle.setToolTip(text)  # a narrow window cuts the line; the tip keeps all of it
 
     def _show_conflict(self, plan: Plan | None) -> None:
         found = plan.integration if plan is not None else None
