@@ -144,11 +144,12 @@ class Isolation:
 
     # -- the project's worktrees ---------------------------------------------------------------
 
-    def starts(self, project: Project) -> dict[str, str]:
-        """branch → the commit its worktree started at, from the plans and runs that made them
-        (files only: for the store worker)."""
+    def starts(self, project: Project) -> tuple[dict[str, str], set[str]]:
+        """branch → the commit its worktree started at, from the plans and runs that made them, and
+        the plans merged squashed (files only: for the store worker)."""
         store = self.ctx.store(project)
         found: dict[str, str] = {}
+        squashed: set[str] = set()
         for plan_summary in store.list_plans():
             if not (layout.root(project.project_id) / layout.short(plan_summary.plan_id)).is_dir():
                 continue
@@ -158,6 +159,8 @@ class Isolation:
                     found[task.branch] = task.start_commit
             if plan.integration and plan.base_commit:
                 found[plan.integration.branch] = plan.base_commit
+            if plan.merge is not None and plan.merge.mode == "squash":
+                squashed.add(layout.short(plan.plan_id))
         runs_root = layout.root(project.project_id) / "runs"
         shorts = {p.name for p in runs_root.iterdir()} if runs_root.is_dir() else set()
         for run_summary in store.list_runs():
@@ -165,13 +168,14 @@ class Isolation:
                 run = store.get_run(run_summary.run_id)
                 if run.branch and run.start_commit:
                     found[run.branch] = run.start_commit
-        return found
+        return found, squashed
 
     async def listing(self, project: Project, sizes: bool = True) -> list[inventory.WorktreeInfo]:
         if not is_repository(Path(project.path)):
             return []
-        starts = await self.ctx.disk(self.starts, project)
-        return await asyncio.to_thread(inventory.listing, Path(project.path), project.project_id, starts, sizes)
+        starts, squashed = await self.ctx.disk(self.starts, project)
+        return await asyncio.to_thread(inventory.listing, Path(project.path), project.project_id, starts, sizes,
+                                       squashed)
 
     async def clean(self, project: Project, plan_id: str | None = None, merged: bool = False,
                     force: bool = False) -> inventory.Cleaned:

@@ -20,7 +20,7 @@ from pmdesk.engine.isolation import Isolation, run_worktree
 from pmdesk.engine.recorder import EventRecorder
 from pmdesk.engine.worktrees.checkout import SetupError
 from pmdesk.engine.worktrees.git import GitError
-from pmdesk.errors import BadInputError, ErrorKind, WrongStateError
+from pmdesk.errors import BadInputError, ErrorKind, PmdeskError, WrongStateError
 from pmdesk.executors.base import Execution, Executor, ExecutorError, Outcome, RunContext
 from pmdesk.executors.process import kill_group_now, pid_alive
 from pmdesk.models import (
@@ -248,7 +248,7 @@ class RunService:
             return {}
         try:
             return await self.isolation.capture(run)
-        except (GitError, OSError) as exc:
+        except (PmdeskError, OSError) as exc:  # git failing, or gone: the files stay where they are
             recorder = self._recorder(store, run_id)
             recorder.emit("system", f"the worktree's changes could not be committed (they stay in "
                                     f"{run.worktree_path}): {exc}")

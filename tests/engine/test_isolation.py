@@ -200,6 +200,9 @@ def test_merge_fast_forward_merge_commit_squash_and_each_refusal(tmp_path: Path)
     merged = cli_json("merge", plan_id, "--squash")["merge"]
     assert merged["mode"] == "squash"
     assert git(repo, "rev-parse", "HEAD^").strip() == before and (repo / "s.txt").exists()
+    short = plan_id.split("_", 1)[1][:8]
+    squashed = [w for w in cli_json("worktrees", "p")[0]["worktrees"] if w["planShort"] == short]
+    assert {w["state"] for w in squashed} == {"merged"}  # its change is on main, though its commits are not
 
     # Refused: uncommitted changes in a file the plan touches (nothing changes).
     plan_id = verified_plan(tmp_path, [{"id": "t1", "description": "edit [append README.md more]", "priority": 1,

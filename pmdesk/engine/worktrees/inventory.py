@@ -90,9 +90,11 @@ def unmerged_count(repo: Path, ref: str, own: list[str]) -> int:
 
 
 def listing(repo: Path, project_id: str, starts: dict[str, str] | None = None,
-            sizes: bool = True) -> list[WorktreeInfo]:
+            sizes: bool = True, squashed: set[str] | None = None) -> list[WorktreeInfo]:
     """pmdesk's worktrees of ``repo``; ``starts`` maps a branch to the commit its worktree started
-    at (from the plans and runs), which tells "clean" (nothing of its own) from "merged"."""
+    at (from the plans and runs), which tells "clean" (nothing of its own) from "merged".
+    ``squashed``: plans (short ids) merged as one squashed commit, whose branches' commits are
+    on no branch of the user's although their change is."""
     own = _own_branches(repo)
     out = []
     for path, branch, head, prunable in registered(repo):
@@ -106,6 +108,8 @@ def listing(repo: Path, project_id: str, starts: dict[str, str] | None = None,
             info.unmerged_commits = unmerged_count(repo, head or "HEAD", own) if head else 0
             info.size_bytes = disk_usage(path) if sizes else 0
             info.state = _state(info, starts or {})
+            if info.state == WorktreeState.UNMERGED and owner.plan_short in (squashed or set()):
+                info.state = WorktreeState.MERGED
         out.append(info)
     return out
 
