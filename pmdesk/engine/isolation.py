@@ -34,7 +34,14 @@ class IsolationError(PmdeskError, RuntimeError):
 def base_of(project: Project) -> tuple[str, str]:
     """The project's branch and HEAD commit now: a dispatched plan's base."""
     path = Path(project.path)
+    if not path.is_dir():
+        raise IsolationError(f"the project folder {path} is missing", kind=ErrorKind.NOT_FOUND)
     if not is_repository(path):
+        top = git(path, "rev-parse", "--show-toplevel", check=False) if path.is_dir() else None
+        if top is not None and top.ok:
+            raise IsolationError(f"isolation works on a repository's top folder: {path} is inside the repository "
+                                 f"at {top.out.strip()}. Add that folder as the project, or dispatch in place, one "
+                                 "task at a time (--in-place)")
         raise IsolationError(NEEDS_GIT.format(path=path, name=project.name))
     found = git(path, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
     if not found.ok:

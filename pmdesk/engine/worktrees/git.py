@@ -81,7 +81,7 @@ def git(cwd: Path | str, *args: str, check: bool = True, identity: tuple[str, st
 
 def is_repository(path: Path) -> bool:
     """``path`` is the top of a git work tree (not merely inside one)."""
-    if shutil.which("git") is None:
+    if shutil.which("git") is None or not path.is_dir():
         return False
     found = git(path, "rev-parse", "--show-toplevel", check=False)
     return found.ok and Path(found.out.strip()).resolve() == path.resolve()
