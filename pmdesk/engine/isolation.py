@@ -178,11 +178,14 @@ class Isolation:
         return found, squashed
 
     async def listing(self, project: Project, sizes: bool = True) -> list[inventory.WorktreeInfo]:
-        if not is_repository(Path(project.path)):
-            return []
         starts, squashed = await self.ctx.disk(self.starts, project)
-        return await asyncio.to_thread(inventory.listing, Path(project.path), project.project_id, starts, sizes,
-                                       squashed)
+
+        def read() -> list[inventory.WorktreeInfo]:  # git, off the loop (the window's)
+            if not is_repository(Path(project.path)):
+                return []
+            return inventory.listing(Path(project.path), project.project_id, starts, sizes, squashed)
+
+        return await asyncio.to_thread(read)
 
     async def clean(self, project: Project, plan_id: str | None = None, merged: bool = False,
                     force: bool = False) -> inventory.Cleaned:

@@ -27,7 +27,7 @@ from pmdesk.store.summaries import plan_summary, run_summary
 from pmdesk.ui.actions import ActionId, mirror
 from pmdesk.ui.bridge import EngineBridge
 from pmdesk.ui.dashboard import Banner
-from pmdesk.ui.models.tables import packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
+from pmdesk.ui.models.tables import TaskRow, packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
 from pmdesk.ui.widgets.diff_view import DiffView
 from pmdesk.ui.widgets.log_view import LogView
@@ -402,10 +402,8 @@ class ProjectPage(QWidget):
     def _task_selection(self) -> None:
         """A task's changes are its run's: the Changes tab follows."""
         record = self.tasks.selected_record()
-        task = getattr(record, "task", None)
-        run_id = getattr(task, "run_id", None)
-        if run_id:
-            self.diff_subject = str(run_id)
+        if isinstance(record, TaskRow) and record.task.run_id:
+            self.diff_subject = record.task.run_id
             if self.changes_showing():
                 self.changesWanted.emit()
 

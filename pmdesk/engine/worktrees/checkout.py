@@ -78,10 +78,10 @@ def commit_leftovers(path: Path, message: str) -> bool:
 
 
 def commit_message(description: str, run_id: str) -> str:
-    lines = description.strip().splitlines() or ["work of an agent run"]
-    title = lines[0][:72]
-    body = description.strip() if len(lines) > 1 or len(lines[0]) > 72 else ""
-    return f"{title}\n\n{body}\n\npmdesk run {run_id}".replace("\n\n\n\n", "\n\n")
+    text = description.strip() or "work of an agent run"
+    title = text.splitlines()[0][:72]
+    parts = [title, text] if text != title else [title]  # the whole description when the title cuts it
+    return "\n\n".join([*parts, f"pmdesk run {run_id}"])
 
 
 def change_stat(repo: Path | str, start: str, end: str | None) -> ChangeStat:
