@@ -13,7 +13,7 @@ from pmdesk.engine.isolation import saved_work
 from pmdesk.errors import PmdeskError
 from pmdesk.executors.process import kill_group_now, pid_alive
 from pmdesk.models import ActivityType, Project, Run, TaskState, utc_now
-from pmdesk.store import StoreError
+from pmdesk.store import StateStore, StoreError
 
 INTERRUPTED = "interrupted: the pmdesk process that ran it stopped"
 
@@ -23,6 +23,9 @@ def recover_runs(ctx: EngineContext, project: Project, live: Container[str]) -> 
     store = ctx.store(project)
     notes: list[str] = []
     for summary in store.list_runs():
+        if summary.status == TaskState.AWAITING_RESPONSE and summary.run_id not in live:
+            end_orphan(store, summary.run_id)
+            continue
         if summary.status not in (TaskState.RUNNING, TaskState.QUEUED):
             continue
         if summary.status == TaskState.QUEUED and summary.plan_id:
@@ -58,3 +61,24 @@ def recover_runs(ctx: EngineContext, project: Project, live: Container[str]) -> 
         notes.append(f"{project.name}: run {run.run_id} marked ERROR ({INTERRUPTED})")
     return notes
 
+
+
+def end_orphan(store: StateStore, run_id: str) -> None:
+    """A waiting run whose pmdesk process died may have left its agent running on (Claude Code
+    finishing its turn on a closed stdin, writing the session the answer will resume): end it, so
+    the resumed session is the only one. The run keeps waiting; nothing it asked is lost."""
+    try:
+        run = store.get_run(run_id)
+    except StoreError:
+        return
+    if not run.pid or (run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid)):
+        return
+    if run.owner_pid == os.getpid():
+        return
+    if pid_alive(run.pid):
+        kill_group_now(run.pid)
+
+    def forget(r: Run) -> None:
+        r.pid = None
+
+    store.update_run(run_id, forget)

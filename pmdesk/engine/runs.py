@@ -10,13 +10,15 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pmdesk.engine.context import EngineContext, Lease
+from pmdesk.engine.decisions import Decisions
 from pmdesk.engine.executor_choice import default_kind, executor_for, preload_executor, run_settings
 from pmdesk.engine.isolation import Isolation, run_worktree
+from pmdesk.engine.permissions import Policy, policy_of, run_policy
 from pmdesk.engine.recorder import EventRecorder
 from pmdesk.engine.worktrees.checkout import SetupError
 from pmdesk.engine.worktrees.git import GitError
@@ -28,6 +30,7 @@ from pmdesk.models import (
     Clarification,
     ExecutorKind,
     IllegalTransitionError,
+    PermissionMode,
     Project,
     Run,
     Session,
@@ -57,6 +60,9 @@ class LiveRun:
     execution: Execution | None = None
     task: asyncio.Task[None] | None = None
     cancelling: bool = False
+    detaching: bool = False  # the client exits: the record stays as it is (a pending request stays pending)
+    policy: Policy | None = None
+    paused: asyncio.Event = field(default_factory=asyncio.Event)  # set while a decision is awaited
 
 
 class NewRun(TypedDict, total=False):
@@ -70,6 +76,7 @@ class NewRun(TypedDict, total=False):
     task_run_id: str | None
     worktree: dict[str, Any] | None  # branch, worktree_path, base_commit, merge_from: work in a worktree
     in_worktree: bool  # a single run in a new worktree of its own, from the project's HEAD
+    permission_mode: PermissionMode | None  # None: the project's
 
 
 class RunService:
@@ -77,6 +84,7 @@ class RunService:
         self.ctx = ctx
         self.isolation = isolation
         self.live: dict[str, LiveRun] = {}
+        self.decisions = Decisions(self)
 
     # -- creating ------------------------------------------------------------------
 
@@ -99,6 +107,9 @@ class RunService:
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
         run_id = new_id("run")
         worktree = options.get("worktree") or (run_worktree(project, run_id) if options.get("in_worktree") else {})
+        rules = self.ctx.project_settings(project).settings
+        settings.update(run_policy(rules.permission_mode, rules.allow_rules, rules.deny_rules, rules.bypass_confirmed,
+                                   options.get("permission_mode"), bool(worktree)))
         run = Run(
             run_id=run_id, project_id=project.project_id, session_id=session.session_id,
             prompt=prompt, executor=kind, model=settings.get("model"), plan_id=options.get("plan_id"),
@@ -115,23 +126,35 @@ class RunService:
         self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
-                     model: str | None = None, command: str | None = None, in_worktree: bool = False) -> Run:
+                     model: str | None = None, command: str | None = None, in_worktree: bool = False,
+                     permission_mode: PermissionMode | None = None) -> Run:
         """Create and start a run (in a new worktree of its own when asked). A project another
         process owns is refused before anything is written."""
         with self.ctx.owning(project):
             run = await self.ctx.disk(self.write_new, project, self.ctx.store(project), prompt, executor=executor,
-                                      model=model, command=command, in_worktree=in_worktree)
+                                      model=model, command=command, in_worktree=in_worktree,
+                                      permission_mode=permission_mode)
             self.announce(project, run)
             return await self.start(project, run.run_id)
 
     # -- starting and following ------------------------------------------------------
 
     def _context(self, project: Project, store: StateStore, run: Run, recorder: EventRecorder) -> RunContext:
+        options = dict(run.settings)
+        options["allow_rules"] = [*options.get("allow_rules", []), *run.allow_rules]
         return RunContext(
             run_id=run.run_id, workdir=Path(run.worktree_path or project.path), prompt=run.prompt, model=run.model,
-            emit=recorder.emit, emit_many=recorder.emit_many, state_dir=store.state_dir, options=dict(run.settings),
+            emit=recorder.emit, emit_many=recorder.emit_many, state_dir=store.state_dir, options=options,
             agent_session_id=run.agent_session_id, env=self.ctx.child_env(),
         )
+
+    def _live(self, project: Project, store: StateStore, run: Run, executor: Executor,
+              recorder: EventRecorder) -> LiveRun:
+        ctx = self._context(project, store, run, recorder)
+        live = LiveRun(project, store, run.run_id, executor, recorder, ctx, self.ctx.owning(project),
+                       policy=policy_of(run.settings, run.allow_rules))
+        self.live[run.run_id] = live
+        return live
 
     async def start(self, project: Project, run_id: str) -> Run:
         """Launch the run and return once its process is up (or it failed to start)."""
@@ -145,7 +168,8 @@ class RunService:
         try:
             await preload_executor(run.executor)
             executor = executor_for(self.ctx, run)
-            live = LiveRun(project, store, run_id, executor, recorder, ctx, lease)
+            live = LiveRun(project, store, run_id, executor, recorder, ctx, lease,
+                           policy=policy_of(run.settings, run.allow_rules))
             self.live[run_id] = live
             await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
             self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
@@ -169,13 +193,25 @@ class RunService:
         return run
 
     async def _drive(self, live: LiveRun) -> None:
+        """Follow the run until a turn ends; a request mid-turn is decided by a rule or waits for the user,
+        and the turn goes on."""
         assert live.execution is not None
-        try:
-            outcome = await live.execution.next_outcome()
-        except asyncio.CancelledError:
-            outcome = Outcome(TaskState.CANCELLED, error="cancelled")
-        except Exception as exc:  # an executor bug ends the run visibly
-            outcome = Outcome(TaskState.ERROR, error=f"executor failed: {exc!r}")
+        while True:
+            try:
+                outcome = await live.execution.next_outcome()
+            except asyncio.CancelledError:
+                outcome = Outcome(TaskState.CANCELLED, error="cancelled")
+            except Exception as exc:  # an executor bug ends the run visibly
+                outcome = Outcome(TaskState.ERROR, error=f"executor failed: {exc!r}")
+            if live.cancelling or (outcome.request is None and outcome.withdrawn is None):
+                break
+            if outcome.request is not None:
+                await self.decisions.on_request(live, outcome)
+            else:
+                await self.decisions.on_withdrawn(live, outcome)
+        live.paused.clear()
+        if live.detaching:
+            return
         if live.cancelling and outcome.status != TaskState.AWAITING_RESPONSE:
             outcome.status = TaskState.CANCELLED
             outcome.error = outcome.error or CANCELLED
@@ -256,30 +292,32 @@ class RunService:
             return {}
 
     async def wait(self, run_id: str) -> None:
-        """Until the run ends or stops to wait for an answer (its drive task returns)."""
+        """Until the run ends or stops to wait for an answer or a decision."""
         live = self.live.get(run_id)
-        if live is not None and live.task is not None:
+        if live is not None and live.task is not None and not live.paused.is_set():
+            paused: asyncio.Future[object] = asyncio.ensure_future(live.paused.wait())
+            ended: asyncio.Future[object] = asyncio.shield(live.task)
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(live.task)
+                await asyncio.wait([ended, paused], return_when=asyncio.FIRST_COMPLETED)
+            paused.cancel()
 
     # -- answering ------------------------------------------------------------------
 
     async def respond(self, project: Project, run_id: str, text: str) -> Run:
+        """Answer what the run waits for: a question's free answer, a denial's reason for a tool
+        or a plan, the next message after a turn; or a message to an agent at work."""
         if not text.strip():
             raise BadInputError("the answer is empty")
         store = self.ctx.store(project)
         run = store.get_run(run_id)
+        if run.pending_request is not None:
+            return await self.decisions.answer_in_words(project, run, text)
+        if run.status == TaskState.RUNNING:
+            return await self.decisions.message(project, run_id, text)
         if run.status != TaskState.AWAITING_RESPONSE:
             raise RunError(f"run {run_id} is {run.status.value}, not waiting for an answer")
-        live = self.live.get(run_id)
-        fresh = live is None
-        if live is None:
-            recorder = self._recorder(store, run_id)
-            ctx = self._context(project, store, run, recorder)
-            await preload_executor(run.executor)
-            executor = executor_for(self.ctx, run)
-            live = LiveRun(project, store, run_id, executor, recorder, ctx, self.ctx.owning(project))
-            self.live[run_id] = live
+        fresh = run_id not in self.live
+        live = await self.held(project, run)
         answer = self.ctx.redactor.text(text)
 
         def change(r: Run) -> None:
@@ -296,12 +334,15 @@ class RunService:
             run = await self._update(live, change)
         except IllegalTransitionError:
             if fresh:
-                self.live.pop(run_id, None)
-                live.lease.release()
+                self.let_go(live)
             raise RunError(f"run {run_id} is no longer waiting for an answer (another answer came first)") from None
         live.recorder.emit("answer", answer)  # only the answer that was taken is in the log
         self.ctx.record(project, ActivityType.RUN_RESPONDED, f"answered: {answer[:120]}", run_id=run_id,
                         plan_id=run.plan_id, task_id=run.plan_task_id)
+        return await self.go_on(live, run, text)
+
+    async def go_on(self, live: LiveRun, run: Run, text: str) -> Run:
+        """Hand ``text`` to the agent (its live process, or its session resumed) and follow it again."""
         try:
             if live.execution is not None and live.execution.alive:
                 await live.execution.send(text)
@@ -312,11 +353,28 @@ class RunService:
             with live.lease:
                 live.recorder.emit("system", f"could not continue: {exc}")
                 live.recorder.flush()
-                self.live.pop(run_id, None)
-                return await self._finish(project, store, run_id, Outcome(TaskState.ERROR, error=str(exc)))
-        run = await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid else store.get_run(run_id)
-        live.task = asyncio.ensure_future(self._drive(live))
+                self.live.pop(live.run_id, None)
+                return await self._finish(live.project, live.store, live.run_id,
+                                          Outcome(TaskState.ERROR, error=str(exc)))
+        run = (await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid
+               else live.store.get_run(live.run_id))
+        if live.task is None or live.task.done():
+            live.task = asyncio.ensure_future(self._drive(live))
         return run
+
+    async def held(self, project: Project, run: Run) -> LiveRun:
+        """The run's live record, made (with its executor, ready to resume) if this process has none."""
+        live = self.live.get(run.run_id)
+        if live is None:
+            store = self.ctx.store(project)
+            await preload_executor(run.executor)
+            live = self._live(project, store, run, executor_for(self.ctx, run), self._recorder(store, run.run_id))
+        return live
+
+    def let_go(self, live: LiveRun) -> None:
+        if self.live.get(live.run_id) is live and (live.task is None or live.task.done()):
+            self.live.pop(live.run_id, None)
+            live.lease.release()
 
     # -- cancelling ------------------------------------------------------------------
 
@@ -352,9 +410,13 @@ class RunService:
         for run_id, live in list(self.live.items()):
             run = live.store.get_run(run_id)
             if run.status == TaskState.AWAITING_RESPONSE:
+                live.detaching = True
                 if live.execution is not None:
                     with contextlib.suppress(Exception):
                         await live.execution.cancel()
+                if live.task is not None and not live.task.done():
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(live.task), 10)
                 self.live.pop(run_id, None)
                 live.lease.release()
             else:

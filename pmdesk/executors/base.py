@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pmdesk.errors import ErrorKind, PmdeskError
-from pmdesk.models import TaskState, Usage
+from pmdesk.models import TaskState, ToolRequest, Usage
 
 EmitFn = Callable[[str, str, "dict[str, Any] | None"], None]
 EmitManyFn = Callable[[str, "list[str]", "dict[str, Any] | None"], None]
@@ -23,9 +23,14 @@ class ExecutorError(PmdeskError, RuntimeError):
 
 @dataclass
 class Outcome:
-    """How one turn of a run ended."""
+    """How one turn of a run ended, or what stopped it mid-turn.
 
-    status: TaskState  # COMPLETE | ERROR | AWAITING_RESPONSE | CANCELLED
+    AWAITING_RESPONSE with a ``request``: the agent waits, in the same turn, for the user to
+    allow a tool, answer a question or approve a plan (``Execution.decide`` answers it).
+    RUNNING with ``withdrawn``: the agent took such a request back; the turn goes on.
+    """
+
+    status: TaskState  # COMPLETE | ERROR | AWAITING_RESPONSE | CANCELLED | RUNNING (withdrawn)
     summary: str | None = None
     error: str | None = None
     question: str | None = None
@@ -33,6 +38,20 @@ class Outcome:
     cost_usd: float | None = None
     exit_code: int | None = None
     agent_session_id: str | None = None
+    request: ToolRequest | None = None
+    withdrawn: str | None = None  # the request_id the agent took back
+    agent_version: str | None = None
+
+
+@dataclass
+class Verdict:
+    """The user's decision on a request, in the terms every executor can act on."""
+
+    allow: bool
+    message: str | None = None  # the denial's reason, or feedback, told to the model
+    updated_input: dict[str, Any] | None = None  # the tool's input as it should run (a question's answers)
+    keep_rule: str | None = None  # allow this rule for the rest of the run, e.g. "Bash(npm test:*)"
+    accept_edits: bool = False  # switch to accepting edits from now on (a plan's approval)
 
 
 @dataclass
@@ -57,7 +76,8 @@ class RunContext:
 
 
 class Execution(Protocol):
-    """A started run. ``next_outcome`` returns when a turn ends (done, error, or a question)."""
+    """A started run. ``next_outcome`` returns when a turn ends (done, error, or a question),
+    or when the agent stops mid-turn to wait for a decision."""
 
     @property
     def pid(self) -> int | None: ...
@@ -71,6 +91,31 @@ class Execution(Protocol):
 
     async def cancel(self) -> None: ...
 
+    @property
+    def steerable(self) -> bool:
+        """Whether ``send`` may be called while a turn is under way."""
+        ...
+
+    async def decide(self, request_id: str, verdict: Verdict) -> None: ...
+
+    async def interrupt(self) -> None:
+        """End the current turn; the run then waits for the user's next message."""
+        ...
+
+
+class Uncontrolled:
+    """For executors without a control protocol: nothing asks mid-turn, nothing interrupts."""
+
+    @property
+    def steerable(self) -> bool:
+        return False
+
+    async def decide(self, request_id: str, verdict: Verdict) -> None:
+        raise ExecutorError("this agent does not ask for permissions")
+
+    async def interrupt(self) -> None:
+        raise ExecutorError("this agent cannot be interrupted; cancel the run instead")
+
 
 class Executor(Protocol):
     name: str
@@ -83,7 +128,8 @@ class Executor(Protocol):
 
 
 def looks_like_question(text: str | None) -> bool:
-    """A turn that ends on a question to the user, with nothing else to do."""
+    """A turn that ends on a question to the user, with nothing else to do. A heuristic, for
+    executors with no protocol to ask through (a plain command's output)."""
     if not text:
         return False
     tail = text.strip().rstrip("*_`\"' )").strip()

@@ -1,4 +1,6 @@
-"""The Claude Code CLI, stream-json in and out, one long-lived process per run.
+"""The Claude Code CLI, stream-json in and out, one long-lived process per run, on its control
+protocol: a tool that needs approval, a question (AskUserQuestion) and a plan (ExitPlanMode) each
+stop the turn until the user decides, and the answer goes back into the same turn.
 
 A run keeps Claude's session id, so an answer given after the process (or the app) has
 gone resumes the same conversation with ``--resume``.
@@ -9,19 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from typing import Any
 
-from pmdesk.executors.base import ExecutorError, Outcome, RunContext, looks_like_question
+from pmdesk.executors.base import ExecutorError, Outcome, RunContext, Verdict
+from pmdesk.executors.claude_protocol import (
+    control_error,
+    control_request,
+    permission_answer,
+    too_old,
+    tool_request,
+    user_message,
+)
 from pmdesk.executors.process import Child, ChildExecution, end_process_group, spawn
 from pmdesk.executors.process_tree import NOT_CONTAINED
-from pmdesk.models import TaskState, Usage
+from pmdesk.models import TaskState, ToolRequest, Usage
 
 _EXITED = object()
-
-
-def user_message(text: str) -> bytes:
-    message = {"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": text}]}}
-    return (json.dumps(message) + "\n").encode("utf-8")
 
 
 def _usage(raw: Any) -> Usage:
@@ -36,23 +42,34 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def sandbox_settings(allow_unsandboxed: bool) -> dict[str, Any]:
+def sandbox_settings(allow_unsandboxed: bool, ask_for_commands: bool = True) -> dict[str, Any]:
     """Claude Code's own Bash sandbox: on, and (unless the project allows it) a hard failure where it
-    cannot start, never a silent run without it; no command may ask to leave it."""
+    cannot start, never a silent run without it; no command may ask to leave it. Under the Ask and
+    Plan modes a sandboxed command still asks (the CLI would allow it unasked)."""
     return {"sandbox": {"enabled": True, "failIfUnavailable": not allow_unsandboxed,
-                        "allowUnsandboxedCommands": False}}
+                        "allowUnsandboxedCommands": False, "autoAllowBashIfSandboxed": not ask_for_commands}}
 
 
 class ClaudeExecution(ChildExecution):
+    """One CLI process. Its stdin stays open while a turn can still ask (closing it would deny a
+    pending request); it is closed after a turn that ends the run."""
+
     def __init__(self, child: Child, ctx: RunContext) -> None:
         super().__init__(child, ctx)
         self._turns: asyncio.Queue[object] = asyncio.Queue()
         self._session_id = ctx.agent_session_id
         self._last_text: str | None = None
-        self._asked: str | None = None
         self._cost_seen = 0.0
         self._stderr_tail: list[str] = []
+        self._pending: dict[str, ToolRequest] = {}
+        self._interrupted = False
+        self._version: str | None = None
+        self._sent = 0
         self._reader = asyncio.ensure_future(self._read())
+
+    @property
+    def steerable(self) -> bool:
+        return True  # a message written mid-turn reaches the running turn
 
     async def _read(self) -> None:
         await self._child.pump(self._on_stdout, self._on_stderr)
@@ -82,12 +99,19 @@ class ClaudeExecution(ChildExecution):
         kind = message.get("type")
         if message.get("session_id"):
             self._session_id = str(message["session_id"])
-        if kind == "system":
-            if message.get("subtype") == "init":
-                emit("system", f"claude session {message.get('session_id')} · model {message.get('model')}",
-                     {"subtype": "init", "sessionId": message.get("session_id"), "model": message.get("model")})
-            else:
-                emit("system", _short(message.get("subtype") or message), None)
+        if kind == "control_request":
+            self._on_control(message)
+        elif kind == "control_cancel_request":
+            withdrawn = self._pending.pop(str(message.get("request_id")), None)
+            if withdrawn is not None:
+                emit("system", f"the agent withdrew its request ({withdrawn.tool_name})", None)
+                self._turns.put_nowait(Outcome(TaskState.RUNNING, withdrawn=withdrawn.request_id))
+        elif kind == "control_response":
+            response = message.get("response") or {}
+            if isinstance(response, dict) and response.get("subtype") == "error":
+                emit("system", f"Claude Code refused a control request: {_short(response.get('error'))}", None)
+        elif kind == "system":
+            self._on_system(message)
         elif kind == "assistant":
             content = (message.get("message") or {}).get("content") or []
             for block in content if isinstance(content, list) else []:
@@ -99,8 +123,6 @@ class ClaudeExecution(ChildExecution):
                 elif block.get("type") == "tool_use":
                     name = str(block.get("name"))
                     emit("tool_use", f"{name} {_short(block.get('input'))}", {"name": name, "id": block.get("id")})
-                    if name == "AskUserQuestion":
-                        self._asked = _question_from_tool(block.get("input"))
         elif kind == "user":
             content = (message.get("message") or {}).get("content") or []
             for block in content if isinstance(content, list) else []:
@@ -113,6 +135,42 @@ class ClaudeExecution(ChildExecution):
         else:
             emit("stdout", _short(message, 1000), None)
 
+    def _on_control(self, message: dict[str, Any]) -> None:
+        request = tool_request(message)
+        if request is None:  # hooks and MCP servers are not registered, so not expected: say no
+            request_id = str(message.get("request_id") or "")
+            subtype = (message.get("request") or {}).get("subtype") if isinstance(message.get("request"), dict) else None
+            self._write(control_error(request_id, f"pmdesk does not handle {subtype!r} requests"))
+            return
+        self._pending[request.request_id] = request
+        self._turns.put_nowait(Outcome(TaskState.AWAITING_RESPONSE, request=request,
+                                       agent_session_id=self._session_id, agent_version=self._version))
+
+    def _on_system(self, message: dict[str, Any]) -> None:
+        subtype = message.get("subtype")
+        if subtype == "init":
+            version = message.get("claude_code_version")
+            text = f"claude session {message.get('session_id')} · model {message.get('model')}"
+            if isinstance(version, str) and version != self._version:
+                self._version = version
+                text += f" · Claude Code {version}"
+                warning = too_old(version)
+                if warning:
+                    self._ctx.emit("system", warning, {"subtype": "version"})
+            self._ctx.emit("system", text, {"subtype": "init", "sessionId": message.get("session_id"),
+                                            "model": message.get("model"), "version": version,
+                                            "permissionMode": message.get("permissionMode")})
+        elif subtype == "status":
+            if message.get("permissionMode"):
+                self._ctx.emit("system", f"permission mode: {message['permissionMode']}", {"subtype": "status"})
+        else:
+            self._ctx.emit("system", _short(subtype or message), None)
+
+    def _write(self, data: bytes) -> None:
+        if self._proc.stdin is None or self._proc.stdin.is_closing() or self._proc.returncode is not None:
+            raise ExecutorError("the Claude Code process has ended")
+        self._proc.stdin.write(data)
+
     def _turn_outcome(self, result: dict[str, Any]) -> Outcome:
         total = result.get("total_cost_usd")
         cost: float | None = None
@@ -123,24 +181,22 @@ class ClaudeExecution(ChildExecution):
         text = result.get("result") if isinstance(result.get("result"), str) else self._last_text
         self._ctx.emit("result", _short(text or result.get("subtype") or "", 2000),
                        {"subtype": result.get("subtype"), "isError": bool(result.get("is_error")),
-                        "costUsd": total, "numTurns": result.get("num_turns")})
+                        "costUsd": total, "numTurns": result.get("num_turns"),
+                        "terminalReason": result.get("terminal_reason")})
+
         def outcome(status: TaskState, summary: str | None = None, error: str | None = None,
                     question: str | None = None) -> Outcome:
             return Outcome(status, summary=summary, error=error, question=question, usage=usage,
-                           cost_usd=cost, agent_session_id=self._session_id)
+                           cost_usd=cost, agent_session_id=self._session_id, agent_version=self._version)
 
+        self._pending.clear()  # a turn's end settles whatever it asked
+        if self._interrupted and str(result.get("terminal_reason", "")).startswith("aborted"):
+            self._interrupted = False
+            return outcome(TaskState.AWAITING_RESPONSE, summary=self._last_text,
+                           question="You interrupted the agent. Tell it what to do next.")
+        self._interrupted = False
         if result.get("is_error") or str(result.get("subtype", "success")).startswith("error"):
             return outcome(TaskState.ERROR, error=f"Claude Code reported an error: {text or result.get('subtype')}")
-        denials = result.get("permission_denials") or []
-        question = self._asked
-        if not question and denials:
-            names = ", ".join(sorted({str(d.get("tool_name")) for d in denials if isinstance(d, dict)}))
-            question = f"Claude asked for permission to use: {names}. Allow it, or say what to do instead?"
-        if not question and looks_like_question(text):
-            question = text
-        self._asked = None
-        if question:
-            return outcome(TaskState.AWAITING_RESPONSE, question=question, summary=text)
         return outcome(TaskState.COMPLETE, summary=text)
 
     async def next_outcome(self) -> Outcome:
@@ -149,10 +205,13 @@ class ClaudeExecution(ChildExecution):
             code = self._proc.returncode
             if self._cancelled:
                 return Outcome(TaskState.CANCELLED, exit_code=code, error="cancelled by the user",
-                               agent_session_id=self._session_id)
+                               agent_session_id=self._session_id, agent_version=self._version)
             tail = "\n".join(self._stderr_tail[-5:])
             return Outcome(TaskState.ERROR, exit_code=code, agent_session_id=self._session_id,
+                           agent_version=self._version,
                            error=f"Claude Code exited with code {code} before finishing" + (f":\n{tail}" if tail else ""))
+        if isinstance(item, Outcome):
+            return item
         assert isinstance(item, dict)
         outcome = self._turn_outcome(item)
         if outcome.status != TaskState.AWAITING_RESPONSE:
@@ -173,26 +232,34 @@ class ClaudeExecution(ChildExecution):
             await end_process_group(self._proc)
 
     async def send(self, text: str) -> None:
-        if self._proc.stdin is None or self._proc.returncode is not None:
-            raise ExecutorError("the Claude Code process has ended")
-        self._proc.stdin.write(user_message(text))
-        await self._proc.stdin.drain()
+        self._write(user_message(text))
+        await self._drain()
+
+    async def decide(self, request_id: str, verdict: Verdict) -> None:
+        request = self._pending.pop(request_id, None)
+        if request is None:
+            raise ExecutorError("the agent no longer waits for that request (it withdrew it, or its turn ended)")
+        self._write(permission_answer(request, verdict))
+        await self._drain()
+
+    async def interrupt(self) -> None:
+        self._sent += 1
+        self._interrupted = True
+        self._write(control_request(f"req_{self._sent}_pmdesk", "interrupt"))
+        await self._drain()
+
+    async def _drain(self) -> None:
+        assert self._proc.stdin is not None
+        try:
+            await self._proc.stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise ExecutorError(f"the Claude Code process has ended ({exc})") from None
 
     async def cancel(self) -> None:
         self._cancelled = True
         await end_process_group(self._proc)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._reader), 5)
-
-
-def _question_from_tool(value: Any) -> str:
-    if isinstance(value, dict):
-        if isinstance(value.get("question"), str):
-            return str(value["question"])
-        questions = value.get("questions")
-        if isinstance(questions, list) and questions and isinstance(questions[0], dict):
-            return str(questions[0].get("question") or questions[0])
-    return _short(value)
 
 
 class ClaudeCodeExecutor:
@@ -203,19 +270,31 @@ class ClaudeCodeExecutor:
         self.extra_args = extra_args or []
 
     def argv(self, ctx: RunContext, resume: str | None) -> list[str]:
-        argv = [self.binary, "-p", "--verbose", "--output-format", "stream-json", "--input-format", "stream-json"]
+        argv = [self.binary, "-p", "--verbose", "--output-format", "stream-json", "--input-format", "stream-json",
+                "--permission-prompt-tool", "stdio", "--permission-mode", str(ctx.options.get("claude_mode") or "default")]
+        if ctx.options.get("allow_rules"):
+            argv += ["--allowedTools", *ctx.options["allow_rules"]]
+        if ctx.options.get("deny_rules"):
+            argv += ["--disallowedTools", *ctx.options["deny_rules"]]
         if ctx.model:
             argv += ["--model", ctx.model]
         if resume:
             argv += ["--resume", resume]
         if ctx.options.get("claude_sandbox"):
-            argv += ["--settings", json.dumps(sandbox_settings(bool(ctx.options.get("allow_unsandboxed_commands"))))]
+            asks = ctx.options.get("claude_mode", "default") in ("default", "plan")
+            argv += ["--settings", json.dumps(sandbox_settings(bool(ctx.options.get("allow_unsandboxed_commands")),
+                                                               asks))]
         return argv + self.extra_args
 
     async def _launch(self, ctx: RunContext, first_message: str, resume: str | None) -> ClaudeExecution:
         argv = self.argv(ctx, resume)
+        env = ctx.env
+        if ctx.options.get("claude_mode") == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
+            # As root the CLI refuses bypass unless told it is sandboxed: a bypass run is (its own worktree,
+            # in its own PID namespace), which is the only place pmdesk offers it.
+            env = {**(env if env is not None else os.environ), "IS_SANDBOX": "1"}
         try:
-            child = await spawn(argv, str(ctx.workdir), env=ctx.env, stdin=True)
+            child = await spawn(argv, str(ctx.workdir), env=env, stdin=True)
         except FileNotFoundError:
             raise ExecutorError(f"Claude Code CLI not found at {self.binary}") from None
         except OSError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pmdesk.executors.base import RunContext
+from pmdesk.executors.base import RunContext, Uncontrolled
 from pmdesk.executors.lines import Lines
 from pmdesk.executors.process_tree import contain
 
@@ -288,7 +288,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class ChildExecution:
+class ChildExecution(Uncontrolled):
     """What an execution backed by one child process shares: the child, its pid, whether it lives."""
 
     def __init__(self, child: Child, ctx: RunContext) -> None:

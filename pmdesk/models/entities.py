@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from pmdesk.models.enums import ActivityType, ExecutorKind, PlanStatus, TaskState
+from pmdesk.models.enums import ActivityType, ExecutorKind, PermissionMode, PlanStatus, RequestKind, TaskState
 from pmdesk.models.ids import validate_id
 
 
@@ -208,6 +208,36 @@ class Clarification(Model):
     responded_at: str | None = None
 
 
+class ToolRequest(Model):
+    """What a waiting agent asked for, kept on its run until the user decides (or the agent
+    withdraws it): a tool to allow, a question to answer, a plan to approve."""
+
+    request_id: str  # the agent's own id for it (Claude Code's UUID); answers name it
+    kind: RequestKind = RequestKind.PERMISSION
+    tool_name: str
+    tool_use_id: str | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None  # the agent's one-line account of it
+    suggested_rule: str | None = None  # what "allow always" would add, e.g. "Bash(npm test:*)"
+    preview: str | None = None  # exactly what would happen: the command, the diff, the plan
+    asked_at: str = Field(default_factory=utc_now)
+
+
+class Decision(Model):
+    """The user's answer to a ToolRequest, as recorded on the run."""
+
+    request_id: str
+    tool_name: str
+    allow: bool
+    message: str | None = None  # told to the agent (a denial's reason, feedback on a plan)
+    always: str | None = None  # "run" | "project": the rule below is kept from now on
+    rule: str | None = None
+    answers: dict[str, str] | None = None  # a question's answers, by question text
+    accept_edits: bool = False  # a plan approved "and accept edits from now on"
+    by_rule: str | None = None  # decided by this kept rule, without asking
+    decided_at: str = Field(default_factory=utc_now)
+
+
 class Run(Worktree):
     """One agent working on one prompt in a project directory (or a worktree of it)."""
 
@@ -238,6 +268,11 @@ class Run(Worktree):
     cost_usd: float | None = None  # None means unknown, never silently 0
     event_count: int = 0
     merge_from: list[str] | None = None  # the branches its worktree starts from (a plan task's dependencies)
+    pending_request: ToolRequest | None = None  # a tool, question or plan the agent waits on, mid-turn
+    decisions: list[Decision] = Field(default_factory=list)
+    allow_rules: list[str] = Field(default_factory=list)  # "allow always" for this run
+    granted: list[ToolRequest] = Field(default_factory=list)  # allowed after its process died: allowed on re-ask
+    agent_version: str | None = None  # e.g. Claude Code's version, from its init line
 
     _v_run = field_validator("run_id")(_id_validator("run"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
@@ -321,6 +356,10 @@ class ProjectSettings(Model):
     claude_sandbox: bool = True  # claude_code runs with Claude Code's own Bash sandbox (bubblewrap + socat)
     worktree_setup: list[str] = Field(default_factory=list)  # command lines run in each new worktree
     worktree_copy: list[str] = Field(default_factory=list)  # untracked paths copied in (copy-on-write)
+    permission_mode: PermissionMode = PermissionMode.ASK
+    allow_rules: list[str] = Field(default_factory=list)  # e.g. "Read", "Bash(npm test:*)"
+    deny_rules: list[str] = Field(default_factory=list)
+    bypass_confirmed: bool = False  # the user confirmed once that bypass may be used here
 
 
 class Project(Model):

@@ -55,6 +55,11 @@ class ActivityType(StrEnum):
     RUN_FAILED = "run_failed"
     RUN_CANCELLED = "run_cancelled"
     RUN_INTERRUPTED = "run_interrupted"
+    RUN_PERMISSION_ASKED = "run_permission_asked"
+    RUN_PERMISSION_DECIDED = "run_permission_decided"
+    RUN_STOPPED = "run_stopped"  # the user interrupted the agent's turn; the run waits for a message
+    RUN_MESSAGED = "run_messaged"  # a message sent to an agent while it works
+    PERMISSION_MODE_CHANGED = "permission_mode_changed"
     PACKET_CREATED = "packet_created"
     PROJECT_ADDED = "project_added"
 
@@ -74,3 +79,20 @@ class ProjectStatus(StrEnum):
     RUNNING = "running"
     IDLE = "idle"
     MISSING = "missing"
+
+
+class PermissionMode(StrEnum):
+    """How much an agent may do without asking: the project's default, or a run's own."""
+
+    ASK = "ask"  # every tool that changes something asks
+    ACCEPT_EDITS = "accept_edits"  # file edits run; commands still ask
+    PLAN = "plan"  # the agent plans first; the user approves the plan
+    BYPASS = "bypass"  # nothing asks (only in an isolated worktree, confirmed once per project)
+
+
+class RequestKind(StrEnum):
+    """What a waiting agent asked for through its protocol."""
+
+    PERMISSION = "permission"  # may this tool run with this input?
+    QUESTION = "question"  # AskUserQuestion: choices and a free answer
+    PLAN_APPROVAL = "plan_approval"  # ExitPlanMode: is this plan good to carry out?

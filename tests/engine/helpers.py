@@ -25,6 +25,14 @@ def add_project(engine: Engine, path: Path, name: str | None = None) -> Project:
     return engine.add_project(str(path), name)
 
 
+def allow_tools(engine: Engine, project: Project, *rules: str) -> Project:
+    """Keep allow rules in the project (default: every tool that would ask), as Settings does."""
+    project = engine.project_settings(project)
+    project.settings.allow_rules = list(rules or ("Write", "Edit", "Bash"))
+    engine.save_project(project)
+    return project
+
+
 async def run_to_pause(engine: Engine, project: Project, prompt: str, **kw: Any) -> Run:
     run = engine.runs.create(project, prompt, **kw)
     await engine.runs.start(project, run.run_id)

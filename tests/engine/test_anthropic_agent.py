@@ -10,7 +10,7 @@ import pytest
 
 from pmdesk.engine.engine import Engine
 from pmdesk.models import ExecutorKind, TaskState
-from tests.engine.helpers import add_project, events, run_to_pause
+from tests.engine.helpers import add_project, allow_tools, events, run_to_pause
 from tests.fakes.fake_anthropic import Delay, FakeAnthropic, Status, error_body, text_reply, tool_use
 
 AGENT = ExecutorKind.ANTHROPIC_AGENT
@@ -26,6 +26,7 @@ async def test_the_tools_change_the_project_and_usage_is_counted(
     engine: Engine, tmp_path: Path, fake_api: FakeAnthropic
 ) -> None:
     project = add_project(engine, tmp_path / "p")
+    allow_tools(engine, project)  # these tests are about the tools, not about asking
     (tmp_path / "p" / "notes.txt").write_text("alpha\nbeta\n")
     fake_api.queue(
         tool_use("list_dir", {"path": "."}),
@@ -69,6 +70,7 @@ async def test_escapes_are_refused_as_tool_errors(engine: Engine, tmp_path: Path
     outside = tmp_path / "outside.txt"
     outside.write_text("secret")
     project = add_project(engine, tmp_path / "p")
+    allow_tools(engine, project)  # these tests are about the tools, not about asking
     (tmp_path / "p" / "link").symlink_to(tmp_path)  # a symlink that points out of the project
     (tmp_path / "p" / "outlink.txt").symlink_to(outside)
     fake_api.queue(tool_use(attempt["name"], attempt["input"]), text_reply("ok"))
@@ -118,17 +120,14 @@ async def test_an_answer_after_a_restart_continues_the_persisted_conversation(
     assert oct(os.stat(conversation).st_mode & 0o777) == "0o600"
 
 
-async def test_a_turn_ending_on_a_question_waits_for_an_answer(
+async def test_a_turn_ending_on_a_question_mark_completes(
     engine: Engine, tmp_path: Path, fake_api: FakeAnthropic
 ) -> None:
+    """Waiting comes from the protocol (ask_user, a permission), never from how the text ends."""
     project = add_project(engine, tmp_path / "p")
-    fake_api.queue(text_reply("Should I delete the old migrations?"), text_reply("Kept them."))
+    fake_api.queue(text_reply("Done. Should I also delete the old migrations?"))
     run = await run_to_pause(engine, project, "clean", executor=AGENT)
-    assert run.status == TaskState.AWAITING_RESPONSE
-    await engine.runs.respond(project, run.run_id, "no, keep them")
-    await engine.runs.wait(run.run_id)
-    assert engine.store(project).get_run(run.run_id).status == TaskState.COMPLETE
-    assert fake_api.requests[1]["messages"][-1] == {"role": "user", "content": "no, keep them"}
+    assert run.status == TaskState.COMPLETE and run.summary == "Done. Should I also delete the old migrations?"
 
 
 @pytest.mark.parametrize(("reply", "message"), [
@@ -166,6 +165,7 @@ async def test_run_command_has_a_timeout_and_an_output_cap(
     engine: Engine, tmp_path: Path, fake_api: FakeAnthropic
 ) -> None:
     project = add_project(engine, tmp_path / "p")
+    allow_tools(engine, project)  # these tests are about the tools, not about asking
     fake_api.queue(
         tool_use("run_command", {"command": "sleep 30", "timeout": 1}),
         tool_use("run_command", {"command": "python3 -c \"print('x' * 200000)\""}),
@@ -188,6 +188,7 @@ async def test_odd_tool_inputs_never_leave_a_run_without_an_outcome(engine: Engi
                                                                      fake_api: FakeAnthropic) -> None:
     """A lone surrogate, a FIFO, a binary file, a 2 GB file: tool errors, and the run completes."""
     project = add_project(engine, tmp_path / "p")
+    allow_tools(engine, project)  # these tests are about the tools, not about asking
     root = tmp_path / "p"
     os.mkfifo(root / "pipe")
     (root / "blob.bin").write_bytes(b"\x00\xff" * 64)

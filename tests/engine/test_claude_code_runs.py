@@ -76,7 +76,9 @@ async def test_an_answer_after_a_restart_resumes_the_session(tmp_path: Path, fak
     await second.runs.wait(run.run_id)
     done = second.store(project).get_run(run.run_id)
     assert done.status == TaskState.COMPLETE
-    assert done.summary == "Finished after the answer: SQLite"
+    # the resumed session lost the question's tool call: the answer is told in words
+    assert done.summary and done.summary.startswith("Finished after the answer:")
+    assert "The user answered: SQLite" in done.summary
     starts = [e for e in fake_log(fake_claude) if e["kind"] == "start"]
     assert starts[-1]["resume"] == run.agent_session_id
     await second.shutdown()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.runs import RunError
+from pmdesk.errors import WrongStateError
 from pmdesk.models import ExecutorKind, PlanStatus, TaskState
 from tests.conftest import run_cli
 from tests.engine.helpers import add_project, alive, events, fake_log, run_to_pause, start_hanging_cli_run
@@ -25,8 +25,8 @@ async def test_of_two_racing_answers_one_is_taken_and_only_it_is_logged(engine: 
     assert run.status == TaskState.AWAITING_RESPONSE
     results = await asyncio.gather(engine.answer(project, run.run_id, "SQLite"),
                                    engine.answer(project, run.run_id, "Postgres"), return_exceptions=True)
-    refused = [r for r in results if isinstance(r, RunError)]
-    assert len(refused) == 1 and "another answer came first" in str(refused[0])
+    refused = [r for r in results if isinstance(r, WrongStateError)]
+    assert len(refused) == 1 and "came first" in str(refused[0]), results
     await engine.runs.wait(run.run_id)
     answers = [e.text for e in events(engine, project, run.run_id) if e.kind == "answer"]
     assert answers == ["SQLite"]

@@ -2,8 +2,9 @@
 """A stand-in for the Claude Code CLI that speaks its stream-json protocol.
 
 Behaviour is chosen by markers in the prompt, so a plan's tasks can each pick one:
-  [ask]           end the turn on a question (AWAITING_RESPONSE); the next user turn answers it
-  [askuser-tool]  ask through the AskUserQuestion tool
+  [ask]           ask a question through AskUserQuestion on the control protocol and wait for the answer
+                  in the same turn ([askuser-tool] is the same)
+  [need-write P]  ask permission to Write P; allowed, write it; denied, say the denial's message
   [error]         an error result, exit 1
   [crash]         die with exit 3 and a stderr line, no result
   [hang]          never answer (and start a child that also hangs)
@@ -64,13 +65,45 @@ def result(text, is_error=False, cost=0.0125):
          "usage": {"input_tokens": 100, "output_tokens": 20}})
 
 
-def read_turn():
-    line = sys.stdin.readline()
-    if not line:
-        return None
-    message = json.loads(line)
+def text_of(message):
     content = message["message"]["content"]
     return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+
+
+def read_turn():
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        message = json.loads(line)
+        if message.get("type") == "user":
+            return text_of(message)
+        if message.get("type") == "control_request":  # an interrupt while idle
+            out({"type": "control_response", "response": {"subtype": "success", "request_id": message["request_id"]}})
+
+
+def ask(tool, payload, n=[0]):
+    """A can_use_tool request; the client's answer (its response dict), or None if it interrupted."""
+    n[0] += 1
+    request_id = f"fake-req-{n[0]}"
+    out({"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
+        {"type": "tool_use", "id": f"toolu_{n[0]}", "name": tool, "input": payload}]}})
+    out({"type": "control_request", "request_id": request_id, "request": {
+        "subtype": "can_use_tool", "tool_name": tool, "input": payload, "tool_use_id": f"toolu_{n[0]}"}})
+    log("asked", tool=tool)
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return {"behavior": "deny", "message": "Tool permission stream closed before response received"}
+        message = json.loads(line)
+        if message.get("type") == "control_response" and message["response"].get("request_id") == request_id:
+            return message["response"].get("response") or {}
+        if message.get("type") == "control_request" and message["request"].get("subtype") == "interrupt":
+            out({"type": "control_response", "response": {"subtype": "success", "request_id": message["request_id"]}})
+            out({"type": "control_cancel_request", "request_id": request_id})
+            out({"type": "result", "subtype": "error_during_execution", "is_error": True, "session_id": session,
+                 "terminal_reason": "aborted_tools", "total_cost_usd": 0.0125, "usage": {}})
+            return None
 
 
 out({"type": "system", "subtype": "init", "session_id": session, "model": "claude-fake", "tools": ["Read"],
@@ -120,14 +153,42 @@ if "[error]" in prompt:
     result("API Error: something went wrong", is_error=True)
     log("end", prompt=prompt)
     sys.exit(1)
-if "[askuser-tool]" in prompt:
-    out({"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
-        {"type": "tool_use", "id": "toolu_q", "name": "AskUserQuestion",
-         "input": {"questions": [{"question": "Which port should the server use?"}]}}]}})
-    result("Waiting for the user.")
-elif "[ask]" in prompt:
-    assistant("I found two options. Which database should I use, SQLite or Postgres?")
-    result("I found two options. Which database should I use, SQLite or Postgres?")
+need = re.search(r"\[need-write ([^\]\s]+)\]", prompt)
+if need:
+    answer = ask("Write", {"file_path": need.group(1), "content": "written after approval\n"})
+    if answer is None:
+        told = read_turn()
+        assistant(f"Stopped; now: {told}")
+        result(f"Finished with {told}.")
+    elif answer.get("behavior") == "allow":
+        with open(need.group(1), "w") as handle:
+            handle.write((answer.get("updatedInput") or {}).get("content", "written after approval\n"))
+        assistant(f"Wrote {need.group(1)}.")
+        result(f"Wrote {need.group(1)}.")
+    else:
+        assistant(f"Not written: {answer.get('message')}")
+        result(f"Not written: {answer.get('message')}")
+    log("end", prompt=prompt)
+    sys.stdin.read()
+    sys.exit(0)
+if "[askuser-tool]" in prompt or "[ask]" in prompt:
+    question = ("Which port should the server use?" if "[askuser-tool]" in prompt
+                else "I found two options. Which database should I use, SQLite or Postgres?")
+    payload = {"questions": [{"question": question, "header": "Choice", "multiSelect": False, "options": [
+        {"label": "SQLite", "description": "a file"}, {"label": "Postgres", "description": "a server"}]}]}
+    reply = ask("AskUserQuestion", payload)
+    if reply is None:
+        answer = read_turn()
+    else:
+        answers = (reply.get("updatedInput") or {}).get("answers") or {}
+        answer = answers.get(question) or (reply.get("updatedInput") or {}).get("response") or reply.get("message")
+    if answer is None:
+        sys.exit(0)
+    assistant(f"Using {answer}.")
+    result(f"Finished with {answer}.")
+    log("end", prompt=prompt, answer=answer)
+    sys.stdin.read()
+    sys.exit(0)
 else:
     assistant(f"Done: {prompt}")
     result(f"Done: {prompt}")
@@ -135,10 +196,4 @@ else:
     sys.stdin.read()
     sys.exit(0)
 
-answer = read_turn()
-if answer is None:
-    sys.exit(0)
-assistant(f"Using {answer}.")
-result(f"Finished with {answer}.")
-log("end", prompt=prompt, answer=answer)
-sys.stdin.read()
+
