@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from pmdesk.cli.output import event_line, print_json, print_run_end, run_exit
+from pmdesk.cli.output import event_line, print_json, print_run_end, print_waiting, run_exit
 from pmdesk.engine.notifications import Change, EventsAppended
 from pmdesk.engine.signals import on_stop_signals
 from pmdesk.models import Project, Run
@@ -60,8 +60,10 @@ async def detach(engine: Engine) -> None:
 
 
 async def in_foreground(engine: Engine, project: Project, run_id: str, as_json: bool,
-                        begin: Callable[[], Awaitable[Run]]) -> int:
-    """Start or continue a run, print its output until it ends or waits; Ctrl-C cancels it."""
+                        begin: Callable[[], Awaitable[Run]], hold: bool = False) -> int:
+    """Start or continue a run, print its output until it ends or waits; Ctrl-C cancels it.
+    With ``hold``, a request mid-turn keeps the agent waiting here for a decision made elsewhere
+    (``pmdesk approve``, the window, the API), which it carries out in the same turn."""
     unsubscribe = print_output(engine, {run_id}, as_json)
     try:
         await begin()
@@ -70,8 +72,12 @@ async def in_foreground(engine: Engine, project: Project, run_id: str, as_json: 
             await engine.runs.cancel(project, run_id)
 
         async def follow() -> int:
-            await engine.follow_run(project, run_id)
-            return 0
+            while True:
+                run = await engine.follow_run(project, run_id)
+                if not (hold and run.pending_request is not None and run_id in engine.runs.live):
+                    return 0
+                print_waiting(run)
+                await engine.runs.until_decided(run_id)
 
         await with_interrupt(follow(), interrupt)
     finally:

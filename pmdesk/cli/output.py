@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from pmdesk.cli.errors import EXIT_FAILED, EXIT_OK
-from pmdesk.models import Plan, PlanStatus, Run, TaskState, Worktree, cost_text, jsonable, short
+from pmdesk.models import Plan, PlanStatus, RequestKind, Run, TaskState, Worktree, cost_text, jsonable, short
 
 # How each kind of event starts its line in a followed log.
 KIND_PREFIX = {"stderr": "! ", "system": "· ", "assistant": "» ", "tool_use": "→ ", "tool_result": "← ",
@@ -29,8 +29,29 @@ def event_line(kind: str, text: str) -> str:
     return KIND_PREFIX.get(kind, "") + text
 
 
+def print_waiting(run: Run) -> None:
+    """What a run waits on, and the commands that decide it."""
+    request = run.pending_request
+    assert request is not None
+    what = run.pending_question.question if run.pending_question else request.tool_name
+    print(f"\nrun {run.run_id} NEEDS RESPONSE: {what}", file=sys.stderr)
+    if request.preview:
+        print("  " + short(request.preview, 1200).replace("\n", "\n  "), file=sys.stderr)
+    if request.kind == RequestKind.QUESTION:
+        print(f"answer with: pmdesk approve {run.run_id} --answer 'QUESTION=LABEL' | --text '...'   "
+              f"(pmdesk pending {run.run_id} lists the options)", file=sys.stderr)
+    elif request.kind == RequestKind.PLAN_APPROVAL:
+        print(f"approve with: pmdesk approve {run.run_id} [--accept-edits]; keep planning with: "
+              f"pmdesk deny {run.run_id} FEEDBACK", file=sys.stderr)
+    else:
+        print(f"allow with: pmdesk approve {run.run_id} [--always run|project]   deny with: "
+              f"pmdesk deny {run.run_id} [MESSAGE]   stop the turn: pmdesk interrupt {run.run_id}", file=sys.stderr)
+
+
 def print_run_end(run: Run) -> None:
-    if run.status == TaskState.AWAITING_RESPONSE and run.pending_question:
+    if run.status == TaskState.AWAITING_RESPONSE and run.pending_request is not None:
+        print_waiting(run)
+    elif run.status == TaskState.AWAITING_RESPONSE and run.pending_question:
         print(f"\nrun {run.run_id} NEEDS RESPONSE: {run.pending_question.question}\n"
               f"answer with: pmdesk respond {run.run_id} \"...\"", file=sys.stderr)
     else:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import pmdesk
-from pmdesk.cli import plans, projects, runs, serve, worktrees
+from pmdesk.cli import decisions, plans, projects, runs, serve, worktrees
 from pmdesk.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
 from pmdesk.errors import PmdeskError
 from pmdesk.store.scrub import scrub
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "e.g. 'npm ci' (repeat; '' clears)")
     st.add_argument("--copy", action="append", help="an untracked file or folder copied into each new worktree, "
                                                     "e.g. .env or node_modules (repeat; '' clears)")
+    st.add_argument("--permission-mode", help="what new runs may do unasked: ask | accept_edits | plan | bypass")
+    st.add_argument("--confirm-bypass", action="store_true", help="confirm once that bypass may be used here "
+                                                                  "(runs in isolated worktrees only; recorded)")
+    st.add_argument("--allow", action="append", help="a tool or pattern allowed unasked, e.g. 'Bash(npm test:*)' "
+                                                    "(repeat; '' clears)")
+    st.add_argument("--deny", action="append", help="a tool or pattern always denied (repeat; '' clears)")
     psub.add_parser("git-init", parents=[js], help="make the folder a git repository with a first commit "
                                                    "(isolation needs one)").add_argument("project")
     p.set_defaults(func=projects.cmd_project)
@@ -64,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("prompt")
     r.add_argument("--model")
     r.add_argument("--worktree", action="store_true", help="work in a new git worktree of its own, not the folder")
+    r.add_argument("--permission-mode", help="ask (default) | accept_edits | plan | bypass (a worktree only)")
+    r.add_argument("--hold", action="store_true", help="when the agent asks, keep it waiting for a decision made "
+                                                       "elsewhere (pmdesk approve, the window, the API)")
     r.set_defaults(func=runs.cmd_run)
 
     r = sub.add_parser("runs", parents=[js], help="list a project's runs")
@@ -80,6 +89,31 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run")
     r.add_argument("text")
     r.set_defaults(func=runs.cmd_respond)
+
+    r = sub.add_parser("approve", parents=[js], help="allow the tool, answer the question or approve the plan a run "
+                                                    "waits on (in the same turn)")
+    r.add_argument("run")
+    r.add_argument("--always", choices=["run", "project"], help="keep allowing this tool or command pattern")
+    r.add_argument("--rule", help="the pattern to keep (default: the one suggested, e.g. 'Bash(npm test:*)')")
+    r.add_argument("--answer", action="append", metavar="QUESTION=LABEL", help="a question's answer (repeat)")
+    r.add_argument("--text", help="a free answer to the question")
+    r.add_argument("--accept-edits", action="store_true", help="approve the plan and accept edits from now on")
+    r.add_argument("--no-follow", action="store_true", help="return at once instead of following the run")
+    r.set_defaults(func=decisions.cmd_approve)
+
+    r = sub.add_parser("deny", parents=[js], help="deny what a run waits on; the message is told to the agent")
+    r.add_argument("run")
+    r.add_argument("message", nargs="*")
+    r.add_argument("--no-follow", action="store_true", help="return at once instead of following the run")
+    r.set_defaults(func=decisions.cmd_deny)
+
+    r = sub.add_parser("pending", parents=[js], help="what a run waits on: the command, the diff, the options")
+    r.add_argument("run")
+    r.set_defaults(func=decisions.cmd_pending)
+
+    r = sub.add_parser("interrupt", parents=[js], help="stop the agent's turn; the run waits for your next message")
+    r.add_argument("run")
+    r.set_defaults(func=decisions.cmd_interrupt)
 
     r = sub.add_parser("cancel", parents=[js], help="cancel a run or a plan")
     r.add_argument("target", metavar="RUN|PLAN")

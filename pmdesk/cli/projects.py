@@ -55,6 +55,8 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  settings: concurrency {s.concurrency}, model {s.default_model or '(app default)'}, "
           f"executor {s.default_executor.value if s.default_executor else '(auto)'}, "
           f"gates {s.gates or '(from package.json)'}")
+    print(f"  permissions: {s.permission_mode.value}; allow {s.allow_rules or '—'}; deny {s.deny_rules or '—'}"
+          + ("; bypass confirmed" if s.bypass_confirmed else ""))
     if s.worktree_setup or s.worktree_copy:
         print(f"  worktree set-up: {s.worktree_setup or '—'}; copied in: {s.worktree_copy or '—'}")
     if ov.problems:
@@ -95,6 +97,8 @@ def _set(args: argparse.Namespace) -> int:
         s.worktree_copy = [c for c in args.copy if c.strip()]
     project.settings = s
     engine.save_project(project)
+    if args.permission_mode is not None or args.allow is not None or args.deny is not None or args.confirm_bypass:
+        project = engine.set_permissions(project, args.permission_mode, args.allow, args.deny, args.confirm_bypass)
     print_json(project) if args.json else print(f"saved settings of {project.name}")
     return EXIT_OK
 

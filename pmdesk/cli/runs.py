@@ -11,6 +11,7 @@ from pmdesk.cli.follow import in_foreground
 from pmdesk.cli.output import event_line, print_json, table
 from pmdesk.cli.session import open_engine, project_of
 from pmdesk.engine.inspect import packet_markdown
+from pmdesk.engine.permissions import parse_mode
 from pmdesk.models import ExecutorKind, cost_text, duration_ms, short
 
 
@@ -21,12 +22,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine.recover()
+        mode = parse_mode(args.permission_mode) if args.permission_mode else None
         run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command,
-                                 in_worktree=args.worktree)
+                                 in_worktree=args.worktree, permission_mode=mode)
         if not args.json:
             print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
         return await in_foreground(engine, project, run.run_id, args.json,
-                                   lambda: engine.runs.start(project, run.run_id))
+                                   lambda: engine.runs.start(project, run.run_id), hold=args.hold)
 
     return asyncio.run(main())
 

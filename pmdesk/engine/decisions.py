@@ -24,6 +24,7 @@ from pmdesk.engine.permissions import (
 )
 from pmdesk.errors import BadInputError, WrongStateError
 from pmdesk.executors.base import ExecutorError, Outcome, Verdict
+from pmdesk.executors.process import pid_alive
 from pmdesk.models import (
     ActivityType,
     Clarification,
@@ -46,6 +47,10 @@ ALWAYS = ("run", "project")
 
 class NoRequestError(WrongStateError):
     """The run does not wait for a decision (any more)."""
+
+
+class NotHeldHereError(WrongStateError):
+    """The run's agent is not followed by this process (another may hold it)."""
 
 
 class Decisions:
@@ -220,9 +225,11 @@ class Decisions:
         if run.status not in (TaskState.RUNNING, TaskState.AWAITING_RESPONSE):
             raise WrongStateError(f"run {run_id} is {run.status.value}; only a working agent can be interrupted")
         live = self.runs.live.get(run_id)
+        if live is None and run.owner_pid not in (None, os.getpid()) and pid_alive(run.owner_pid or 0):
+            raise NotHeldHereError(f"run {run_id} is held by pmdesk pid {run.owner_pid}")
         if live is None or live.execution is None or not live.execution.alive:
             if run.pending_request is None:
-                raise WrongStateError(f"run {run_id} is not working in this process; nothing to interrupt")
+                raise NotHeldHereError(f"run {run_id} is not working in this process; nothing to interrupt")
 
             def drop(r: Run) -> None:  # its process is gone: the request is dropped, the run waits for words
                 r.pending_request = None
@@ -241,7 +248,7 @@ class Decisions:
         """A message to an agent at work: it reaches the running turn where the agent allows it."""
         live = self.runs.live.get(run_id)
         if live is None or live.execution is None or not live.execution.alive:
-            raise WrongStateError(f"run {run_id} is working in another process; send the message there")
+            raise NotHeldHereError(f"run {run_id} is not working in this process; nothing to send the message to")
         if not live.execution.steerable:
             raise WrongStateError(f"this agent ({live.executor.name}) cannot take a message while it works; "
                                   "interrupt it or wait until it asks")

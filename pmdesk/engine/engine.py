@@ -7,15 +7,21 @@ service (answer a run *and* continue its plan), recovery and shutdown.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from pmdesk import config
+from pmdesk.engine import inbox
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.decisions import NotHeldHereError
 from pmdesk.engine.inspect import create_packet
 from pmdesk.engine.isolation import Isolation, git_init
 from pmdesk.engine.lazy_imports import load
 from pmdesk.engine.notifications import ChangeBus, ProjectsChanged
 from pmdesk.engine.overview import ProjectOverview, overview
+from pmdesk.engine.permissions import parse_mode, parse_rules
 from pmdesk.engine.plans import PlanService
 from pmdesk.engine.plans.rules import PlanAction, require
 from pmdesk.engine.recovery import recover_runs
@@ -24,10 +30,12 @@ from pmdesk.engine.runs import RunService
 from pmdesk.engine.worktrees.diff import Diff
 from pmdesk.engine.worktrees.git import exclude_state_dir
 from pmdesk.engine.worktrees.inventory import Cleaned
-from pmdesk.errors import PmdeskError
-from pmdesk.models import ActivityType, InspectionPacket, Project, Run, validate_id
+from pmdesk.errors import BadInputError, PmdeskError
+from pmdesk.executors.process import pid_alive
+from pmdesk.models import ActivityType, InspectionPacket, PermissionMode, Project, Run, validate_id
 from pmdesk.store import NotFoundError, StateStore
 from pmdesk.store.atomic import remove_stale_temp_files
+from pmdesk.store.locks import ProjectBusyError
 from pmdesk.store.registry import ProjectRegistry
 
 KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
@@ -40,6 +48,7 @@ class Engine:
         self.isolation = Isolation(self.ctx)
         self.runs = RunService(self.ctx, self.isolation)
         self.plans = PlanService(self.ctx, self.runs, self.isolation)
+        self.runs.on_letter = self._carry_out
 
     # -- what every client reads through the facade ------------------------------------------
 
@@ -91,6 +100,38 @@ class Engine:
         self.registry.update(project)
         self.bus.publish(ProjectsChanged())
 
+    def set_permissions(self, project: Project, mode: str | None = None, allow: list[str] | None = None,
+                        deny: list[str] | None = None, confirm_bypass: bool = False) -> Project:
+        """The project's permission policy for new runs. Bypass needs its one-time confirmation,
+        which is recorded; an invalid mode or rule is refused with what is valid."""
+        project = self.project_settings(project)
+        settings = project.settings.model_copy()
+        changed: list[str] = []
+        if mode is not None:
+            chosen = parse_mode(mode)
+            if chosen == PermissionMode.BYPASS and not (settings.bypass_confirmed or confirm_bypass):
+                raise BadInputError("bypass lets agents run every tool unasked (in their own worktrees only); "
+                                    "confirm it once with --confirm-bypass, or in Settings")
+            if chosen != settings.permission_mode:
+                changed.append(f"mode {settings.permission_mode.value} → {chosen.value}")
+            settings.permission_mode = chosen
+        if confirm_bypass and not settings.bypass_confirmed:
+            settings.bypass_confirmed = True
+            changed.append("bypass confirmed for runs in isolated worktrees")
+        if allow is not None:
+            settings.allow_rules = parse_rules(allow)
+            changed.append(f"allow {settings.allow_rules or '—'}")
+        if deny is not None:
+            settings.deny_rules = parse_rules(deny)
+            changed.append(f"deny {settings.deny_rules or '—'}")
+        project.settings = settings
+        self.save_project(project)
+        if changed:
+            self.ctx.record(project, ActivityType.PERMISSION_MODE_CHANGED, "permissions: " + "; ".join(changed),
+                            data={"mode": settings.permission_mode.value, "allow": settings.allow_rules,
+                                  "deny": settings.deny_rules, "bypassConfirmed": settings.bypass_confirmed})
+        return project
+
     def locate(self, kind: str, item_id: str) -> Project:
         """The registered project whose state directory holds this run, plan or packet."""
         validate_id(item_id, KINDS[kind])
@@ -113,12 +154,47 @@ class Engine:
         return create_packet(self.ctx, project, run_id)
 
     async def answer(self, project: Project, run_id: str, text: str) -> Run:
-        """Answer a run that waits, and let its plan (if any) schedule again: the slot it held
-        frees when the run ends, and a plan no process schedules continues here."""
-        run = await self.runs.respond(project, run_id, text)
-        if run.plan_id:
+        """Answer a run that waits (or message one at work), and let its plan (if any) schedule
+        again: the slot it held frees when the run ends, and a plan no process schedules continues here."""
+        run = await self._here_or_holder(project, run_id, "respond", {"text": text},
+                                         lambda: self.runs.respond(project, run_id, text))
+        if run.plan_id and run.owner_pid in (None, os.getpid()):
             self.plans.continue_plan(project, run.plan_id)
         return run
+
+    async def decide(self, project: Project, run_id: str, allow: bool, **choices: Any) -> Run:
+        """Allow or deny the tool, question or plan the run waits on (see ``Decisions.decide``)."""
+        return await self._here_or_holder(project, run_id, "decide", {"allow": allow, **choices},
+                                          lambda: self.runs.decisions.decide(project, run_id, allow, **choices))
+
+    async def interrupt(self, project: Project, run_id: str) -> Run:
+        return await self._here_or_holder(project, run_id, "interrupt", {},
+                                          lambda: self.runs.decisions.interrupt(project, run_id))
+
+    async def _here_or_holder(self, project: Project, run_id: str, action: inbox.Action, args: dict[str, Any],
+                              here: Callable[[], Awaitable[Run]]) -> Run:
+        """Carried out here; or, when another pmdesk process holds the run (its agent, its pending
+        request), posted to that process, which carries it out in the same turn."""
+        try:
+            return await here()
+        except (ProjectBusyError, NotHeldHereError):
+            run = self.store(project).get_run(run_id)
+            if not run.owner_pid or run.owner_pid == os.getpid() or not pid_alive(run.owner_pid):
+                raise
+            await inbox.post(self.store(project).state_dir, run_id, action, args, f"pmdesk pid {run.owner_pid}")
+            return self.store(project).get_run(run_id)
+
+    async def _carry_out(self, letter: inbox.Letter) -> None:
+        live = self.runs.live.get(letter.run_id)
+        if live is None:
+            raise NotHeldHereError(f"run {letter.run_id} is no longer held by pmdesk pid {os.getpid()}")
+        if letter.action == "decide":
+            args = dict(letter.args)
+            await self.decide(live.project, letter.run_id, bool(args.pop("allow", False)), **args)
+        elif letter.action == "interrupt":
+            await self.interrupt(live.project, letter.run_id)
+        else:
+            await self.answer(live.project, letter.run_id, str(letter.args.get("text") or ""))
 
     async def follow_run(self, project: Project, run_id: str) -> Run:
         """Until the run ends or waits for an answer; a plan task's plan is followed on as long

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
+from pmdesk.engine import inbox
 from pmdesk.engine.context import EngineContext, Lease
 from pmdesk.engine.decisions import Decisions
 from pmdesk.engine.executor_choice import default_kind, executor_for, preload_executor, run_settings
@@ -85,6 +86,8 @@ class RunService:
         self.isolation = isolation
         self.live: dict[str, LiveRun] = {}
         self.decisions = Decisions(self)
+        self.on_letter: inbox.Handler | None = None  # decisions other processes post for runs held here
+        self._postman: asyncio.Task[None] | None = None
 
     # -- creating ------------------------------------------------------------------
 
@@ -154,7 +157,23 @@ class RunService:
         live = LiveRun(project, store, run.run_id, executor, recorder, ctx, self.ctx.owning(project),
                        policy=policy_of(run.settings, run.allow_rules))
         self.live[run.run_id] = live
+        self._serve_letters()
         return live
+
+    def _serve_letters(self) -> None:
+        """While this process holds live runs, it carries out what other processes decide for them."""
+        if self.on_letter is None or (self._postman is not None and not self._postman.done()):
+            return
+        handle = self.on_letter
+
+        async def serve() -> None:
+            while self.live:
+                for state_dir in {live.store.state_dir for live in list(self.live.values())}:
+                    with contextlib.suppress(OSError):
+                        await inbox.deliver(state_dir, handle)
+                await asyncio.sleep(inbox.POLL)
+
+        self._postman = asyncio.ensure_future(serve())
 
     async def start(self, project: Project, run_id: str) -> Run:
         """Launch the run and return once its process is up (or it failed to start)."""
@@ -171,6 +190,7 @@ class RunService:
             live = LiveRun(project, store, run_id, executor, recorder, ctx, lease,
                            policy=policy_of(run.settings, run.allow_rules))
             self.live[run_id] = live
+            self._serve_letters()
             await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
             self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
                             plan_id=run.plan_id, task_id=run.plan_task_id)
@@ -300,6 +320,12 @@ class RunService:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([ended, paused], return_when=asyncio.FIRST_COMPLETED)
             paused.cancel()
+
+    async def until_decided(self, run_id: str) -> None:
+        """While the run waits on a request mid-turn: until it is decided (or withdrawn, or the run ends)."""
+        live = self.live.get(run_id)
+        while live is not None and live.paused.is_set() and live.task is not None and not live.task.done():
+            await asyncio.sleep(0.05)
 
     # -- answering ------------------------------------------------------------------
 

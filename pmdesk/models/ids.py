@@ -16,7 +16,7 @@ _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # accepted on read. Nothing else (no dots, no slashes) can ever reach a path.
 _SUFFIX = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
-PREFIXES = ("plan", "ptask", "run", "pkt", "evt", "act", "sess", "pidx", "verify")
+PREFIXES = ("plan", "ptask", "run", "pkt", "evt", "act", "sess", "pidx", "verify", "letter")
 
 
 class InvalidIdError(PmdeskError, ValueError):
