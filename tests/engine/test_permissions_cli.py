@@ -26,7 +26,8 @@ def add(tmp_path: Path) -> Path:
 
 
 def runs() -> list[dict[str, Any]]:
-    return json.loads(run_cli("runs", "p", "--json").stdout)
+    found: list[dict[str, Any]] = json.loads(run_cli("runs", "p", "--json").stdout)
+    return found
 
 
 def whole(run_id: str) -> Run:

@@ -82,9 +82,13 @@ def read_turn():
             out({"type": "control_response", "response": {"subtype": "success", "request_id": message["request_id"]}})
 
 
-def ask(tool, payload, n=[0]):
+ASKED = [0]
+
+
+def ask(tool, payload):
     """A can_use_tool request; the client's answer (its response dict), or None if it interrupted."""
-    n[0] += 1
+    ASKED[0] += 1
+    n = ASKED
     request_id = f"fake-req-{n[0]}"
     out({"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
         {"type": "tool_use", "id": f"toolu_{n[0]}", "name": tool, "input": payload}]}})
