@@ -15,6 +15,7 @@ from pmdesk.api import schemas
 from pmdesk.api.errors import ApiError
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.overview import ProjectOverview
+from pmdesk.engine.permissions import parse_mode
 from pmdesk.engine.plans import Resolution
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.models import (
@@ -175,8 +176,9 @@ class Api:
     async def create_run(self, request: web.Request) -> web.Response:
         project = self._project(request)
         body = await _body(request, schemas.NewRun)
+        mode = parse_mode(body.permission_mode) if body.permission_mode else None
         run = await self.engine.runs.launch(project, body.prompt, executor=body.executor, model=body.model,
-                                            in_worktree=body.in_worktree)
+                                            in_worktree=body.in_worktree, permission_mode=mode)
         return _json(run, 201)
 
     async def get_run(self, request: web.Request) -> web.Response:
@@ -198,6 +200,28 @@ class Api:
         project, run_id = self._owner("run", "runId", request)
         body = await _body(request, schemas.Answer)
         return _json(await self.engine.answer(project, run_id, body.text))
+
+    async def approve(self, request: web.Request) -> web.Response:
+        project, run_id = self._owner("run", "runId", request)
+        body = await _body(request, schemas.Approve)
+        choices = {k: v for k, v in {"always": body.always, "rule": body.rule, "answers": body.answers,
+                                     "free_text": body.text, "accept_edits": body.accept_edits}.items() if v}
+        return _json(await self.engine.decide(project, run_id, True, **choices))
+
+    async def deny(self, request: web.Request) -> web.Response:
+        project, run_id = self._owner("run", "runId", request)
+        body = await _body(request, schemas.Deny)
+        return _json(await self.engine.decide(project, run_id, False, message=body.message))
+
+    async def interrupt(self, request: web.Request) -> web.Response:
+        project, run_id = self._owner("run", "runId", request)
+        return _json(await self.engine.interrupt(project, run_id))
+
+    async def set_permissions(self, request: web.Request) -> web.Response:
+        project = self._project(request)
+        body = await _body(request, schemas.Permissions)
+        saved = self.engine.set_permissions(project, body.mode, body.allow, body.deny, body.confirm_bypass)
+        return _json(saved.settings)
 
     async def cancel_run(self, request: web.Request) -> web.Response:
         project, run_id = self._owner("run", "runId", request)
@@ -350,6 +374,16 @@ ROUTES: tuple[Route, ...] = (
           answers={200: _PAGE_OF_EVENTS}, query=(_AFTER, _LIMIT)),
     Route("POST", "/api/runs/{runId}/respond", "respondToRun", "Answer a run that needs a response",
           "respond", schemas.Answer, {200: Run}),
+    Route("POST", "/api/runs/{runId}/approve", "approveRun",
+          "Allow the tool, answer the question or approve the plan the run waits on, in the same turn",
+          "approve", schemas.Approve, {200: Run}),
+    Route("POST", "/api/runs/{runId}/deny", "denyRun",
+          "Deny what the run waits on; the message is told to the agent", "deny", schemas.Deny, {200: Run}),
+    Route("POST", "/api/runs/{runId}/interrupt", "interruptRun",
+          "Stop the agent's current turn; the run waits for the next message", "interrupt", answers={200: Run}),
+    Route("PUT", "/api/projects/{projectId}/permissions", "setPermissions",
+          "The project's permission mode and allow/deny rules for new runs", "set_permissions",
+          schemas.Permissions, {200: {"type": "object"}}),
     Route("POST", "/api/runs/{runId}/cancel", "cancelRun", "Cancel a run (its whole process group)",
           "cancel_run", answers={200: Run}),
     Route("POST", "/api/runs/{runId}/inspect", "inspectRun", "Create an inspection packet of a run",

@@ -28,6 +28,27 @@ class NewRun(Body):
         default=None, description="claude_code, anthropic_agent or command (the project's command template)")
     model: str | None = Field(default=None, max_length=200)
     in_worktree: bool = Field(default=False, description="work in a new git worktree of its own")
+    permission_mode: str | None = Field(default=None, max_length=40,
+                                        description="ask | accept_edits | plan | bypass (the project's if absent)")
+
+
+class Approve(Body):
+    always: Literal["run", "project"] | None = Field(default=None, description="keep allowing this tool or pattern")
+    rule: str | None = Field(default=None, max_length=2000, description="the pattern kept, e.g. Bash(npm test:*)")
+    answers: dict[str, str] | None = Field(default=None, description="a question's answers: question text → label")
+    text: str | None = Field(default=None, max_length=MAX_TEXT, description="a free answer to the question")
+    accept_edits: bool = Field(default=False, description="approve a plan and accept edits from now on")
+
+
+class Deny(Body):
+    message: str | None = Field(default=None, max_length=MAX_TEXT, description="told to the agent")
+
+
+class Permissions(Body):
+    mode: str | None = Field(default=None, max_length=40, description="ask | accept_edits | plan | bypass")
+    allow: list[str] | None = Field(default=None, max_length=500)
+    deny: list[str] | None = Field(default=None, max_length=500)
+    confirm_bypass: bool = Field(default=False, description="confirm once that bypass may be used here")
 
 
 class NewPlan(Body):

@@ -56,6 +56,9 @@ class Client:
     def post(self, path: str, body: Any = None, **kw: Any) -> Answer:
         return self.request("POST", path, body if body is not None else {}, **kw)
 
+    def put(self, path: str, body: Any = None, **kw: Any) -> Answer:
+        return self.request("PUT", path, body if body is not None else {}, **kw)
+
 
 @dataclass
 class Server:

@@ -330,3 +330,47 @@ def test_a_project_owned_elsewhere_answers_409_with_the_owner(server: Server, tm
         lock.release()
     free = server.client.post(f"/api/projects/{project_id}/runs", {"prompt": "x", "executor": "claude_code"})
     assert free.status == 201, free.body
+
+
+def test_permissions_over_http(tmp_path: Path, fake_claude: Path) -> None:
+    """A tool the agent asks for is approved or denied in its same turn; the policy is set per project."""
+    project_dir = make_npm_project(tmp_path / "sample")
+    server = start_server()
+    try:
+        client = server.client
+        project_id = register(client, project_dir)
+        bad = client.put(f"/api/projects/{project_id}/permissions", {"mode": "yolo"})
+        assert bad.status == 422 and "ask, accept_edits, plan, bypass" in bad.body["error"]["message"]
+        saved = client.put(f"/api/projects/{project_id}/permissions", {"allow": ["Read", "Bash(npm test:*)"]})
+        assert saved.status == 200 and saved.body["allowRules"] == ["Read", "Bash(npm test:*)"]
+
+        run_id = client.post(f"/api/projects/{project_id}/runs",
+                             {"prompt": "make [need-write made.txt]", "executor": "claude_code"}).body["runId"]
+        waiting = finished_run(client, run_id, ("AWAITING_RESPONSE", "ERROR"))
+        assert waiting["pendingRequest"]["toolName"] == "Write", waiting
+        assert waiting["settings"]["allow_rules"] == ["Read", "Bash(npm test:*)"]
+        wrong = client.post(f"/api/runs/{run_id}/approve", {"always": "forever"})
+        assert wrong.status == 422
+        approved = client.post(f"/api/runs/{run_id}/approve", {})
+        assert approved.status == 200, approved.body
+        final = finished_run(client, run_id)
+        assert final["status"] == "COMPLETE" and (project_dir / "made.txt").exists()
+        late = client.post(f"/api/runs/{run_id}/deny", {"message": "too late"})
+        assert late.status == 409
+
+        second = client.post(f"/api/projects/{project_id}/runs",
+                             {"prompt": "make [need-write other.txt]", "executor": "claude_code"}).body["runId"]
+        finished_run(client, second, ("AWAITING_RESPONSE",))
+        denied = client.post(f"/api/runs/{second}/deny", {"message": "no files"})
+        assert denied.status == 200
+        assert finished_run(client, second)["summary"] == "Not written: no files"
+        assert not (project_dir / "other.txt").exists()
+
+        third = client.post(f"/api/projects/{project_id}/runs",
+                            {"prompt": "make [need-write third.txt]", "executor": "claude_code"}).body["runId"]
+        finished_run(client, third, ("AWAITING_RESPONSE",))
+        assert client.post(f"/api/runs/{third}/interrupt", {}).status == 200
+        stopped = poll(lambda: (r := client.get(f"/api/runs/{third}").body).get("pendingRequest") is None and r)
+        assert stopped["status"] == "AWAITING_RESPONSE" and "interrupted" in stopped["pendingQuestion"]["question"]
+    finally:
+        stop_server(server)
