@@ -51,6 +51,7 @@ class ActionId(StrEnum):
     SHOW_CHANGES = "show_changes"
     CANCEL_PLAN = "cancel_plan"
     CANCEL_RUN = "cancel_run"
+    INTERRUPT_RUN = "interrupt_run"
     REMOVE_PROJECT = "remove_project"
     DASHBOARD = "dashboard"
     REFRESH = "refresh"
@@ -102,6 +103,16 @@ def _cancellable_run(state: UiState) -> str | None:
     if state.run is None:
         return _on_project(state) or tr("Select a run first")
     return tr("The run has already ended") if state.run.status.is_terminal else _on_project(state)
+
+
+def _interruptible_run(state: UiState) -> str | None:
+    if state.run is None:
+        return _on_project(state) or tr("Select a run first")
+    if state.run.status.value not in ("RUNNING", "AWAITING_RESPONSE"):
+        return tr("Only a working agent can be interrupted")
+    if state.run.executor.value == "command":
+        return tr("A command run cannot be interrupted; cancel it instead")
+    return _on_project(state)
 
 
 def _plannable(state: UiState) -> str | None:
@@ -192,6 +203,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tr("End the plan's agents and cancel its unfinished tasks"), _plan_rule("cancel")),
     ActionSpec(ActionId.CANCEL_RUN, "project", tr("Cancel selected &run…"), "Ctrl+.",
                tr("End the run's agent and everything it started"), _cancellable_run),
+    ActionSpec(ActionId.INTERRUPT_RUN, "project", tr("In&terrupt the agent"), "Ctrl+Shift+I",
+               tr("Stop the agent's current turn; the run waits for your next message"), _interruptible_run),
     ActionSpec(ActionId.REMOVE_PROJECT, "project", tr("&Remove project from pmdesk…"), None,
                tr("Unregister the project; its files stay"), _any_project),
     ActionSpec(ActionId.DASHBOARD, "view", tr("&Dashboard"), "Alt+Left", tr("Back to the dashboard"),

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from pmdesk.engine.overview import ProjectOverview
-from pmdesk.models import Plan, Project, Run, TaskState, check_mark
+from pmdesk.models import Plan, Project, Run, TaskState, ToolRequest, check_mark
 from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
 from pmdesk.store.summaries import plan_summary, run_summary
 from pmdesk.ui.actions import ActionId, mirror
@@ -31,6 +31,7 @@ from pmdesk.ui.models.tables import TaskRow, packets_model, plans_model, runs_mo
 from pmdesk.ui.widgets.badge import AwaitingBadge
 from pmdesk.ui.widgets.diff_view import DiffView
 from pmdesk.ui.widgets.log_view import LogView
+from pmdesk.ui.widgets.request_card import RequestCard
 from pmdesk.ui.widgets.tables import RecordTable
 
 
@@ -67,6 +68,8 @@ class ProjectPage(QWidget):
     Signals:
         backRequested: the back arrow was clicked.
         answerSubmitted(run_id, text): the user answered the selected run.
+        decisionMade(run_id, allow, choices): the user decided what the selected run waits on.
+        requestWanted(run_id): the selected run waits on a request this page has not seen.
         runSelected(run_id) / planSelected(plan_id): the selection moved.
         contextChanged: what the actions' rules read changed (selection, plan, packets).
         changesWanted: the Changes tab is showing and its subject (plan or run) may have changed.
@@ -75,6 +78,8 @@ class ProjectPage(QWidget):
 
     backRequested = Signal()
     answerSubmitted = Signal(str, str)  # run id, text
+    decisionMade = Signal(str, bool, dict)  # run id, allow, choices (Engine.decide's keywords)
+    requestWanted = Signal(str)  # run id: its pending request is not known here yet
     runSelected = Signal(str)
     planSelected = Signal(str)
     contextChanged = Signal()
@@ -178,10 +183,17 @@ class ProjectPage(QWidget):
         self.cancel_run_button = QPushButton(self.tr("Cancel run"))
         self.cancel_run_button.setProperty("danger", True)
         mirror(self.cancel_run_button, actions[ActionId.CANCEL_RUN])
+        self.interrupt_button = QPushButton()
+        mirror(self.interrupt_button, actions[ActionId.INTERRUPT_RUN])
+        run_buttons = QWidget()
+        run_row = QHBoxLayout(run_buttons)
+        run_row.setContentsMargins(0, 0, 0, 0)
+        run_row.addWidget(self.interrupt_button)
+        run_row.addWidget(self.cancel_run_button)
         self.packets = RecordTable(packets_model(self), stretch=1, widths={0: 140, 2: 110, 3: 90})
         self.changes = DiffView()
         tabs = QTabWidget()
-        tabs.addTab(section(self.tr("Runs"), self.runs, self.cancel_run_button), self.tr("Runs"))
+        tabs.addTab(section(self.tr("Runs"), self.runs, run_buttons), self.tr("Runs"))
         tabs.addTab(section(self.tr("Inspection packets"), self.packets), self.tr("Packets"))
         tabs.addTab(self.changes, self.tr("Changes"))
         tabs.currentChanged.connect(lambda _i: self.changesWanted.emit() if tabs.currentWidget() is self.changes
@@ -207,13 +219,21 @@ class ProjectPage(QWidget):
         arow.addWidget(self.send_button)
         qlayout.addLayout(arow)
         self.question.hide()
+        self.request_card = RequestCard()
+        self.request_card.decided.connect(self._decided)
+        below_log = QWidget()
+        below_layout = QVBoxLayout(below_log)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        below_layout.addWidget(self.request_card)
+        below_layout.addWidget(self.question)
+        self.requests: dict[str, ToolRequest | None] = {}  # what each run waits on, from its full record
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(section(self.tr("Plans"), self.plans, self.cancel_plan_button))
         left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=below_tasks))
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(tabs)
-        right.addWidget(section(self.tr("Log"), self.log, below=self.question))
+        right.addWidget(section(self.tr("Log"), self.log, below=below_log))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("ProjectSplit")
         self.splitter.addWidget(left)
@@ -242,6 +262,8 @@ class ProjectPage(QWidget):
         self.packets.source.set_records([])
         self.log.show_run(None, [])
         self.question.hide()
+        self.request_card.clear()
+        self.requests = {}
         self.plan_result.clear()
         self.conflict.hide()
         self.diff_subject = None
@@ -300,6 +322,8 @@ class ProjectPage(QWidget):
             self.log.append_events(events)
 
     def runs_changed(self, runs: list[Run]) -> None:
+        for run in runs:
+            self.requests[run.run_id] = run.pending_request
         self.runs.source.upsert([run_summary(r) for r in runs])
         selected = self.selected_run()
         if selected is not None and any(r.run_id == selected.run_id for r in runs):
@@ -386,12 +410,34 @@ class ProjectPage(QWidget):
             self.changesWanted.emit()
 
     def _show_question(self, run: RunSummary) -> None:
-        if run.status == TaskState.AWAITING_RESPONSE:
-            self.question_label.setText(self.tr("<b>The agent asks:</b> ") + (run.question or "").replace("<", "&lt;"))
-            self.question.show()
-            self.answer.setFocus()
-        else:
+        """What the selected run waits on: a request's card, or the question box for words."""
+        if run.status != TaskState.AWAITING_RESPONSE:
             self.question.hide()
+            self.request_card.clear()
+            return
+        if run.run_id not in self.requests:
+            self.requestWanted.emit(run.run_id)  # the listing has the question, not the request
+        request = self.requests.get(run.run_id)
+        self.request_card.show_request(run.run_id, request)
+        if request is not None:
+            self.question.hide()
+            return
+        self.question_label.setText(self.tr("<b>The agent asks:</b> ") + (run.question or "").replace("<", "&lt;"))
+        self.question.show()
+        self.answer.setFocus()
+
+    def set_request(self, run: Run) -> None:
+        """The full record of a run, read for its pending request."""
+        self.requests[run.run_id] = run.pending_request
+        selected = self.selected_run()
+        if selected is not None and selected.run_id == run.run_id:
+            self._show_question(selected)
+
+    def _decided(self, allow: bool, choices: dict[str, Any]) -> None:
+        run_id = self.request_card.run_id
+        if run_id is not None:
+            self.decisionMade.emit(run_id, allow, choices)
+            self.request_card.clear()
 
     def _plan_selection(self) -> None:
         record = self.plans.selected_record()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from pmdesk import config
 from pmdesk.engine.engine import Engine
@@ -71,13 +71,17 @@ def test_the_badge_pulses_and_goes_away_after_answering(controllers: Controllers
         qtbot.wait(50)
         samples.append(page.badge.opacity())
     assert min(samples) < 0.95 and min(samples) >= 0.7 - 1e-6 and max(samples) <= 1.0
-    # The user selects the run, reads the question and answers with Enter.
+    # The user selects the run, reads the question and clicks one of its options.
     qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
     page.runs.selectRow(0)
-    qtbot.waitUntil(page.question.isVisible)
-    assert "Which database" in page.question_label.text()
-    qtbot.keyClicks(page.answer, "SQLite")
-    qtbot.keyClick(page.answer, Qt.Key.Key_Return)
+    card = page.request_card
+    qtbot.waitUntil(card.isVisible)
+    assert not page.question.isVisible()
+    shown = " ".join(label.text() for label in card.findChildren(QLabel))
+    assert "Which database" in shown and "Choice" in shown
+    assert [b.text() for b in card.option_buttons] == ["SQLite", "Postgres"]
+    assert card.free_text is not None and card.free_text.isVisible()
+    qtbot.mouseClick(card.option_buttons[0], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: engine.store(project).get_run(run_.run_id).status == TaskState.COMPLETE, timeout=15000)
     qtbot.waitUntil(lambda: not page.badge.isVisible(), timeout=2000)
     assert len(engine.store(project).list_runs()) == 1  # the same run continued
@@ -495,3 +499,83 @@ def test_a_merge_conflict_shows_what_and_the_ways_on(controllers: Controllers, q
     qtbot.waitUntil(lambda: not page.conflict.isVisible(), timeout=10000)
     assert page.plan is not None and page.plan.integration is not None
     assert page.plan.integration.left_out_task_ids == [page.plan.tasks[1].task_id]
+
+
+def open_waiting_run(qtbot: Any, controllers: Controllers, window: MainWindow, engine: Engine, root: Path,
+                     prompt: str) -> tuple[Any, Any]:
+    root.mkdir()
+    project = engine.add_project(str(root), root.name)
+    controllers.projects.open_project(project.project_id)
+    made = engine.runs.create(project, prompt, executor=ExecutorKind.CLAUDE_CODE)
+    run(qtbot, engine.runs.start(project, made.run_id))
+    run(qtbot, engine.runs.wait(made.run_id))
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    page.runs.selectRow(0)
+    qtbot.waitUntil(page.request_card.isVisible, timeout=3000)
+    return project, made
+
+
+def test_the_permission_card_shows_the_diff_and_allow_runs_the_tool(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+        fake_claude: Path) -> None:
+    project, made = open_waiting_run(qtbot, controllers, window, engine, tmp_path / "p", "make [need-write out.txt]")
+    page = window.project_page
+    card = page.request_card
+    assert page.badge.isVisible()
+    assert "Allow Write to write out.txt?" in card.title.text()
+    assert "+written after approval" in card.preview.toPlainText() and card.preview.isVisible()
+    assert card.rule is not None and card.rule.text() == "Write"
+    assert card.allow_button is not None and card.deny_button is not None and card.always_button is not None
+    qtbot.mouseClick(card.allow_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: engine.store(project).get_run(made.run_id).status == TaskState.COMPLETE, timeout=15000)
+    assert (tmp_path / "p" / "out.txt").read_text() == "written after approval\n"
+    qtbot.waitUntil(lambda: not card.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: not page.badge.isVisible(), timeout=2000)
+
+
+def test_deny_with_a_message_and_allow_always_for_the_project(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+        fake_claude: Path) -> None:
+    project, made = open_waiting_run(qtbot, controllers, window, engine, tmp_path / "p", "make [need-write out.txt]")
+    card = window.project_page.request_card
+    assert card.message is not None
+    qtbot.keyClicks(card.message, "not now")
+    qtbot.keyClick(card.message, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: engine.store(project).get_run(made.run_id).status == TaskState.COMPLETE, timeout=15000)
+    assert engine.store(project).get_run(made.run_id).summary == "Not written: not now"
+    assert not (tmp_path / "p" / "out.txt").exists()
+
+    second = engine.runs.create(project, "again [need-write two.txt]", executor=ExecutorKind.CLAUDE_CODE)
+    run(qtbot, engine.runs.start(project, second.run_id))
+    run(qtbot, engine.runs.wait(second.run_id))
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 2)
+    page.runs.select_key(second.run_id)
+    qtbot.waitUntil(lambda: card.isVisible() and card.run_id == second.run_id, timeout=3000)
+    assert card.always_button is not None
+    menu = card.always_button.menu()
+    project_scope = [a for a in menu.actions() if "project" in a.text()][0]
+    project_scope.trigger()
+    qtbot.waitUntil(lambda: engine.store(project).get_run(second.run_id).status == TaskState.COMPLETE, timeout=15000)
+    assert (tmp_path / "p" / "two.txt").exists()
+    assert engine.project_settings(project).settings.allow_rules == ["Write"]
+
+
+def test_the_interrupt_button_stops_the_turn(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                             engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
+    project, made = open_waiting_run(qtbot, controllers, window, engine, tmp_path / "p", "make [need-write out.txt]")
+    page = window.project_page
+    qtbot.waitUntil(page.interrupt_button.isEnabled, timeout=2000)
+    qtbot.mouseClick(page.interrupt_button, Qt.MouseButton.LeftButton)
+
+    def stopped() -> bool:
+        current = engine.store(project).get_run(made.run_id)
+        return current.status == TaskState.AWAITING_RESPONSE and current.pending_request is None
+    qtbot.waitUntil(stopped, timeout=10000)
+    qtbot.waitUntil(lambda: not page.request_card.isVisible() and page.question.isVisible(), timeout=3000)
+    assert "interrupted" in page.question_label.text()
+    qtbot.keyClicks(page.answer, "write nothing, just report")
+    qtbot.keyClick(page.answer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: engine.store(project).get_run(made.run_id).status == TaskState.COMPLETE, timeout=15000)
+    assert not (tmp_path / "p" / "out.txt").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject
@@ -23,6 +24,8 @@ class RunsController(QObject):
         self.engine = shell.engine
         shell.page.runSelected.connect(self.show_log)
         shell.page.answerSubmitted.connect(self.answer)
+        shell.page.decisionMade.connect(self.decide)
+        shell.page.requestWanted.connect(self.load_request)
 
     def new_run_dialog(self) -> None:
         project = self.shell.project
@@ -75,6 +78,41 @@ class RunsController(QObject):
             return
         self.shell.run(self.engine.answer(project, run_id, text), self.tr("Send answer"))
         self.shell.status(self.tr("Answer sent; the run continues"))
+
+    def decide(self, run_id: str, allow: bool, choices: dict[str, Any]) -> None:
+        project = self.shell.project
+        if project is None:
+            return
+
+        def done(run: Run) -> None:
+            self.shell.page.set_request(run)
+            self.shell.status(self.tr("Allowed; the agent goes on") if allow else
+                              self.tr("Denied; the agent was told"), 6000)
+
+        self.shell.run(self.engine.decide(project, run_id, allow, **choices),
+                       self.tr("Allow") if allow else self.tr("Deny"), done)
+
+    def load_request(self, run_id: str) -> None:
+        """The full record of a waiting run (its request), read off the Qt thread."""
+        project = self.shell.project
+        if project is None:
+            return
+        store = self.engine.store(project)
+        page = self.shell.page
+
+        async def load() -> None:
+            run = await asyncio.to_thread(store.get_run, run_id)
+            if shiboken6.isValid(page):
+                page.set_request(run)
+
+        self.shell.run(load(), self.tr("Load request"))
+
+    def interrupt(self) -> None:
+        project, run = self.shell.project, self.shell.page.selected_run()
+        if project is None or run is None:
+            return
+        self.shell.run(self.engine.interrupt(project, run.run_id), self.tr("Interrupt"))
+        self.shell.status(self.tr("Interrupting: the agent stops its turn and waits for your message"), 8000)
 
     def inspect(self) -> None:
         project, run = self.shell.project, self.shell.page.selected_run()

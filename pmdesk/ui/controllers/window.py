@@ -29,7 +29,7 @@ class WindowController(QObject):
             ActionId.NEW_RUN: runs.new_run_dialog, ActionId.INSPECT: runs.inspect,
             ActionId.PLAN: plans.plan_dialog, ActionId.DISPATCH: plans.dispatch_dialog,
             ActionId.CONTINUE: plans.continue_plan, ActionId.VERIFY: plans.verify,
-            ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run,
+            ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run, ActionId.INTERRUPT_RUN: runs.interrupt,
             ActionId.REMOVE_PROJECT: projects.remove_project, ActionId.DASHBOARD: self.show_dashboard,
             ActionId.REFRESH: projects.refresh, ActionId.ABOUT: self.about,
             ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.REBASE: plans.rebuild, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
