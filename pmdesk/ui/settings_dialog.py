@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from pmdesk.config import AppSettings
-from pmdesk.models import ExecutorKind, Project
+from pmdesk.engine.permissions import parse_rules
+from pmdesk.errors import PmdeskError
+from pmdesk.models import ExecutorKind, PermissionMode, Project
 
 
 class SettingsDialog(QDialog):
@@ -35,7 +37,7 @@ class SettingsDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Settings"))
-        self.resize(640, 560)
+        self.resize(640, 680)
         layout = QVBoxLayout(self)
 
         agent = QGroupBox(self.tr("Agent"))
@@ -98,6 +100,7 @@ class SettingsDialog(QDialog):
         self.detect.clicked.connect(self.detectGatesRequested)
         gform.addWidget(self.detect)
         layout.addWidget(gates_box)
+        layout.addWidget(self._permissions_box(project))
 
         api = QGroupBox(self.tr("Local HTTP API"))
         aform = QFormLayout(api)
@@ -119,6 +122,68 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _permissions_box(self, project: Project | None) -> QGroupBox:
+        box = QGroupBox(self.tr("Permissions of %1").replace("%1", project.name) if project
+                        else self.tr("Permissions"))
+        box.setEnabled(project is not None)
+        form = QFormLayout(box)
+        self.permission_mode = QComboBox()
+        for mode, text in ((PermissionMode.ASK, self.tr("Ask before every change (default)")),
+                           (PermissionMode.ACCEPT_EDITS, self.tr("Accept file edits; commands ask")),
+                           (PermissionMode.PLAN, self.tr("Plan first; I approve the plan")),
+                           (PermissionMode.BYPASS, self.tr("Bypass: nothing asks (isolated worktrees only)"))):
+            self.permission_mode.addItem(text, mode.value)
+        settings = project.settings if project else None
+        if settings is not None:
+            self.permission_mode.setCurrentIndex(max(0, self.permission_mode.findData(settings.permission_mode.value)))
+        form.addRow(self.tr("New runs"), self.permission_mode)
+        self.confirm_bypass = QCheckBox(self.tr("I understand: agents in their own worktrees will run every tool "
+                                                "without asking (recorded in the activity)"))
+        self.confirm_bypass.setChecked(bool(settings and settings.bypass_confirmed))
+        self.confirm_bypass.setEnabled(not (settings and settings.bypass_confirmed))
+
+        def bypass_chosen() -> None:
+            self.confirm_bypass.setVisible(self.permission_mode.currentData() == PermissionMode.BYPASS.value)
+
+        self.permission_mode.currentIndexChanged.connect(lambda _i: bypass_chosen())
+        bypass_chosen()
+        form.addRow(self.confirm_bypass)
+        self.allow_rules = QLineEdit(", ".join(settings.allow_rules) if settings else "")
+        self.allow_rules.setPlaceholderText(self.tr("e.g. Read, Bash(npm test:*), Write(src/*)"))
+        form.addRow(self.tr("Always allow"), self.allow_rules)
+        self.deny_rules = QLineEdit(", ".join(settings.deny_rules) if settings else "")
+        self.deny_rules.setPlaceholderText(self.tr("e.g. WebFetch, Bash(git push:*)"))
+        form.addRow(self.tr("Always deny"), self.deny_rules)
+        self.permission_problem = QLabel()
+        self.permission_problem.setObjectName("error")
+        self.permission_problem.setWordWrap(True)
+        self.permission_problem.hide()
+        form.addRow(self.permission_problem)
+        return box
+
+    def accept(self) -> None:
+        """Stay open on a permission choice the engine would refuse, and say why beside it."""
+        problem = None
+        if self.project is not None:
+            try:
+                parse_rules(_rules(self.allow_rules.text()) + _rules(self.deny_rules.text()))
+            except PmdeskError as exc:
+                problem = str(exc)
+            if (self.permission_mode.currentData() == PermissionMode.BYPASS.value
+                    and not self.confirm_bypass.isChecked()):
+                problem = self.tr("Bypass needs your confirmation: tick the box above, or choose another mode.")
+        self.permission_problem.setText(problem or "")
+        self.permission_problem.setVisible(problem is not None)
+        if problem is None:
+            super().accept()
+
+    def permissions(self) -> dict[str, Any]:
+        """``Engine.set_permissions``'s arguments as the user left them."""
+        return {"mode": str(self.permission_mode.currentData()), "allow": _rules(self.allow_rules.text()),
+                "deny": _rules(self.deny_rules.text()),
+                "confirm_bypass": self.permission_mode.currentData() == PermissionMode.BYPASS.value
+                and self.confirm_bypass.isChecked()}
 
     def show_api_state(self, url: str | None, error: str | None) -> None:
         from pmdesk.api.token import token_path
@@ -161,3 +226,18 @@ class SettingsDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         return {"gates": self.gate_lines()}
+
+
+def _rules(text: str) -> list[str]:
+    """Rules as typed, split on commas outside parentheses (a pattern may hold a comma)."""
+    rules: list[str] = []
+    depth, current = 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char in ",\n" and depth <= 0:
+            rules.append(current.strip())
+            current = ""
+        else:
+            current += char
+    rules.append(current.strip())
+    return [r for r in rules if r]

@@ -179,7 +179,8 @@ async def test_claude_code_runs_in_its_own_sandbox_unless_the_project_turns_it_o
         return json.loads(argv[argv.index("--settings") + 1])["sandbox"]
 
     run = await run_to_pause(engine, project, "hello", executor=CC)
-    assert sandbox_of(run.run_id) == {"enabled": True, "failIfUnavailable": True, "allowUnsandboxedCommands": False}
+    assert sandbox_of(run.run_id) == {"enabled": True, "failIfUnavailable": True, "allowUnsandboxedCommands": False,
+                                      "autoAllowBashIfSandboxed": False}  # under Ask, a sandboxed command still asks
     project.settings.claude_sandbox = False
     engine.save_project(project)
     off = await run_to_pause(engine, project, "hello", executor=CC)

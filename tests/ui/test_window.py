@@ -555,7 +555,7 @@ def test_deny_with_a_message_and_allow_always_for_the_project(
     qtbot.waitUntil(lambda: card.isVisible() and card.run_id == second.run_id, timeout=3000)
     assert card.always_button is not None
     menu = card.always_button.menu()
-    project_scope = [a for a in menu.actions() if "project" in a.text()][0]
+    project_scope = next(a for a in menu.actions() if "project" in a.text())
     project_scope.trigger()
     qtbot.waitUntil(lambda: engine.store(project).get_run(second.run_id).status == TaskState.COMPLETE, timeout=15000)
     assert (tmp_path / "p" / "two.txt").exists()
@@ -579,3 +579,39 @@ def test_the_interrupt_button_stops_the_turn(controllers: Controllers, qtbot: An
     qtbot.keyClick(page.answer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: engine.store(project).get_run(made.run_id).status == TaskState.COMPLETE, timeout=15000)
     assert not (tmp_path / "p" / "out.txt").exists()
+
+
+def test_permissions_are_edited_in_settings_and_bypass_needs_its_confirmation(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    controllers.projects.open_project(project.project_id)
+    controllers.settings.settings_dialog()
+    dialog = controllers.settings.settings_open
+    assert dialog.permission_mode.currentData() == "ask" and not dialog.confirm_bypass.isVisible()
+    dialog.permission_mode.setCurrentIndex(dialog.permission_mode.findData("accept_edits"))
+    dialog.allow_rules.setText("Read, Bash(npm test:*)")
+    dialog.deny_rules.setText("WebFetch")
+    dialog.accept()
+    qtbot.waitUntil(lambda: engine.project_settings(project).settings.permission_mode.value == "accept_edits")
+    saved = engine.project_settings(project).settings
+    assert saved.allow_rules == ["Read", "Bash(npm test:*)"] and saved.deny_rules == ["WebFetch"]
+
+    controllers.settings.settings_dialog()
+    again = controllers.settings.settings_open
+    assert again.allow_rules.text() == "Read, Bash(npm test:*)"
+    again.permission_mode.setCurrentIndex(again.permission_mode.findData("bypass"))
+    assert again.confirm_bypass.isVisibleTo(again) and not again.confirm_bypass.isChecked()
+    again.accept()  # not confirmed: the dialog stays open and says why; nothing changed
+    assert again.isVisible() and again.permission_problem.isVisibleTo(again)
+    assert "confirmation" in again.permission_problem.text()
+    assert engine.project_settings(project).settings.permission_mode.value == "accept_edits"
+    again.allow_rules.setText("Bash(npm test")
+    again.confirm_bypass.setChecked(True)
+    again.accept()
+    assert again.isVisible() and "not a permission rule" in again.permission_problem.text()
+    again.allow_rules.setText("Read")
+    again.accept()
+    qtbot.waitUntil(lambda: engine.project_settings(project).settings.permission_mode.value == "bypass")
+    assert engine.project_settings(project).settings.bypass_confirmed
+    assert any("bypass confirmed" in a.message for a in engine.store(project).list_activity())

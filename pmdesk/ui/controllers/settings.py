@@ -101,8 +101,9 @@ class SettingsController(QObject):
             if project is not None:
                 project.settings.gates = dialog.gate_lines()
                 self.engine.save_project(project)
-                if shell.project and shell.project.project_id == project.project_id:
-                    shell.page.project = project
+                saved = self.engine.set_permissions(project, **dialog.permissions())
+                if shell.project and shell.project.project_id == saved.project_id:
+                    shell.page.project = saved
             shell.dashboard.agent_banner.setVisible(not self.agent_available())
             shell.run(self.apply_api_setting(), self.tr("Local API"))
 
