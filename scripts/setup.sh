@@ -58,6 +58,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# A fresh machine without Claude Code gets the one bundled in the Agent SDK (about 180 MB), which
+# pmdesk falls back to; set PMDESK_NO_BUNDLED_CLAUDE=1 to skip it. The test set-up never needs it.
+if [ -z "$extras" ] && [ -z "${PMDESK_NO_BUNDLED_CLAUDE:-}" ] && ! command -v claude >/dev/null 2>&1 \
+   && [ ! -x "$HOME/.claude/local/claude" ] && [ ! -f .venv/.pmdesk-installed-claude ]; then
+  echo "pmdesk setup: no Claude Code found; installing the CLI bundled with the Agent SDK"
+  .venv/bin/python -m pip install -q -e ".[claude]" && touch .venv/.pmdesk-installed-claude
+fi
+
 # The real Claude Code CLI from npm, for tests/engine/test_real_claude.py (never run against the internet).
 if [ "$extras" = "[test]" ]; then
   fixture=tests/fixtures/claude-code

@@ -504,3 +504,5 @@ def _accumulate(run: Run, outcome: Outcome) -> None:
         run.cost_usd = (run.cost_usd or 0.0) + outcome.cost_usd
     if outcome.agent_session_id:
         run.agent_session_id = outcome.agent_session_id
+    if outcome.agent_version:
+        run.agent_version = outcome.agent_version

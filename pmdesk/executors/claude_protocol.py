@@ -78,12 +78,9 @@ def version_tuple(text: str) -> tuple[int, ...]:
 
 def too_old(version: str) -> str | None:
     """A message for a CLI older than the oldest one tested, else None."""
-    try:
-        old = version_tuple(version) < version_tuple(OLDEST_TESTED)
-    except ValueError:
-        return None
-    if not old:
-        return None
+    seen = version_tuple(version)
+    if not seen or seen >= version_tuple(OLDEST_TESTED):
+        return None  # newer, or not a version at all: nothing to say
     return (f"Claude Code {version} is older than {OLDEST_TESTED}, the oldest version pmdesk is tested with: "
             "permission prompts and questions may not reach pmdesk. Update it with "
             "'npm install -g @anthropic-ai/claude-code'.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -26,7 +27,23 @@ def claude_candidates(settings: AppSettings) -> list[str]:
     if on_path:
         out.append(on_path)
     out.append(str(Path.home() / ".claude" / "local" / "claude"))
+    bundled = bundled_claude()
+    if bundled:
+        out.append(bundled)
     return out
+
+
+def bundled_claude() -> str | None:
+    """The CLI the Agent SDK ships (``pip install pmdesk[claude]``), found without importing it."""
+    try:
+        spec = importlib.util.find_spec("claude_agent_sdk")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "_bundled" / "claude"
+        if candidate.is_file():
+            return str(candidate)
+    return None
 
 
 def find_claude(settings: AppSettings) -> str | None:

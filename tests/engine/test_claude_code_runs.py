@@ -185,3 +185,16 @@ async def test_claude_code_runs_in_its_own_sandbox_unless_the_project_turns_it_o
     engine.save_project(project)
     off = await run_to_pause(engine, project, "hello", executor=CC)
     assert sandbox_of(off.run_id) is None and off.settings["claude_sandbox"] is False
+
+
+async def test_the_cli_version_is_recorded_and_an_old_one_is_named(engine: Engine, tmp_path: Path, fake_claude: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    project = add_project(engine, tmp_path / "p")
+    current = await run_to_pause(engine, project, "hello", executor=CC)
+    assert current.agent_version == "9.9.9"
+    assert not [e for e in engine.store(project).read_events(current.run_id) if "older than" in e.text]
+    monkeypatch.setenv("FAKE_CLAUDE_VERSION", "2.0.1")
+    old = await run_to_pause(engine, project, "hello again", executor=CC)
+    assert old.status == TaskState.COMPLETE and old.agent_version == "2.0.1"
+    warned = [e.text for e in engine.store(project).read_events(old.run_id) if "older than" in e.text]
+    assert warned and "2.0.1" in warned[0] and "2.1.197" in warned[0]

@@ -111,7 +111,7 @@ def ask(tool, payload):
 
 
 out({"type": "system", "subtype": "init", "session_id": session, "model": "claude-fake", "tools": ["Read"],
-     "claude_code_version": "9.9.9"})
+     "claude_code_version": os.environ.get("FAKE_CLAUDE_VERSION", "9.9.9")})
 prompt = read_turn()
 if prompt is None:
     sys.exit(0)
