@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks --quick    smaller inputs, same shape
     .venv/bin/python -m benchmarks --only store,runs
     .venv/bin/python -m benchmarks --only isolation   worktrees, integration, disk (issue 15)
+    .venv/bin/python -m benchmarks --only permissions a permission's round trip in the window (issue 16)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 from benchmarks.common import Result, print_table, private_home
 
-SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api")
+SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions")
 
 
 def main() -> int:
@@ -51,6 +52,10 @@ def main() -> int:
         from benchmarks import bench_api
 
         section("api", bench_api.run)
+    if "permissions" in only:
+        from benchmarks import bench_permissions
+
+        section("permissions", bench_permissions.run)
     print()
     print_table(results)
     return 0

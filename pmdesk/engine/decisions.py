@@ -65,24 +65,33 @@ class Decisions:
         assert request is not None and live.execution is not None and live.policy is not None
         settled = live.policy.decide(request)
         if settled is None and request.kind == RequestKind.PERMISSION:
-            run = await self.ctx.disk(live.store.get_run, live.run_id)
-            if grant_for(run.granted, request) is not None:
+            known = live.snapshot if live.snapshot is not None else await self.ctx.disk(live.store.get_run, live.run_id)
+            if grant_for(known.granted, request) is not None:
                 settled = (True, "your decision while the agent was restarted")
         if settled is not None:
             allowed, why = settled
             await self._settle(live, request, allowed, why)
             return
         request.suggested_rule = suggest_rule(request) if request.kind == RequestKind.PERMISSION else None
-        workdir = live.ctx.workdir
+        shown = request.model_copy(update={"preview": preview(request, live.ctx.workdir)})  # a bounded read
 
-        def change(run: Run) -> None:  # on the store's worker: the preview may read the file to be written
-            check_task_transition(run.status, TaskState.AWAITING_RESPONSE)
+        def waiting(run: Run) -> None:
             run.status = TaskState.AWAITING_RESPONSE
-            run.pending_request = request.model_copy(update={"preview": preview(request, workdir)})
+            run.pending_request = shown
             run.pending_question = Clarification(question=headline(request))
             run.agent_session_id = outcome.agent_session_id or run.agent_session_id
             run.agent_version = outcome.agent_version or run.agent_version
 
+        def change(run: Run) -> None:
+            check_task_transition(run.status, TaskState.AWAITING_RESPONSE)
+            waiting(run)
+
+        live.pending = shown
+        if live.snapshot is not None:  # shown at once; the durable write follows (and is published again)
+            early = live.snapshot.model_copy(deep=True)
+            waiting(early)
+            self.ctx.publish_run(live.project, early)
+            live.paused.set()
         run = await self.runs._update(live, change)
         live.recorder.emit("permission", headline(request), {"requestId": request.request_id,
                                                              "tool": request.tool_name, "kind": request.kind.value})
@@ -118,6 +127,8 @@ class Decisions:
                 if run.status == TaskState.AWAITING_RESPONSE:
                     run.status = TaskState.RUNNING
 
+        if live.pending is not None and live.pending.request_id == outcome.withdrawn:
+            live.pending = None
         await self.runs._update(live, change)
         live.paused.clear()
 
@@ -127,8 +138,14 @@ class Decisions:
                      rule: str | None = None, message: str | None = None, answers: dict[str, str] | None = None,
                      free_text: str | None = None, accept_edits: bool = False) -> Run:
         """Allow or deny what the run waits for (a question is allowed with its answers)."""
-        run = self.runs.get(project, run_id)
-        request = run.pending_request
+        here = self.runs.live.get(run_id)
+        if here is not None and here.execution is not None and here.execution.alive:
+            # its agent is followed here: what it waits on is known here before the file says so
+            run = here.snapshot or self.runs.get(project, run_id)
+            request = here.pending
+        else:
+            run = self.runs.get(project, run_id)
+            request = run.pending_request
         if request is None:
             raise NoRequestError(f"run {run_id} is {run.status.value} and waits for no decision"
                                  + (" (it asks a question: answer it with 'pmdesk respond')"
@@ -150,6 +167,17 @@ class Decisions:
                           if request.kind == RequestKind.QUESTION else None)
         live = await self.runs.held(project, run)
         alive = live.execution is not None and live.execution.alive
+        if alive:  # the agent hears first, then the record follows: the round trip is the user's wait
+            assert live.execution is not None
+            if request.request_id in live.claimed:
+                raise NoRequestError(f"run {run_id} no longer waits for that decision (another came first)")
+            live.claimed.add(request.request_id)
+            try:
+                await live.execution.decide(request.request_id, verdict)
+            except ExecutorError as exc:
+                raise NoRequestError(f"run {run_id} no longer waits for that decision ({exc})") from None
+            live.paused.clear()
+            live.pending = None
 
         def change(r: Run) -> None:
             if r.pending_request is None or r.pending_request.request_id != request.request_id:
@@ -172,6 +200,8 @@ class Decisions:
         try:
             run = await self.runs._update(live, change)
         except IllegalTransitionError:
+            if alive:  # told already; the record moved on meanwhile (the agent withdrew it)
+                return self.runs.get(project, run_id)
             self.runs.let_go(live)
             raise NoRequestError(f"run {run_id} no longer waits for that decision (another came first, or the "
                                  "agent withdrew it)") from None
@@ -189,11 +219,6 @@ class Decisions:
                         (f"answered: {said}" if request.kind == RequestKind.QUESTION else said)[:160], run_id=run_id, plan_id=run.plan_id,
                         task_id=run.plan_task_id, data={"allow": allow, "always": always, "rule": kept})
         if alive:
-            assert live.execution is not None
-            try:
-                await live.execution.decide(request.request_id, verdict)
-            except ExecutorError as exc:
-                live.recorder.emit("system", f"the decision did not reach the agent: {exc}")
             return run
         words = told_after_restart(request, decision.model_copy(update={"message": decision.message or free_text}))
         return await self.runs.go_on(live, run, words)

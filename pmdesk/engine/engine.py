@@ -260,5 +260,6 @@ class Engine:
     async def shutdown(self) -> None:
         self.plans.stop()
         await self.runs.cancel_all()
+        self.runs.stop_letters()
         self.ctx.close()
 

@@ -36,6 +36,7 @@ from pmdesk.models import (
     Run,
     Session,
     TaskState,
+    ToolRequest,
     check_task_transition,
     new_id,
     utc_now,
@@ -64,6 +65,9 @@ class LiveRun:
     detaching: bool = False  # the client exits: the record stays as it is (a pending request stays pending)
     policy: Policy | None = None
     paused: asyncio.Event = field(default_factory=asyncio.Event)  # set while a decision is awaited
+    snapshot: Run | None = None  # the run as last written by this process
+    pending: ToolRequest | None = None  # what the agent waits on, known here before it is on disk
+    claimed: set[str] = field(default_factory=set)  # requests already decided (of two racing answers, one)
 
 
 class NewRun(TypedDict, total=False):
@@ -175,6 +179,11 @@ class RunService:
 
         self._postman = asyncio.ensure_future(serve())
 
+    def stop_letters(self) -> None:
+        if self._postman is not None:
+            self._postman.cancel()
+            self._postman = None
+
     async def start(self, project: Project, run_id: str) -> Run:
         """Launch the run and return once its process is up (or it failed to start)."""
         store = self.ctx.store(project)
@@ -230,6 +239,7 @@ class RunService:
             else:
                 await self.decisions.on_withdrawn(live, outcome)
         live.paused.clear()
+        live.pending = None
         if live.detaching:
             return
         if live.cancelling and outcome.status != TaskState.AWAITING_RESPONSE:
@@ -467,6 +477,7 @@ class RunService:
 
     async def _update(self, live: LiveRun, change: Callable[[Run], Any]) -> Run:
         run = await self.ctx.disk(live.store.update_run, live.run_id, change)
+        live.snapshot = run
         self._publish(live.project, run)
         return run
 

@@ -1,11 +1,13 @@
 """Engine notifications as Qt signals, coalesced: one burst of changes, one emission.
 
 Pages and controllers connect to these signals themselves; none is told by another what
-changed. Flushed every ``FLUSH_MS`` while changes arrive, never once per log line.
+changed. A run that starts to wait for the user goes out on the loop's next turn, so does a
+state change after a quiet spell; output lines at most every ``FLUSH_MS``, never once per line.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -21,6 +23,7 @@ from pmdesk.engine.notifications import (
     ProjectsChanged,
     RunChanged,
 )
+from pmdesk.models import TaskState
 
 FLUSH_MS = 40
 
@@ -53,6 +56,7 @@ class EngineBridge(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FLUSH_MS)
+        self._flushed_at = 0.0
         self._timer.timeout.connect(self.flush)
         self._unsubscribe = engine.bus.subscribe(self._on_change)
 
@@ -79,10 +83,18 @@ class EngineBridge(QObject):
             self._gates.append(change)
         elif isinstance(change, ProjectsChanged):
             self._projects = True
-        if not self._timer.isActive():
-            self._timer.start()
+        urgent = isinstance(change, RunChanged) and change.run.status == TaskState.AWAITING_RESPONSE
+        if urgent:  # a run that starts to wait for the user: shown on the loop's next turn
+            self._timer.start(0)
+        elif not self._timer.isActive():
+            # A state change after a quiet spell goes out on the next turn too; output lines (and
+            # anything while changes keep coming) at most once per FLUSH_MS.
+            since = (time.monotonic() - self._flushed_at) * 1000
+            state = isinstance(change, (RunChanged, PlanChanged, ProjectsChanged))
+            self._timer.start(int(max(0.0, FLUSH_MS - since)) if state else FLUSH_MS)
 
     def flush(self) -> None:
+        self._flushed_at = time.monotonic()
         runs, self._runs = self._runs, {}
         plans, self._plans = self._plans, {}
         packets, self._packets = self._packets, {}

@@ -14,6 +14,8 @@ from pmdesk.engine.engine import Engine
 from pmdesk.ui.app import Controllers, apply_theme, open_window, use_plain_threads
 from pmdesk.ui.main_window import MainWindow
 
+_CLOSED_LOOPS: list[qasync.QEventLoop] = []
+
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
@@ -33,6 +35,10 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
     loop.close()
     asyncio.set_event_loop(None)
+    # Kept for the session: a closed loop's timer object must die on the Qt thread. Dropped here, its
+    # last reference can go in a thread still holding the loop (asyncio's child watcher waiting on a
+    # process), Qt cannot unregister its timers from there, and a later test crashes in a timer event.
+    _CLOSED_LOOPS.append(loop)
 
 
 def run(qtbot: Any, coro: Coroutine[Any, Any, Any], timeout: int = 30_000) -> Any:

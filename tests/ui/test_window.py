@@ -522,7 +522,7 @@ def test_the_permission_card_shows_the_diff_and_allow_runs_the_tool(
     project, made = open_waiting_run(qtbot, controllers, window, engine, tmp_path / "p", "make [need-write out.txt]")
     page = window.project_page
     card = page.request_card
-    assert page.badge.isVisible()
+    qtbot.waitUntil(page.badge.isVisible, timeout=1000)
     assert "Allow Write to write out.txt?" in card.title.text()
     assert "+written after approval" in card.preview.toPlainText() and card.preview.isVisible()
     assert card.rule is not None and card.rule.text() == "Write"

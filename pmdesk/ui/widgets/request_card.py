@@ -46,82 +46,36 @@ class RequestCard(QFrame):
         self.setObjectName("RequestCard")
         self.request: ToolRequest | None = None
         self.run_id: str | None = None
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(10, 8, 10, 8)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setObjectName("RequestTitle")
-        self._layout.addWidget(self.title)
+        layout.addWidget(self.title)
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
         self.preview.setObjectName("RequestPreview")
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.preview.setMaximumHeight(180)
         self._highlighter = DiffHighlighter(self.preview.document(), _dark(self.palette()))
-        self._layout.addWidget(self.preview)
-        self._body = QWidget()
-        self._body_layout = QVBoxLayout(self._body)
-        self._body_layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.addWidget(self._body)
+        layout.addWidget(self.preview)
+        # The tool and plan panels are built once and refilled: a request shows within a frame.
+        self._tool_panel = self._build_tool_panel()
+        self._plan_panel = self._build_plan_panel()
+        self._question_panel = QWidget()
+        self._question_layout = QVBoxLayout(self._question_panel)
+        self._question_layout.setContentsMargins(0, 0, 0, 0)
+        for panel in (self._tool_panel, self._plan_panel, self._question_panel):
+            layout.addWidget(panel)
+            panel.hide()
         self.option_buttons: list[QPushButton] = []
-        self.allow_button: QPushButton | None = None
-        self.deny_button: QPushButton | None = None
-        self.always_button: QToolButton | None = None
-        self.rule: QLineEdit | None = None
-        self.message: QLineEdit | None = None
         self.free_text: QLineEdit | None = None
         self.hide()
 
-    # -- showing --------------------------------------------------------------------------
-
-    def show_request(self, run_id: str, request: ToolRequest | None) -> None:
-        if request is None:
-            self.clear()
-            return
-        if self.request is not None and self.request.request_id == request.request_id and self.run_id == run_id:
-            return  # the same request again (a run update): keep what the user typed
-        self.run_id, self.request = run_id, request
-        self._reset_body()
-        self.preview.setPlainText(request.preview or "")
-        self.preview.setVisible(bool(request.preview) and request.kind != RequestKind.QUESTION)
-        if request.kind == RequestKind.QUESTION:
-            self._question(request)
-        elif request.kind == RequestKind.PLAN_APPROVAL:
-            self._plan()
-        else:
-            self._permission(request)
-        self.show()
-
-    def clear(self) -> None:
-        self.request = None
-        self.run_id = None
-        self.hide()
-
-    def _reset_body(self) -> None:
-        while self._body_layout.count():
-            item = self._body_layout.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
-            elif item is not None and item.layout() is not None:
-                _drop_layout(item.layout())
-        self.option_buttons = []
-        self.allow_button = self.deny_button = None
-        self.always_button = None
-        self.rule = self.message = self.free_text = None
-
-    def _row(self, *widgets: QWidget, stretch_first: bool = False) -> QHBoxLayout:
-        row = QHBoxLayout()
-        for i, widget in enumerate(widgets):
-            row.addWidget(widget, 1 if stretch_first and i == 0 else 0)
-        if not stretch_first:
-            row.addStretch(1)
-        self._body_layout.addLayout(row)
-        return row
-
-    def _permission(self, request: ToolRequest) -> None:
-        said = f"<br><i>{_escape(request.description)}</i>" if request.description else ""
-        self.title.setText(f"<b>{_escape(headline(request))}</b>{said}")
+    def _build_tool_panel(self) -> QWidget:
+        panel = QWidget()
+        rows = QVBoxLayout(panel)
+        rows.setContentsMargins(0, 0, 0, 0)
         self.allow_button = QPushButton(self.tr("&Allow"))
         self.allow_button.setProperty("primary", True)
         self.allow_button.setToolTip(self.tr("Run it now, in the agent's turn (Ctrl+Return)"))
@@ -136,18 +90,73 @@ class RequestCard(QFrame):
         self.always_button.setMenu(menu)
         self.deny_button = QPushButton(self.tr("&Deny"))
         self.deny_button.clicked.connect(self._deny)
-        self._row(self.allow_button, self.always_button, self.deny_button)
-        self.rule = QLineEdit(request.suggested_rule or request.tool_name)
+        rows.addLayout(_row(self.allow_button, self.always_button, self.deny_button))
+        self.rule = QLineEdit()
         self.rule.setToolTip(self.tr("What Allow always keeps: a tool, or a tool with a pattern such as "
                                      "Bash(npm test:*)"))
+        rows.addLayout(_row(QLabel(self.tr("Pattern:")), self.rule, stretch=1))
         self.message = QLineEdit()
         self.message.setPlaceholderText(self.tr("Message to the agent with a denial (optional)"))
         self.message.returnPressed.connect(self._deny)
-        rule_label = QLabel(self.tr("Pattern:"))
-        self._row(rule_label, self.rule)
-        self._row(self.message, stretch_first=True)
+        rows.addLayout(_row(self.message, stretch=0))
+        return panel
+
+    def _build_plan_panel(self) -> QWidget:
+        panel = QWidget()
+        rows = QVBoxLayout(panel)
+        rows.setContentsMargins(0, 0, 0, 0)
+        approve = QPushButton(self.tr("&Approve"))
+        approve.setProperty("primary", True)
+        approve.clicked.connect(lambda: self.decided.emit(True, {}))
+        edits = QPushButton(self.tr("Approve and accept &edits"))
+        edits.setToolTip(self.tr("From now on, file edits in this run do not ask"))
+        edits.clicked.connect(lambda: self.decided.emit(True, {"accept_edits": True}))
+        self.keep_planning = QPushButton(self.tr("&Keep planning"))
+        self.keep_planning.clicked.connect(self._deny_plan)
+        self.approve_plan = approve
+        rows.addLayout(_row(approve, edits, self.keep_planning))
+        self.feedback = QLineEdit()
+        self.feedback.setPlaceholderText(self.tr("Feedback on the plan (with Keep planning)"))
+        self.feedback.returnPressed.connect(self._deny_plan)
+        rows.addLayout(_row(self.feedback, stretch=0))
+        return panel
+
+    # -- showing --------------------------------------------------------------------------
+
+    def show_request(self, run_id: str, request: ToolRequest | None) -> None:
+        if request is None:
+            self.clear()
+            return
+        if self.request is not None and self.request.request_id == request.request_id and self.run_id == run_id:
+            return  # the same request again (a run update): keep what the user typed
+        self.run_id, self.request = run_id, request
+        self.preview.setPlainText(request.preview or "")
+        self.preview.setVisible(bool(request.preview) and request.kind != RequestKind.QUESTION)
+        self._tool_panel.setVisible(request.kind == RequestKind.PERMISSION)
+        self._plan_panel.setVisible(request.kind == RequestKind.PLAN_APPROVAL)
+        self._question_panel.setVisible(request.kind == RequestKind.QUESTION)
+        if request.kind == RequestKind.QUESTION:
+            self._question(request)
+        elif request.kind == RequestKind.PLAN_APPROVAL:
+            self.title.setText(self.tr("<b>The agent proposes a plan</b> and waits for your approval"))
+            self.preview.setMaximumHeight(260)
+            self.feedback.clear()
+        else:
+            said = f"<br><i>{_escape(request.description)}</i>" if request.description else ""
+            self.title.setText(f"<b>{_escape(headline(request))}</b>{said}")
+            self.preview.setMaximumHeight(180)
+            self.rule.setText(request.suggested_rule or request.tool_name)
+            self.message.clear()
+        self.show()
+
+    def clear(self) -> None:
+        self.request = None
+        self.run_id = None
+        self.hide()
 
     def _question(self, request: ToolRequest) -> None:
+        _drop_layout(self._question_layout)
+        self.option_buttons = []
         questions = _questions(request)
         self.title.setText(self.tr("<b>The agent asks</b>"))
         for question in questions:
@@ -155,7 +164,7 @@ class RequestCard(QFrame):
             text = str(question.get("question") or "")
             label = QLabel((f"<b>{_escape(header)}</b> · " if header else "") + _escape(text))
             label.setWordWrap(True)
-            self._body_layout.addWidget(label)
+            self._question_layout.addWidget(label)
             multi = bool(question.get("multiSelect"))
             buttons: list[QPushButton] = []
             for option in question.get("options") or []:
@@ -171,43 +180,30 @@ class RequestCard(QFrame):
                 buttons.append(button)
             self.option_buttons += buttons
             if buttons:
-                self._row(*buttons)
+                self._question_layout.addLayout(_row(*buttons))
         if any(b.isCheckable() for b in self.option_buttons):
             send = QPushButton(self.tr("Send choices"))
             send.setProperty("primary", True)
             send.clicked.connect(self._send_choices)
-            self._row(send)
+            self._question_layout.addLayout(_row(send))
         self.free_text = QLineEdit()
         self.free_text.setPlaceholderText(self.tr("Or write your own answer and press Enter"))
         self.free_text.returnPressed.connect(self._send_text)
-        self._row(self.free_text, stretch_first=True)
-
-    def _plan(self) -> None:
-        self.title.setText(self.tr("<b>The agent proposes a plan</b> and waits for your approval"))
-        self.preview.setMaximumHeight(260)
-        self.allow_button = QPushButton(self.tr("&Approve"))
-        self.allow_button.setProperty("primary", True)
-        self.allow_button.clicked.connect(lambda: self.decided.emit(True, {}))
-        edits = QPushButton(self.tr("Approve and accept &edits"))
-        edits.setToolTip(self.tr("From now on, file edits in this run do not ask"))
-        edits.clicked.connect(lambda: self.decided.emit(True, {"accept_edits": True}))
-        self.deny_button = QPushButton(self.tr("&Keep planning"))
-        self.deny_button.clicked.connect(self._deny)
-        self._row(self.allow_button, edits, self.deny_button)
-        self.message = QLineEdit()
-        self.message.setPlaceholderText(self.tr("Feedback on the plan (with Keep planning)"))
-        self.message.returnPressed.connect(self._deny)
-        self._row(self.message, stretch_first=True)
+        self._question_layout.addLayout(_row(self.free_text, stretch=0))
 
     # -- answering ----------------------------------------------------------------------------
 
     def _always(self, scope: str) -> None:
-        rule = self.rule.text().strip() if self.rule is not None else ""
+        rule = self.rule.text().strip()
         self.decided.emit(True, {"always": scope, "rule": rule or None})
 
     def _deny(self) -> None:
-        message = self.message.text().strip() if self.message is not None else ""
+        message = self.message.text().strip()
         self.decided.emit(False, {"message": message or None})
+
+    def _deny_plan(self) -> None:
+        feedback = self.feedback.text().strip()
+        self.decided.emit(False, {"message": feedback or None})
 
     def _send_choices(self) -> None:
         answers: dict[str, list[str]] = {}
@@ -225,6 +221,16 @@ class RequestCard(QFrame):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _row(*widgets: QWidget, stretch: int | None = None) -> QHBoxLayout:
+    """Widgets side by side; ``stretch`` is the index of the one that takes the room (else a spring)."""
+    row = QHBoxLayout()
+    for i, widget in enumerate(widgets):
+        row.addWidget(widget, 1 if i == stretch else 0)
+    if stretch is None:
+        row.addStretch(1)
+    return row
 
 
 def _drop_layout(layout: Any) -> None:
