@@ -57,6 +57,25 @@ async def main(out: Path, controllers: Controllers) -> None:
     await asyncio.sleep(1.2)
     window.grab().save(str(out / "dashboard.png"))
 
+    # What an agent asks: a tool with its diff, then a question with its options.
+    asking = engine.runs.create(docs, "Update the changelog [need-write CHANGELOG.md]", executor=cc)
+    await engine.runs.start(docs, asking.run_id)
+    await engine.runs.wait(asking.run_id)
+    controllers.projects.open_project(docs.project_id)
+    await asyncio.sleep(0.6)
+    window.project_page.runs.select_key(asking.run_id)
+    await asyncio.sleep(0.8)
+    window.grab().save(str(out / "project-permission.png"))
+    controllers.projects.open_project(api.project_id)
+    await asyncio.sleep(0.6)
+    window.project_page.runs.select_key(asked.run_id)
+    await asyncio.sleep(0.8)
+    window.grab().save(str(out / "project-question.png"))
+    window.resize(800, 500)  # the card on a small screen
+    await asyncio.sleep(0.6)
+    window.grab().save(str(out / "project-question-small.png"))
+    window.resize(1280, 760)
+
     # The project page mid-dispatch.
 
     source = next(r for r in engine.store(shop).list_runs())

@@ -91,7 +91,6 @@ class Decisions:
             early = live.snapshot.model_copy(deep=True)
             waiting(early)
             self.ctx.publish_run(live.project, early)
-            live.paused.set()
         run = await self.runs._update(live, change)
         live.recorder.emit("permission", headline(request), {"requestId": request.request_id,
                                                              "tool": request.tool_name, "kind": request.kind.value})
@@ -143,6 +142,8 @@ class Decisions:
             # its agent is followed here: what it waits on is known here before the file says so
             run = here.snapshot or self.runs.get(project, run_id)
             request = here.pending
+            if request is None and run.pending_request is not None and run.pending_request.request_id in here.claimed:
+                raise NoRequestError(f"run {run_id} no longer waits for that decision (another came first)")
         else:
             run = self.runs.get(project, run_id)
             request = run.pending_request
@@ -167,6 +168,10 @@ class Decisions:
                           if request.kind == RequestKind.QUESTION else None)
         live = await self.runs.held(project, run)
         alive = live.execution is not None and live.execution.alive
+        if kept and live.policy is not None:  # before the agent goes on: its next request may need it
+            live.policy = live.policy.with_allowed(kept)
+        if accept_edits and live.policy is not None:
+            live.policy = dataclasses.replace(live.policy, mode=PermissionMode.ACCEPT_EDITS)
         if alive:  # the agent hears first, then the record follows: the round trip is the user's wait
             assert live.execution is not None
             if request.request_id in live.claimed:
@@ -207,10 +212,6 @@ class Decisions:
                                  "agent withdrew it)") from None
         if always == "project" and kept:
             self._keep_for_project(project, kept)
-        if kept and live.policy is not None:
-            live.policy = live.policy.with_allowed(kept)
-        if accept_edits and live.policy is not None:
-            live.policy = dataclasses.replace(live.policy, mode=PermissionMode.ACCEPT_EDITS)
         live.paused.clear()
         said = _decision_text(request, decision, free_text)
         live.recorder.emit("answer" if request.kind == RequestKind.QUESTION else "decision", said, {"requestId": request.request_id, "allow": allow, "always": always,

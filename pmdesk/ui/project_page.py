@@ -183,7 +183,7 @@ class ProjectPage(QWidget):
         self.cancel_run_button = QPushButton(self.tr("Cancel run"))
         self.cancel_run_button.setProperty("danger", True)
         mirror(self.cancel_run_button, actions[ActionId.CANCEL_RUN])
-        self.interrupt_button = QPushButton()
+        self.interrupt_button = QPushButton(self.tr("Interrupt"))
         mirror(self.interrupt_button, actions[ActionId.INTERRUPT_RUN])
         run_buttons = QWidget()
         run_row = QHBoxLayout(run_buttons)

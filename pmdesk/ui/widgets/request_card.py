@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -148,6 +148,20 @@ class RequestCard(QFrame):
             self.rule.setText(request.suggested_rule or request.tool_name)
             self.message.clear()
         self.show()
+        self._keep_readable()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._keep_readable()
+
+    def _keep_readable(self) -> None:
+        """Tall enough for its wrapped text at this width: a small window squeezes the log, not the question."""
+        layout = self.layout()
+        if layout is None:
+            return
+        width = max(self.width(), 320)
+        needed = layout.heightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        self.setMinimumHeight(min(max(needed, 0), 380))
 
     def clear(self) -> None:
         self.request = None
