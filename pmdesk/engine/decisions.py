@@ -224,12 +224,11 @@ class Decisions:
         words = told_after_restart(request, decision.model_copy(update={"message": decision.message or free_text}))
         return await self.runs.go_on(live, run, words)
 
-    async def answer_in_words(self, project: Project, run: Run, text: str) -> Run:
+    async def answer_in_words(self, project: Project, run_id: str, request: ToolRequest, text: str) -> Run:
         """``respond`` on a waiting request: a question's free answer, or a denial with a reason."""
-        assert run.pending_request is not None
-        if run.pending_request.kind == RequestKind.QUESTION:
-            return await self.decide(project, run.run_id, True, free_text=text)
-        return await self.decide(project, run.run_id, False, message=text)
+        if request.kind == RequestKind.QUESTION:
+            return await self.decide(project, run_id, True, free_text=text)
+        return await self.decide(project, run_id, False, message=text)
 
     def _keep_for_project(self, project: Project, rule: str) -> None:
         project = self.ctx.project_settings(project)

@@ -346,8 +346,10 @@ class RunService:
             raise BadInputError("the answer is empty")
         store = self.ctx.store(project)
         run = store.get_run(run_id)
-        if run.pending_request is not None:
-            return await self.decisions.answer_in_words(project, run, text)
+        here = self.live.get(run_id)
+        pending = here.pending if here is not None and here.pending is not None else run.pending_request
+        if pending is not None:  # known here first while its record is being written
+            return await self.decisions.answer_in_words(project, run_id, pending, text)
         if run.status == TaskState.RUNNING:
             return await self.decisions.message(project, run_id, text)
         if run.status != TaskState.AWAITING_RESPONSE:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from pmdesk.executors.base import ExecutorError, Outcome, RunContext, Verdict
@@ -313,4 +314,21 @@ class ClaudeCodeExecutor:
     async def resume(self, ctx: RunContext, answer: str) -> ClaudeExecution:
         if not ctx.agent_session_id:
             raise ExecutorError("this run has no Claude session id to resume")
+        if not session_saved(ctx.agent_session_id, ctx.env):
+            # The CLI died before it wrote its session (killed at once with pmdesk): the same run
+            # starts a new session that carries the task and what the user said since.
+            ctx.emit("system", f"Claude's session {ctx.agent_session_id} was not saved; continuing in a new one", None)
+            return await self._launch(ctx, f"{ctx.prompt}\n\n(Your earlier session on this task was lost.) "
+                                            f"{answer}", None)
         return await self._launch(ctx, answer, ctx.agent_session_id)
+
+
+def session_saved(session_id: str, env: dict[str, str] | None) -> bool:
+    """Whether Claude Code keeps a transcript of the session (``<config>/projects/*/<id>.jsonl``).
+    Where the folder cannot be found, it is assumed saved: ``--resume`` then says for itself."""
+    where = (env or os.environ).get("CLAUDE_CONFIG_DIR") or os.path.join(
+        (env or os.environ).get("HOME") or os.path.expanduser("~"), ".claude")
+    projects = Path(where) / "projects"
+    if not projects.is_dir():
+        return True
+    return any(projects.glob(f"*/{session_id}.jsonl"))

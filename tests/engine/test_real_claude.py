@@ -338,3 +338,21 @@ async def test_the_app_killed_while_a_permission_is_pending_then_approved(
     assert resumed and (pending.agent_session_id or "") in resumed[0].text
     assert len([e for e in restarted.store(project).read_events(run_id) if e.kind == "permission"]) == 1
     await restarted.shutdown()
+
+
+async def test_a_message_while_the_agent_works_reaches_its_turn(
+        engine: Engine, tmp_path: Path, fake_api: FakeAnthropic, real_claude: Path) -> None:
+    project = add_project(engine, tmp_path / "proj")
+    project.settings.allow_rules = ["Bash(sleep:*)"]
+    engine.save_project(project)
+    fake_api.default = steps(bash("sleep 3"), text_reply("Done, and noted."))
+    run = engine.runs.create(project, "wait a little", executor=CC)
+    await engine.runs.start(project, run.run_id)
+    await until(lambda: bool(sleepers("sleep 3")), timeout=40)
+    working = engine.store(project).get_run(run.run_id)
+    assert working.status == TaskState.RUNNING and working.pending_request is None
+    await engine.answer(project, run.run_id, "also mention the changelog")  # while the tool runs
+    final = await finish(engine, project, run.run_id)
+    assert final.status == TaskState.COMPLETE, final.error
+    assert "also mention the changelog" in said(fake_api.requests[-1])  # into the same turn
+    assert len([e for e in events(engine, project, run.run_id) if e.kind == "result"]) == 1
