@@ -116,6 +116,9 @@ def packet_markdown(packet: InspectionPacket) -> str:
         f"- **Project:** {packet.project.get('name')} (`{packet.project.get('path')}`)",
         f"- **Run:** `{packet.run_id}` — {task.get('status')}",
         f"- **Executor:** {packet.settings.get('executor')}  **Model:** {packet.settings.get('model') or '—'}",
+        f"- **Permissions:** {packet.settings.get('permission_mode') or 'ask'}; allow "
+        f"{', '.join(packet.settings.get('allow_rules') or []) or '—'}; deny "
+        f"{', '.join(packet.settings.get('deny_rules') or []) or '—'}",
         f"- **Created:** {packet.created_at}",
         "",
         "## Task",

@@ -130,6 +130,10 @@ class RunService:
     def announce(self, project: Project, run: Run) -> None:
         self.ctx.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
                         run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
+        if run.settings.get("permission_mode") == PermissionMode.BYPASS.value:
+            self.ctx.record(project, ActivityType.PERMISSION_MODE_CHANGED, "this run bypasses permissions "
+                            f"(in its own worktree, {run.worktree_path})", run_id=run.run_id, plan_id=run.plan_id,
+                            task_id=run.plan_task_id, data={"mode": "bypass"})
         self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,

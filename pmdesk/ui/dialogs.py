@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from pmdesk.engine.plans.authoring import Generated
 from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.plans.shape import PlanGenerationError, validate_answer
-from pmdesk.models import ExecutorKind, Plan
+from pmdesk.models import ExecutorKind, PermissionMode, Plan
 from pmdesk.store import PacketSummary
 
 
@@ -66,6 +66,16 @@ class NewRunDialog(QDialog):
         if not git_ok:
             self.in_worktree.setToolTip(self.tr("The project folder is not a git repository with a commit"))
         form.addRow(self.in_worktree)
+        self.permission_mode = QComboBox()
+        self.permission_mode.addItem(self.tr("The project's (Settings)"), None)
+        for mode, text in ((PermissionMode.ASK, self.tr("Ask before every change")),
+                           (PermissionMode.ACCEPT_EDITS, self.tr("Accept file edits; commands ask")),
+                           (PermissionMode.PLAN, self.tr("Plan first; I approve the plan")),
+                           (PermissionMode.BYPASS, self.tr("Bypass: nothing asks (in its own worktree)"))):
+            self.permission_mode.addItem(text, mode.value)
+        form.addRow(self.tr("Permissions"), self.permission_mode)
+        self.in_worktree.toggled.connect(lambda _on: self._bypass_offered())
+        self._bypass_offered()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Start run"))
         buttons.accepted.connect(self._accept)
@@ -76,6 +86,14 @@ class NewRunDialog(QDialog):
 
     def _executor_changed(self) -> None:
         self.command.setEnabled(self.executor.currentData() == ExecutorKind.COMMAND.value)
+
+    def _bypass_offered(self) -> None:
+        """Bypass only for a run in a worktree of its own; unticking the worktree takes it back."""
+        isolated = self.in_worktree.isEnabled() and self.in_worktree.isChecked()
+        item = self.permission_mode.model().item(self.permission_mode.findData(PermissionMode.BYPASS.value))  # type: ignore[attr-defined]
+        item.setEnabled(isolated)
+        if not isolated and self.permission_mode.currentData() == PermissionMode.BYPASS.value:
+            self.permission_mode.setCurrentIndex(0)
 
     def _accept(self) -> None:
         if self.prompt.toPlainText().strip():
@@ -89,6 +107,7 @@ class NewRunDialog(QDialog):
             "model": self.model.text().strip() or None,
             "command": self.command.text().strip() or None,
             "in_worktree": self.in_worktree.isEnabled() and self.in_worktree.isChecked(),
+            "permission_mode": PermissionMode(mode) if (mode := self.permission_mode.currentData()) else None,
         }
 
 

@@ -356,3 +356,20 @@ async def test_a_message_while_the_agent_works_reaches_its_turn(
     assert final.status == TaskState.COMPLETE, final.error
     assert "also mention the changelog" in said(fake_api.requests[-1])  # into the same turn
     assert len([e for e in events(engine, project, run.run_id) if e.kind == "result"]) == 1
+
+
+async def test_bypass_in_its_own_worktree_asks_nothing_and_is_recorded(
+        engine: Engine, tmp_path: Path, fake_api: FakeAnthropic, real_claude: Path) -> None:
+    project = add_project(engine, tmp_path / "proj")
+    engine.set_permissions(project, mode="bypass", confirm_bypass=True)
+    run = engine.runs.create(project, "write freely", executor=CC, in_worktree=True)
+    assert run.worktree_path and run.settings["claude_mode"] == "bypassPermissions"
+    target = Path(run.worktree_path) / "free.txt"
+    fake_api.default = steps(write(target, "free\n"), text_reply("Wrote it unasked."))
+    await engine.runs.start(project, run.run_id)
+    final = await finish(engine, project, run.run_id)
+    assert final.status == TaskState.COMPLETE and final.pending_request is None, final.error
+    assert target.read_text() == "free\n" and not (tmp_path / "proj" / "free.txt").exists()
+    assert not [e for e in events(engine, project, run.run_id) if e.kind == "permission"]
+    activity = [a.message for a in engine.store(project).list_activity()]
+    assert any("bypass confirmed" in m for m in activity) and any("bypasses permissions" in m for m in activity)

@@ -615,3 +615,20 @@ def test_permissions_are_edited_in_settings_and_bypass_needs_its_confirmation(
     qtbot.waitUntil(lambda: engine.project_settings(project).settings.permission_mode.value == "bypass")
     assert engine.project_settings(project).settings.bypass_confirmed
     assert any("bypass confirmed" in a.message for a in engine.store(project).list_activity())
+
+
+def test_a_new_run_offers_bypass_only_in_its_own_worktree(qtbot: Any) -> None:
+    from pmdesk.ui.dialogs import NewRunDialog
+
+    dialog = NewRunDialog(["claude_code"], None, "claude-sonnet-4-6", git_ok=True)
+    qtbot.addWidget(dialog)
+    bypass = dialog.permission_mode.findData("bypass")
+    item = dialog.permission_mode.model().item(bypass)  # type: ignore[attr-defined]
+    assert not item.isEnabled()
+    dialog.in_worktree.setChecked(True)
+    assert item.isEnabled()
+    dialog.permission_mode.setCurrentIndex(bypass)
+    dialog.prompt.setPlainText("go")
+    assert dialog.values()["permission_mode"].value == "bypass" and dialog.values()["in_worktree"]
+    dialog.in_worktree.setChecked(False)  # no worktree: bypass is taken back
+    assert dialog.values()["permission_mode"] is None and not item.isEnabled()

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject
 
 from pmdesk.engine.isolation import isolation_possible
 from pmdesk.errors import PmdeskError
-from pmdesk.models import ExecutorKind, Project, Run, TaskState
+from pmdesk.models import ExecutorKind, PermissionMode, Project, Run, TaskState
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.dialogs import NewRunDialog
 
@@ -48,14 +48,16 @@ class RunsController(QObject):
         self.shell.run(open_it(), self.tr("New run"))
 
     def start_run(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
-                  model: str | None = None, command: str | None = None, in_worktree: bool = False) -> None:
+                  model: str | None = None, command: str | None = None, in_worktree: bool = False,
+                  permission_mode: PermissionMode | None = None) -> None:
         def started(run: Run) -> None:
             self.shell.page.runs.select_key(run.run_id)
             self.shell.status(self.tr("Run started") if run.status != TaskState.ERROR else
                               self.tr("The run could not start: %1").replace("%1", run.error or ""), 10000)
 
         self.shell.run(self.engine.runs.launch(project, prompt, executor=executor, model=model, command=command,
-                                               in_worktree=in_worktree), self.tr("Start run"), started)
+                                               in_worktree=in_worktree, permission_mode=permission_mode),
+                       self.tr("Start run"), started)
 
     def show_log(self, run_id: str) -> None:
         project = self.shell.project
