@@ -52,6 +52,7 @@ class ActionId(StrEnum):
     CANCEL_PLAN = "cancel_plan"
     CANCEL_RUN = "cancel_run"
     INTERRUPT_RUN = "interrupt_run"
+    NEXT_WAITING = "next_waiting"
     REMOVE_PROJECT = "remove_project"
     DASHBOARD = "dashboard"
     REFRESH = "refresh"
@@ -69,6 +70,7 @@ class UiState:
     plan: Plan | None = None
     plan_verdicts: Mapping[str, Verdict] = field(default_factory=dict)  # PlanAction → the engine's verdict
     has_packets: bool = False
+    awaiting: int = 0  # runs that need a response, in every project
 
 
 Rule = Callable[[UiState], "str | None"]  # why the action does not apply; None when it does
@@ -113,6 +115,10 @@ def _interruptible_run(state: UiState) -> str | None:
     if state.run.executor.value == "command":
         return tr("A command run cannot be interrupted; cancel it instead")
     return _on_project(state)
+
+
+def _someone_waits(state: UiState) -> str | None:
+    return None if state.awaiting else tr("No run needs a response")
 
 
 def _plannable(state: UiState) -> str | None:
@@ -209,6 +215,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tr("Unregister the project; its files stay"), _any_project),
     ActionSpec(ActionId.DASHBOARD, "view", tr("&Dashboard"), "Alt+Left", tr("Back to the dashboard"),
                _on_dashboard_page),
+    ActionSpec(ActionId.NEXT_WAITING, "view", tr("&Next run that needs a response"), "Ctrl+J",
+               tr("Open the project and select the run that waits for you (again: the next one)"), _someone_waits),
     ActionSpec(ActionId.REFRESH, "view", tr("&Refresh"), "F5", tr("Read every project's state again")),
     ActionSpec(ActionId.ABOUT, "help", tr("&About pmdesk"), None, tr("Version and where state lives")),
 )

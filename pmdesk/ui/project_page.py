@@ -27,6 +27,7 @@ from pmdesk.store.summaries import plan_summary, run_summary
 from pmdesk.ui.actions import ActionId, mirror
 from pmdesk.ui.bridge import EngineBridge
 from pmdesk.ui.dashboard import Banner
+from pmdesk.ui.models.record_model import RecordRole
 from pmdesk.ui.models.tables import TaskRow, packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
 from pmdesk.ui.widgets.diff_view import DiffView
@@ -425,6 +426,23 @@ class ProjectPage(QWidget):
         self.question_label.setText(self.tr("<b>The agent asks:</b> ") + (run.question or "").replace("<", "&lt;"))
         self.question.show()
         self.answer.setFocus()
+
+    def select_next_waiting(self) -> bool:
+        """Select the next run (in the table's order, after the selected one, wrapping) that waits
+        for the user; its card or answer box takes the keyboard. False when none waits here."""
+        table = self.runs
+        rows = table.proxy.rowCount()
+        selected = table.selectionModel().selectedRows() if table.selectionModel() else []
+        start = selected[0].row() + 1 if selected else 0
+        for step in range(rows - 1 if selected else rows):  # never the selected one again
+            row = (start + step) % rows
+            record = table.proxy.index(row, 0).data(RecordRole)
+            if isinstance(record, RunSummary) and record.status == TaskState.AWAITING_RESPONSE:
+                table.selectRow(row)
+                self.tabs.setCurrentIndex(0)
+                (self.request_card if self.request_card.isVisible() else self.answer).setFocus()
+                return True
+        return False
 
     def set_request(self, run: Run) -> None:
         """The full record of a run, read for its pending request."""

@@ -632,3 +632,34 @@ def test_a_new_run_offers_bypass_only_in_its_own_worktree(qtbot: Any) -> None:
     assert dialog.values()["permission_mode"].value == "bypass" and dialog.values()["in_worktree"]
     dialog.in_worktree.setChecked(False)  # no worktree: bypass is taken back
     assert dialog.values()["permission_mode"] is None and not item.isEnabled()
+
+
+def test_ctrl_j_and_the_badge_go_to_the_runs_that_wait(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                      engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
+    from pmdesk.ui.actions import ActionId
+
+    made = {}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        project = engine.add_project(str(tmp_path / name), name)
+        run_ = engine.runs.create(project, "pick one [ask]", executor=ExecutorKind.CLAUDE_CODE)
+        run(qtbot, engine.runs.start(project, run_.run_id))
+        run(qtbot, engine.runs.wait(run_.run_id))
+        made[name] = (project, run_)
+    run(qtbot, controllers.projects.load_overviews())
+    jump = window.actions_by_id[ActionId.NEXT_WAITING]
+    qtbot.waitUntil(jump.isEnabled, timeout=3000)
+    assert jump.shortcut().toString() == "Ctrl+J"
+    jump.trigger()  # from the dashboard: the first project that waits, its waiting run selected
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.selected_run() is not None, timeout=5000)
+    first = page.project
+    assert first is not None and page.selected_run().status == TaskState.AWAITING_RESPONSE  # type: ignore[union-attr]
+    qtbot.waitUntil(page.request_card.isVisible, timeout=3000)
+    jump.trigger()  # nothing more waits here: the next project
+    qtbot.waitUntil(lambda: page.project is not None and page.project.project_id != first.project_id
+                    and page.selected_run() is not None, timeout=5000)
+    page.runs.clearSelection()
+    qtbot.waitUntil(page.badge.isVisible, timeout=3000)
+    qtbot.mouseClick(page.badge, Qt.MouseButton.LeftButton)  # the badge goes to the run too
+    qtbot.waitUntil(lambda: page.selected_run() is not None, timeout=3000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
@@ -148,7 +149,8 @@ class ProjectsController(QObject):
         shell.confirm(self.tr("Remove project"), self.tr(
             "Remove %1 from pmdesk? Its folder and its .claude/state stay on disk.").replace("%1", project.name), remove)
 
-    def open_project(self, project_id: str) -> None:
+    def open_project(self, project_id: str, then: Callable[[], object] | None = None) -> None:
+        """Show the project's page; ``then`` runs once its lists are loaded."""
         if not project_id:
             return
         try:
@@ -159,7 +161,25 @@ class ProjectsController(QObject):
         self.shell.page.show_project(project)
         self.shell.window.show_project_page(project.name)
         self.shell.contextChanged.emit()
-        self.shell.run(self.load_project(project), self.tr("Load project"))
+        def loaded(_: object) -> None:
+            if then is not None:
+                then()
+
+        self.shell.run(self.load_project(project), self.tr("Load project"), loaded)
+
+    def next_waiting(self) -> None:
+        """The next run that waits for the user: on this page after the selected one, else in the
+        next project (in the dashboard's order) that has one; its card takes the keyboard."""
+        page = self.shell.page
+        if self.shell.window.on_project_page() and page.select_next_waiting():
+            return
+        waiting = [o.project_id for o in self.shell.dashboard.model.records() if o.awaiting]
+        if not waiting:
+            self.shell.status(self.tr("No run needs a response"))
+            return
+        current = page.project.project_id if page.project is not None and self.shell.window.on_project_page() else None
+        later = waiting[waiting.index(current) + 1:] if current in waiting else []
+        self.open_project((later or waiting)[0], then=page.select_next_waiting)
 
     def open_selected(self) -> None:
         self.open_project(self.shell.dashboard.selected_project_id() or "")

@@ -35,10 +35,12 @@ class WindowController(QObject):
             ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.REBASE: plans.rebuild, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
             ActionId.RESOLVE_BY_HAND: review.resolve_by_hand, ActionId.LEAVE_OUT: review.leave_out,
             ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
+            ActionId.NEXT_WAITING: projects.next_waiting,
         }
         for action_id, slot in slots.items():
             window.actions_by_id[action_id].triggered.connect(slot)
         page.backRequested.connect(self.show_dashboard)
+        page.badge.clicked.connect(projects.next_waiting)
         page.contextChanged.connect(self.update_actions)
         shell.dashboard.selectionChanged.connect(self.update_actions)
         shell.contextChanged.connect(self.update_actions)
@@ -58,7 +60,8 @@ class WindowController(QObject):
         return UiState(on_project_page=on_page, dashboard_selection=shell.dashboard.selected_project_id(),
                        project=shell.project if on_page else None, run=shell.page.selected_run(), plan=plan,
                        plan_verdicts={a.value: v for a, v in shell.engine.plans.allowed(plan).items()} if plan else {},
-                       has_packets=shell.page.has_packets())
+                       has_packets=shell.page.has_packets(),
+                       awaiting=sum(o.awaiting for o in shell.dashboard.model.records()))
 
     def update_actions(self) -> None:
         apply_state(self.shell.window.actions_by_id, self.state())

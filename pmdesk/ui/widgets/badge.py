@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     QVariantAnimation,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGraphicsOpacityEffect,
@@ -64,10 +64,15 @@ class Pulse(QObject):
 
 
 class AwaitingBadge(QLabel):
-    """``NEEDS RESPONSE``; its look comes from the QSS (also read by the delegate)."""
+    """``NEEDS RESPONSE``; its look comes from the QSS (also read by the delegate). A click on it
+    (``clicked``) goes to the run that waits."""
+
+    clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(self.tr("NEEDS RESPONSE"), parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(self.tr("Go to the run that needs a response (Ctrl+J)"))
         self._fill = QColor("#fef3c7")
         self._text = QColor("#92400e")
         self._radius = 9
@@ -76,6 +81,11 @@ class AwaitingBadge(QLabel):
         self.effect.setOpacity(1.0)
         self.setGraphicsEffect(self.effect)
         Pulse.shared().changed.connect(self._pulse)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
 
     def _pulse(self, value: float) -> None:
         if self.isVisible():
