@@ -26,14 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pmdesk.engine.permissions import headline
+from pmdesk.engine.permissions import headline, questions_of
 from pmdesk.models import RequestKind, ToolRequest
 from pmdesk.ui.widgets.diff_view import DiffHighlighter, _dark
-
-
-def _questions(request: ToolRequest) -> list[dict[str, Any]]:
-    raw = request.input.get("questions")
-    return [q for q in raw if isinstance(q, dict)] if isinstance(raw, list) else []
 
 
 class RequestCard(QFrame):
@@ -171,7 +166,7 @@ class RequestCard(QFrame):
     def _question(self, request: ToolRequest) -> None:
         _drop_layout(self._question_layout)
         self.option_buttons = []
-        questions = _questions(request)
+        questions = questions_of(request)
         self.title.setText(self.tr("<b>The agent asks</b>"))
         for question in questions:
             header = str(question.get("header") or "")
