@@ -229,11 +229,11 @@ class Api:
 
     async def inspect_run(self, request: web.Request) -> web.Response:
         project, run_id = self._owner("run", "runId", request)
-        return _json(self.engine.inspect(project, run_id), 201)
+        return _json(await self.engine.inspect(project, run_id), 201)
 
     async def get_packet(self, request: web.Request) -> web.Response:
         project, packet_id = self._owner("packet", "packetId", request)
-        return _json(self.engine.store(project).get_packet(packet_id))
+        return _json(self.engine.packet(project, packet_id))
 
     # -- the loop -------------------------------------------------------------------------------
 

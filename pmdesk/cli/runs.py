@@ -95,7 +95,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     engine = open_engine()
     project = project_of(engine, "run", args.run)
-    packet = engine.inspect(project, args.run)
+    packet = asyncio.run(engine.inspect(project, args.run))
     if args.json or args.format == "json":
         print_json(packet)
     else:

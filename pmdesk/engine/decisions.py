@@ -91,10 +91,12 @@ class Decisions:
             early = live.snapshot.model_copy(deep=True)
             waiting(early)
             self.ctx.publish_run(live.project, early)
-        run = await self.runs._update(live, change)
+        # The log first: a run record that shows the request always has its log line, even
+        # when the app is killed between the two writes.
         live.recorder.emit("permission", headline(request), {"requestId": request.request_id,
                                                              "tool": request.tool_name, "kind": request.kind.value})
         live.recorder.flush()
+        run = await self.runs._update(live, change)
         self.ctx.record(live.project, ActivityType.RUN_PERMISSION_ASKED, f"needs a response: {headline(request)[:120]}",
                         run_id=live.run_id, plan_id=run.plan_id, task_id=run.plan_task_id, actor="agent")
         live.paused.set()

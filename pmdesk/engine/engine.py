@@ -150,8 +150,16 @@ class Engine:
 
     # -- use cases that span services --------------------------------------------------------
 
-    def inspect(self, project: Project, run_id: str) -> InspectionPacket:
-        return create_packet(self.ctx, project, run_id)
+    async def inspect(self, project: Project, run_id: str) -> InspectionPacket:
+        return await create_packet(self.ctx, project, run_id)
+
+    def packet(self, project: Project, packet_id: str) -> InspectionPacket:
+        """A packet of this project, read (a bad or unknown id is a clear error)."""
+        validate_id(packet_id, KINDS["packet"])
+        store = self.store(project)
+        if not store.has_packet(packet_id):
+            raise NotFoundError("packet", packet_id)
+        return store.get_packet(packet_id)
 
     async def answer(self, project: Project, run_id: str, text: str) -> Run:
         """Answer a run that waits (or message one at work), and let its plan (if any) schedule

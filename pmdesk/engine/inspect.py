@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,17 @@ class InspectError(WrongStateError):
     """The run has nothing to inspect yet."""
 
 
-def create_packet(ctx: EngineContext, project: Project, run_id: str) -> InspectionPacket:
+async def create_packet(ctx: EngineContext, project: Project, run_id: str) -> InspectionPacket:
+    """The packet is read and written off the loop (the log tail, git's diff), then announced."""
+    packet = await asyncio.to_thread(build_packet, ctx, project, run_id)
+    ctx.bus.publish(PacketAdded(project.project_id, summarize_packet(packet)))
+    ctx.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
+               run_id=run_id, packet_id=packet.packet_id, plan_id=packet.task.get("planId"))
+    return packet
+
+
+def build_packet(ctx: EngineContext, project: Project, run_id: str) -> InspectionPacket:
+    """Files and git only: for a worker thread."""
     store = ctx.store(project)
     run = store.get_run(run_id)
     if run.status in (TaskState.CREATED, TaskState.QUEUED):
@@ -77,11 +88,7 @@ def create_packet(ctx: EngineContext, project: Project, run_id: str) -> Inspecti
     changes = _changes(project, run, store, redact.text)
     if changes:
         packet.meta["changes"] = changes
-    packet = store.put_packet(packet)
-    ctx.bus.publish(PacketAdded(project.project_id, summarize_packet(packet)))
-    ctx.record(project, ActivityType.PACKET_CREATED, f"inspection packet created for run {run_id}",
-                  run_id=run_id, packet_id=packet.packet_id, plan_id=run.plan_id)
-    return packet
+    return store.put_packet(packet)
 
 
 def _changes(project: Project, run: Run, store: StateStore, scrub: Callable[[str], str]) -> dict[str, Any] | None:

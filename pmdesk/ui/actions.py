@@ -38,6 +38,7 @@ class ActionId(StrEnum):
     NEW_RUN = "new_run"
     INSPECT = "inspect"
     PLAN = "plan"
+    EDIT_PLAN = "edit_plan"
     DISPATCH = "dispatch"
     CONTINUE = "continue"
     VERIFY = "verify"
@@ -180,6 +181,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tr("Create an Inspection Packet of the selected run"), _inspectable),
     ActionSpec(ActionId.PLAN, "project", tr("&Plan…"), "Ctrl+P", tr("Let the AI split the follow-up into tasks"),
                _plannable),
+    ActionSpec(ActionId.EDIT_PLAN, "project", tr("&Edit plan…"), "Ctrl+E",
+               tr("Open the DRAFT plan's tasks again to change them"), _plan_rule("edit")),
     ActionSpec(ActionId.DISPATCH, "project", tr("&Dispatch plan…"), "Ctrl+D", tr("Run the DRAFT plan's tasks"),
                _plan_rule("dispatch")),
     ActionSpec(ActionId.CONTINUE, "project", tr("C&ontinue plan"), None, tr("Start the plan's queued tasks again"),

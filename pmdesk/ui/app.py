@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from pmdesk.engine.engine import Engine
     from pmdesk.ui.bridge import EngineBridge
+    from pmdesk.ui.controllers.packets import PacketsController
     from pmdesk.ui.controllers.plans import PlansController
     from pmdesk.ui.controllers.projects import ProjectsController
     from pmdesk.ui.controllers.review import ReviewController
@@ -50,6 +51,7 @@ class Controllers:
     window: WindowController
     tray: Tray
     review: ReviewController
+    packets: PacketsController
     warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
@@ -70,6 +72,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     from PySide6.QtCore import QSettings
 
     from pmdesk.ui.bridge import EngineBridge
+    from pmdesk.ui.controllers.packets import PacketsController
     from pmdesk.ui.controllers.plans import PlansController
     from pmdesk.ui.controllers.projects import ProjectsController
     from pmdesk.ui.controllers.review import ReviewController
@@ -93,7 +96,8 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     plans = PlansController(shell)
     settings = SettingsController(shell)
     review = ReviewController(shell)
-    controls = WindowController(shell, projects, runs, plans, settings, review)
+    packets = PacketsController(shell)
+    controls = WindowController(shell, projects, runs, plans, settings, review, packets)
 
     def project_name(project_id: str) -> str:
         return next((p.name for p in engine.projects() if p.project_id == project_id), project_id)
@@ -115,7 +119,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
 
     window.closing.connect(save_layout)
     window.destroyed.connect(bridge.close)
-    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review)
+    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review, packets)
 
 
 def open_window(engine: Engine) -> tuple[MainWindow, Controllers]:

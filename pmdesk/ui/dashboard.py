@@ -94,8 +94,7 @@ class DashboardPage(QWidget):
         self.table = RecordTable(self.model, badge_column=1, stretch=7,
                                  widths={0: 170, 2: 75, 3: 80, 4: 70, 5: 60, 6: 110})
         self.table.sort_by(1, Qt.SortOrder.AscendingOrder)  # most urgent first
-        self.table.doubleClicked.connect(self._open_selected)
-        self.table.activated.connect(self._open_selected)
+        self.table.opened.connect(lambda _record: self._open_selected())
         self.table.selectionModel().selectionChanged.connect(self.selectionChanged)
         self.table.setColumnWidth(0, 160)
 

@@ -201,9 +201,12 @@ class PlanDialog(QDialog):
 
     generateRequested = Signal(str, str)  # packet id, model
 
-    def __init__(self, packets: list[PacketSummary], default_model: str, parent: QWidget | None = None) -> None:
+    def __init__(self, packets: list[PacketSummary], default_model: str, parent: QWidget | None = None,
+                 editing: Plan | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(self.tr("Plan the follow-up"))
+        self.editing = editing  # a saved DRAFT opened again: Save replaces its tasks
+        self.setWindowTitle(self.tr("Edit plan %1").replace("%1", editing.plan_id) if editing else
+                            self.tr("Plan the follow-up"))
         self.resize(860, 560)
         self.model_used: str | None = None  # the model whose answer the editor holds
         layout = QVBoxLayout(self)
@@ -243,11 +246,23 @@ class PlanDialog(QDialog):
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Save).setText(self.tr("Save as DRAFT"))
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText(
+            self.tr("Save DRAFT") if editing else self.tr("Save as DRAFT"))
         buttons.accepted.connect(self._save)
         buttons.rejected.connect(self.reject)
         self.buttons = buttons
         layout.addWidget(buttons)
+        if editing is not None:
+            found = self.packet.findData(editing.packet_id) if editing.packet_id else -1
+            if found >= 0:
+                self.packet.setCurrentIndex(found)
+            self.model_used = editing.model
+            numbers = {t.task_id: i + 1 for i, t in enumerate(editing.tasks)}
+            self.editor.set_tasks([(t.description, t.priority, [numbers[d] for d in t.dependencies if d in numbers])
+                                   for t in editing.tasks])
+            self.status.setText(self.tr("DRAFT plan with %n tasks. Edit them (or generate again), then save; "
+                                        "nothing changes until you do.").replace("%n", str(len(editing.tasks))))
+        self.editor.setFocus()
 
     def packet_id(self) -> str | None:
         value = self.packet.currentData()

@@ -75,6 +75,7 @@ class ProjectPage(QWidget):
         contextChanged: what the actions' rules read changed (selection, plan, packets).
         changesWanted: the Changes tab is showing and its subject (plan or run) may have changed.
         projectShown: another project's page is shown.
+        said(text): something the user should read in the status bar.
     """
 
     backRequested = Signal()
@@ -86,6 +87,7 @@ class ProjectPage(QWidget):
     contextChanged = Signal()
     changesWanted = Signal()
     projectShown = Signal()
+    said = Signal(str)  # a line for the status bar
 
     def __init__(self, actions: Mapping[ActionId, QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,6 +194,8 @@ class ProjectPage(QWidget):
         run_row.addWidget(self.interrupt_button)
         run_row.addWidget(self.cancel_run_button)
         self.packets = RecordTable(packets_model(self), stretch=1, widths={0: 140, 2: 110, 3: 90})
+        self.runs.opened.connect(self._open_run)
+        self.tasks.opened.connect(self._open_task)
         self.changes = DiffView()
         tabs = QTabWidget()
         tabs.addTab(section(self.tr("Runs"), self.runs, run_buttons), self.tr("Runs"))
@@ -443,6 +447,28 @@ class ProjectPage(QWidget):
                 (self.request_card if self.request_card.isVisible() else self.answer).setFocus()
                 return True
         return False
+
+    def _open_run(self, record: object) -> None:
+        """Enter or a double-click on a run: to what it needs, its answer, or its log."""
+        if not isinstance(record, RunSummary):
+            return
+        if record.status == TaskState.AWAITING_RESPONSE:
+            (self.request_card if self.request_card.isVisible() else self.answer).setFocus()
+        else:
+            self.log.setFocus()
+
+    def _open_task(self, record: object) -> None:
+        """A task opens its run: selected on the Runs tab, its log following."""
+        if not isinstance(record, TaskRow):
+            return
+        run_id = record.task.run_id
+        if not run_id or self.runs.source.row_of(run_id) is None:
+            self.said.emit(self.tr("Task #%1 has no run yet; Dispatch starts it").replace("%1", str(record.number))
+                           if not run_id else self.tr("Run %1 is not listed yet").replace("%1", run_id))
+            return
+        self.tabs.setCurrentIndex(0)
+        self.runs.select_key(run_id)
+        self.runs.setFocus()
 
     def set_request(self, run: Run) -> None:
         """The full record of a run, read for its pending request."""

@@ -12,6 +12,7 @@ import pytest
 
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.inspect import packet_markdown
+from pmdesk.errors import PmdeskError
 from pmdesk.executors.command import command_argv
 from pmdesk.models import ExecutorKind, TaskState
 from tests.conftest import ROOT, echo_command, run_cli
@@ -143,7 +144,7 @@ async def test_no_api_key_reaches_the_state_directory(engine: Engine, tmp_path: 
             f"print('Authorization: Bearer ' + os.environ['SOME_TOKEN']); print(sys.argv[1])\" {{prompt}}")
     run = await run_to_pause(engine, project, f"use {key} please", executor=CMD, command=leak)
     assert run.status == TaskState.COMPLETE
-    packet = engine.inspect(project, run.run_id)
+    packet = await engine.inspect(project, run.run_id)
     packet_markdown(packet)
     for path in (tmp_path / "p" / ".claude" / "state").rglob("*"):
         if path.is_file():
@@ -158,7 +159,7 @@ async def test_an_inspection_packet_has_everything(engine: Engine, tmp_path: Pat
     run = await run_to_pause(engine, project, "choose [ask]", executor=ExecutorKind.CLAUDE_CODE)
     await engine.runs.respond(project, run.run_id, "SQLite")
     await engine.runs.wait(run.run_id)
-    packet = engine.inspect(project, run.run_id)
+    packet = await engine.inspect(project, run.run_id)
     assert packet.packet_id.startswith("pkt_")
     saved = tmp_path / "p" / ".claude" / "state" / "inspection-packets" / f"{packet.packet_id}.json"
     assert json.loads(saved.read_text())["runId"] == run.run_id
@@ -173,3 +174,14 @@ async def test_an_inspection_packet_has_everything(engine: Engine, tmp_path: Pat
     assert "## Clarifications" in md and "SQLite" in md
     cli = run_cli("inspect", run.run_id, "--format", "json")
     assert cli.returncode == 0 and json.loads(cli.stdout)["runId"] == run.run_id
+
+
+def test_a_bad_packet_id_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    project = engine.add_project(str(tmp_path), "p")
+    for bad in ("../../etc/passwd", "pkt_nothere00000000"):
+        try:
+            engine.packet(project, bad)
+        except PmdeskError as exc:
+            assert "pkt" in str(exc) or "packet" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was read")

@@ -23,7 +23,7 @@ CC = ExecutorKind.CLAUDE_CODE
 async def packet_for(engine: Engine, project: Project) -> InspectionPacket:
     run = await run_to_pause(engine, project, "build the feature", executor=ExecutorKind.COMMAND,
                              command=echo_command("feature half done; tests missing"))
-    return engine.inspect(project, run.run_id)
+    return await engine.inspect(project, run.run_id)
 
 
 def submit(tasks: list[dict[str, Any]], summary: str = "follow-up") -> dict[str, Any]:

@@ -46,7 +46,7 @@ async def test_no_secret_is_stored_or_answered(engine: Engine, tmp_path: Path, k
     waiting = await run_to_pause(engine, project, "x", executor=ExecutorKind.COMMAND, command=asks)
     for run in (done, failed, waiting):  # what the engine hands back is already masked
         assert SAVED not in run.model_dump_json() and ENV not in run.model_dump_json()
-    packet = engine.inspect(project, failed.run_id)
+    packet = await engine.inspect(project, failed.run_id)
     plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "t", "description": f"rotate {SAVED}"}]})
     engine.plans.update_now(project, plan.plan_id, lambda p: setattr(p, "gate_result", GateResult(
         passed=False, checks=[GateCheck(name="gate:x", passed=False, message=f"token: {ENV}")])))

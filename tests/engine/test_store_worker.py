@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from pmdesk.engine.engine import Engine
 from pmdesk.engine.notifications import Change, PlanChanged
 from pmdesk.engine.plans.changes import mirror_runs
 from pmdesk.engine.store_worker import StoreWorker
-from pmdesk.models import ExecutorKind, Plan, TaskState
+from pmdesk.models import ActivityType, ExecutorKind, Plan, PlanStatus, TaskState
 from tests.engine.helpers import add_project
 
 LIFECYCLE = [TaskState.CREATED, TaskState.QUEUED, TaskState.RUNNING, TaskState.COMPLETE]
@@ -105,8 +106,37 @@ async def test_mirroring_reads_the_disk_only_when_asked(engine: Engine, tmp_path
     engine.plans.update_now(project, plan.plan_id, queue)
     store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))  # changed by someone else
 
-    unchanged, written = mirror_runs(store, plan.plan_id, {})  # nothing was published: nothing to look at
+    unchanged, written, _ = mirror_runs(store, plan.plan_id, {})  # nothing was published: nothing to look at
     assert not written and unchanged.tasks[0].status == TaskState.QUEUED
-    mirrored, written = mirror_runs(store, plan.plan_id, None)  # a look at the disk
+    mirrored, written, completed = mirror_runs(store, plan.plan_id, None)  # a look at the disk
     assert written and mirrored.tasks[0].status == TaskState.COMPLETE
     assert store.get_plan(plan.plan_id).tasks[0].status == TaskState.COMPLETE
+    assert completed is None and not mirrored.completed_at  # a DRAFT plan is not "completed" by its runs
+
+
+def test_the_last_task_ending_completes_its_running_plan_in_the_same_write(engine: Engine, tmp_path: Path) -> None:
+    project = add_project(engine, tmp_path / "p")
+    store = engine.store(project)
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "a"}]})
+    run = engine.runs.create(project, "a", executor=ExecutorKind.COMMAND, command="true",
+                             plan_id=plan.plan_id, plan_task_id=plan.tasks[0].task_id)
+
+    def running(p: Plan) -> None:
+        p.status, p.tasks[0].status, p.tasks[0].run_id = PlanStatus.RUNNING, TaskState.RUNNING, run.run_id
+
+    engine.plans.update_now(project, plan.plan_id, running)
+    store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))
+    writes: list[Plan] = []
+    real_update = store.update_plan
+
+    def counted(plan_id: str, change: Any) -> Plan:
+        writes.append(written := real_update(plan_id, change))
+        return written
+
+    store.update_plan = counted  # type: ignore[method-assign]
+    mirrored, _, completed = mirror_runs(store, plan.plan_id, None)
+    assert len(writes) == 1 and writes[0].tasks[0].status == TaskState.COMPLETE and writes[0].completed_at
+    assert completed is not None and completed[0] == ActivityType.PLAN_COMPLETED and "1 of 1" in completed[1]
+    assert mirrored.status == PlanStatus.RUNNING  # completed, awaiting verification, as the spec says
+    _, _, cancelling = mirror_runs(store, plan.plan_id, None, complete=False)
+    assert cancelling is None

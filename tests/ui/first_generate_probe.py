@@ -63,7 +63,7 @@ def main() -> None:
         run = engine.runs.create(project, "x", executor=ExecutorKind.COMMAND, command=f"{sys.executable} -c print(1)")
         await engine.runs.start(project, run.run_id)
         await engine.runs.wait(run.run_id)
-        packet = engine.inspect(project, run.run_id)
+        packet = await engine.inspect(project, run.run_id)
         gaps.clear()
         last[0] = time.perf_counter()
         plan = await engine.plans.create_plan(project, packet.packet_id)

@@ -413,7 +413,7 @@ def test_nothing_of_a_plan_is_stored_until_save(controllers: Controllers, qtbot:
     run_ = engine.runs.create(project, "x", executor=ExecutorKind.COMMAND, command="true")
     run(qtbot, engine.runs.start(project, run_.run_id))
     run(qtbot, engine.runs.wait(run_.run_id))
-    engine.inspect(project, run_.run_id)
+    run(qtbot, engine.inspect(project, run_.run_id))
     controllers.projects.open_project(project.project_id)
     page = window.project_page
     qtbot.waitUntil(lambda: page.plan_button.isVisible())

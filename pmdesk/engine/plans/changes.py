@@ -7,7 +7,7 @@ The changes themselves are plain functions of a ``Plan`` (``moving_to``, ``queue
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from pmdesk.engine.context import EngineContext
 from pmdesk.models import (
@@ -115,11 +115,19 @@ def completion(plan: Plan) -> tuple[Callable[[Plan], None], ActivityType, str]:
     return change, ActivityType.PLAN_COMPLETED, f"plan completed: {completed} of {len(plan.tasks)} tasks complete"
 
 
-def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None) -> tuple[Plan, bool]:
+class Mirrored(NamedTuple):
+    plan: Plan
+    changed: bool
+    completed: tuple[ActivityType, str] | None  # the plan ended in this write: the activity to record
+
+
+def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *, complete: bool = True) -> Mirrored:
     """Each unfinished task takes its run's status; written only when something changed.
 
     ``known`` holds the runs to look at (the latest published); None reads every task's run
-    from disk. Returns the plan and whether it was written. Files only: for the store worker.
+    from disk. When the last task ends, the plan's completion is part of the same write, so
+    no reader sees every task ended and the plan not (unless ``complete`` is False: a plan
+    being cancelled ends CANCELLED instead). Files only: for the store worker.
     """
     plan = store.get_plan(plan_id)
     updates: dict[str, Run] = {}
@@ -138,9 +146,11 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None) -
             if run.status != task.status and run.status != TaskState.CREATED:
                 updates[task.task_id] = run
     if not updates:
-        return plan, False
+        return Mirrored(plan, False, None)
+    completed: tuple[ActivityType, str] | None = None
 
     def change(p: Plan) -> None:
+        nonlocal completed
         for task in p.tasks:
             run = updates.get(task.task_id)
             if run is None or task.status.is_terminal:
@@ -152,5 +162,10 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None) -
             copy_worktree(run, task)
             if target in (TaskState.ERROR, TaskState.CANCELLED):
                 task.error = run.error
+        if complete and p.status == PlanStatus.RUNNING and not p.completed_at and all(t.status.is_terminal for t in p.tasks):
+            finish, kind, message = completion(p)
+            finish(p)
+            completed = (kind, message)
 
-    return store.update_plan(plan_id, change), True
+    written = store.update_plan(plan_id, change)
+    return Mirrored(written, True, completed)

@@ -43,11 +43,15 @@ def recover_plans(ctx: EngineContext, changes: PlanChanges, jobs: PlanJobs, runs
             continue
         plan_id = summary.plan_id
         try:
-            plan, changed = mirror_runs(store, plan_id, None)
+            plan, changed, completed = mirror_runs(store, plan_id, None)
         except StoreError:
             continue
         if changed:
             ctx.publish_plan(project, plan)
+        if completed is not None:
+            kind, message = completed
+            ctx.record(project, kind, message, plan_id=plan_id, actor="system")
+            notes.append(f"{project.name}: plan {plan_id} recomputed from its tasks")
         unlinked = [t for t in plan.tasks if t.status == TaskState.CREATED and not t.run_id]
         said = bool(unlinked) or plan.status == PlanStatus.DISPATCHING
         if plan.status == PlanStatus.DISPATCHING or (plan.status == PlanStatus.RUNNING and unlinked):

@@ -163,7 +163,8 @@ class Scheduler:
                     if job.cancelled:
                         return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
                     if all(t.status.is_terminal for t in plan.tasks):
-                        job.plan = await self.changes.complete(project, plan)
+                        if not plan.completed_at:  # its tasks ended without a run's change (not started, say)
+                            job.plan = await self.changes.complete(project, plan)
                         return
                     await job.tell_followers()
                     if not any(t.status in ACTIVE for t in plan.tasks) and not ready_tasks(plan):
@@ -207,9 +208,13 @@ class Scheduler:
         """Mirror the task's runs onto the plan, on the store worker: the runs this process
         published, or every run when ``job.reread`` asks for a look at the disk."""
         known, job.reread = (None if job.reread else dict(job.runs)), False
-        plan, changed = await self.ctx.disk(mirror_runs, self.ctx.store(job.project), job.plan_id, known)
+        plan, changed, completed = await self.ctx.disk(
+            mirror_runs, self.ctx.store(job.project), job.plan_id, known, complete=not job.cancelled)
         if changed:
             self.ctx.publish_plan(job.project, plan)
+        if completed is not None:
+            kind, message = completed
+            self.ctx.record(job.project, kind, message, plan_id=plan.plan_id, actor="system")
         job.plan = plan
         return plan
 

@@ -40,14 +40,20 @@ class PlansController(QObject):
             return
         self.shell.page.set_plan(plan)
 
-    def plan_dialog(self) -> None:
+    def edit_plan(self) -> None:
+        """The selected DRAFT, opened again in the plan editor."""
+        plan = self._plan()
+        if plan is not None and self.engine.plans.allowed(plan)[PlanAction.EDIT].allowed:
+            self.plan_dialog(editing=plan)
+
+    def plan_dialog(self, editing: Plan | None = None) -> None:
         project = self.shell.project
         if project is None:
             return
         packets = sorted(self.shell.page.packets.source.records(), key=lambda p: p.get("createdAt") or "",
                          reverse=True)
         dialog = PlanDialog(packets, project.settings.default_model or self.engine.settings.default_model,
-                            self.shell.window)
+                            self.shell.window, editing=editing)
 
         def generate(packet_id: str, model: str) -> None:
             async def ask() -> None:
@@ -64,8 +70,11 @@ class PlansController(QObject):
             self.shell.run(ask(), self.tr("Generate plan"))
 
         def save() -> None:  # the first time anything of the plan is stored
-            plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.packet_id(),
-                                                      model=dialog.model_used)
+            if editing is not None:
+                plan = self.engine.plans.edit_tasks(project, editing.plan_id, dialog.answer())
+            else:
+                plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.packet_id(),
+                                                          model=dialog.model_used)
             self.shell.page.plans.select_key(plan.plan_id)
             self.select_plan(plan.plan_id)
             self.shell.status(self.tr("Plan saved as DRAFT with %n tasks").replace("%n", str(len(plan.tasks))))

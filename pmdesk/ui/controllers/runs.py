@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from pmdesk.engine.isolation import isolation_possible
-from pmdesk.errors import PmdeskError
-from pmdesk.models import ExecutorKind, PermissionMode, Project, Run, TaskState
+from pmdesk.models import ExecutorKind, InspectionPacket, PermissionMode, Project, Run, TaskState
+from pmdesk.store.summaries import summarize_packet
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.dialogs import NewRunDialog
 
@@ -18,6 +18,12 @@ LOG_TAIL = 5000
 
 
 class RunsController(QObject):
+    """Signals:
+        packetMade(packet_id): Inspect made a packet (the window opens it).
+    """
+
+    packetMade = Signal(str)
+
     def __init__(self, shell: Shell) -> None:
         super().__init__(shell)
         self.shell = shell
@@ -117,16 +123,21 @@ class RunsController(QObject):
         self.shell.status(self.tr("Interrupting: the agent stops its turn and waits for your message"), 8000)
 
     def inspect(self) -> None:
+        """A packet of the selected run (the log and git read off the Qt thread), then shown."""
         project, run = self.shell.project, self.shell.page.selected_run()
         if project is None or run is None:
             return
-        try:
-            packet = self.engine.inspect(project, run.run_id)
-        except PmdeskError as exc:
-            self.shell.show_error(self.tr("Inspect"), exc)
-            return
-        self.shell.page.tabs.setCurrentIndex(1)
-        self.shell.status(self.tr("Inspection packet %1 created; Plan… can now use it").replace("%1", packet.packet_id))
+
+        def made(packet: InspectionPacket) -> None:
+            page = self.shell.page
+            page.tabs.setCurrentIndex(1)
+            page.packets_changed([summarize_packet(packet)])  # here now; the engine's notice may come later
+            page.packets.select_key(packet.packet_id)
+            self.shell.status(self.tr("Inspection packet %1 created; Plan… can now use it").replace(
+                "%1", packet.packet_id), 10000)
+            self.packetMade.emit(packet.packet_id)
+
+        self.shell.run(self.engine.inspect(project, run.run_id), self.tr("Inspect"), made)
 
     def cancel_run(self) -> None:
         project, run = self.shell.project, self.shell.page.selected_run()

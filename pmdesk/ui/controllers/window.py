@@ -3,22 +3,28 @@ the status line, quitting, About. No feature logic lives here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import QObject
 
 from pmdesk import __version__
+from pmdesk.engine.plans.rules import PlanAction
 from pmdesk.models import TaskState
 from pmdesk.ui.actions import ActionId, UiState, apply_state
+from pmdesk.ui.controllers.packets import PacketsController
 from pmdesk.ui.controllers.plans import PlansController
 from pmdesk.ui.controllers.projects import ProjectsController
 from pmdesk.ui.controllers.review import ReviewController
 from pmdesk.ui.controllers.runs import RunsController
 from pmdesk.ui.controllers.settings import SettingsController
 from pmdesk.ui.controllers.shell import Shell
+from pmdesk.ui.widgets.tables import MenuExtra, copy_text
 
 
 class WindowController(QObject):
     def __init__(self, shell: Shell, projects: ProjectsController, runs: RunsController, plans: PlansController,
-                 settings: SettingsController, review: ReviewController) -> None:
+                 settings: SettingsController, review: ReviewController, packets: PacketsController) -> None:
         super().__init__(shell)
         self.shell = shell
         self.settings = settings
@@ -27,7 +33,8 @@ class WindowController(QObject):
             ActionId.ADD_PROJECT: projects.add_project_dialog, ActionId.SETTINGS: settings.settings_dialog,
             ActionId.QUIT: window.close, ActionId.OPEN_PROJECT: projects.open_selected,
             ActionId.NEW_RUN: runs.new_run_dialog, ActionId.INSPECT: runs.inspect,
-            ActionId.PLAN: plans.plan_dialog, ActionId.DISPATCH: plans.dispatch_dialog,
+            ActionId.PLAN: lambda: plans.plan_dialog(), ActionId.EDIT_PLAN: plans.edit_plan,
+            ActionId.DISPATCH: plans.dispatch_dialog,
             ActionId.CONTINUE: plans.continue_plan, ActionId.VERIFY: plans.verify,
             ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run, ActionId.INTERRUPT_RUN: runs.interrupt,
             ActionId.REMOVE_PROJECT: projects.remove_project, ActionId.DASHBOARD: self.show_dashboard,
@@ -47,7 +54,46 @@ class WindowController(QObject):
         shell.bridge.runsChanged.connect(self.update_actions)
         shell.bridge.plansChanged.connect(self.update_actions)
         window.quit_guard = self.confirm_quit
+        runs.packetMade.connect(packets.open_packet)
+        page.said.connect(lambda text: shell.status(text, 8000))
+        page.plans.opened.connect(lambda _record: self.open_plan(plans))
+        self._table_menus(packets)
         self.update_actions()
+
+    def _table_menus(self, packets: PacketsController) -> None:
+        """Each table's context menu: Open, the window's actions for the row, and copying it."""
+        act, page = self.shell.window.actions_by_id, self.shell.page
+
+        def copier(what: str, value: Callable[[Any], str]) -> MenuExtra:
+            def copy(record: Any) -> None:
+                copy_text(value(record))
+                self.shell.status(self.tr("Copied %1").replace("%1", what), 4000)
+            return (self.tr("Copy %1").replace("%1", what), copy)
+
+        page.runs.set_menu(self.tr("Open"), [act[ActionId.INSPECT], act[ActionId.SHOW_CHANGES], None,
+                                             act[ActionId.INTERRUPT_RUN], act[ActionId.CANCEL_RUN]],
+                           [copier(self.tr("run id"), lambda r: r.run_id), copier(self.tr("prompt"), lambda r: r.prompt)])
+        page.plans.set_menu(self.tr("Open"), [act[a] for a in (
+            ActionId.EDIT_PLAN, ActionId.DISPATCH, ActionId.CONTINUE, ActionId.VERIFY, ActionId.MERGE,
+            ActionId.MERGE_ANYWAY, ActionId.REBASE)] + [None, act[ActionId.SHOW_CHANGES], act[ActionId.CLEAN_PLAN],
+                                                        act[ActionId.CANCEL_PLAN]],
+                            [copier(self.tr("plan id"), lambda p: p.plan_id)])
+        page.tasks.set_menu(self.tr("Go to its run"), [act[ActionId.SHOW_CHANGES]],
+                            [copier(self.tr("task id"), lambda t: t.task.task_id),
+                             copier(self.tr("description"), lambda t: t.task.description)])
+        page.packets.set_menu(self.tr("Open packet"), [act[ActionId.PLAN]], [
+            (self.tr("Copy as Markdown"), lambda p: packets.copy_markdown(p["packetId"])),
+            copier(self.tr("packet id"), lambda p: p["packetId"])])
+        self.shell.dashboard.table.set_menu(self.tr("Open project"), [act[ActionId.REMOVE_PROJECT]],
+                                            [copier(self.tr("path"), lambda o: o.path)])
+
+    def open_plan(self, plans: PlansController) -> None:
+        """Enter or a double-click on a plan: a DRAFT opens in the editor, any other shows its tasks."""
+        plan = self.shell.page.plan
+        if plan is not None and self.shell.engine.plans.allowed(plan)[PlanAction.EDIT].allowed:
+            plans.edit_plan()
+        else:
+            self.shell.page.tasks.setFocus()
 
     def show_dashboard(self) -> None:
         self.shell.window.show_dashboard()

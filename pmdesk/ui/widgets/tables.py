@@ -1,15 +1,32 @@
-"""A sortable, read-only table view with the conventions every pmdesk table shares."""
+"""A sortable, read-only table view with the conventions every pmdesk table shares.
+
+Every row can be opened (double-click or Enter: ``opened``) and has a context menu: the
+table's ``Open`` item, then the window's actions that concern the row (their enabled state
+and reasons are the action table's), then extras such as copying the row's id.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from pmdesk.ui.models.record_model import RecordRole, RecordTableModel, SortRole
 from pmdesk.ui.widgets.badge import BadgeDelegate
 
+MenuExtra = tuple[str, Callable[[Any], None]]  # a menu item's text, and what it does with the record
+
 
 class RecordTable(QTableView):
+    """Signals:
+        opened(record): the user double-clicked a row or pressed Enter on it.
+    """
+
+    opened = Signal(object)
+
     def __init__(self, model: RecordTableModel, badge_column: int | None = None, stretch: int | None = None,
                  widths: dict[int, int] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +54,54 @@ class RecordTable(QTableView):
             self.setColumnWidth(badge_column, 150)
         for column, width in (widths or {}).items():
             self.setColumnWidth(column, width)
+        self.activated.connect(self._activated)  # a double-click, or Enter, by the platform's convention
+        self.open_text: str | None = None
+        self.menu_actions: Sequence[QAction | None] = ()
+        self.menu_extras: Sequence[MenuExtra] = ()
+        self.menu: QMenu | None = None  # the context menu open now
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._show_menu)
+
+    def set_menu(self, open_text: str | None, actions: Sequence[QAction | None] = (),
+                 extras: Sequence[MenuExtra] = ()) -> None:
+        """What a row's context menu offers (None among the actions: a separator)."""
+        self.open_text, self.menu_actions, self.menu_extras = open_text, actions, extras
+
+    def _activated(self, index: QModelIndex) -> None:
+        record = index.data(RecordRole)
+        if record is not None:
+            self.opened.emit(record)
+
+    def context_menu(self, record: object) -> QMenu:
+        """The menu for ``record`` (selected already, so the actions' rules look at it)."""
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)  # a disabled item says why
+        if self.open_text:
+            item = menu.addAction(self.open_text)
+            item.setShortcut(Qt.Key.Key_Return)
+            item.triggered.connect(lambda: self.opened.emit(record))
+            menu.setDefaultAction(item)
+        if self.menu_actions:
+            menu.addSeparator()
+        for action in self.menu_actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+        if self.menu_extras:
+            menu.addSeparator()
+        for text, do in self.menu_extras:
+            menu.addAction(text).triggered.connect(lambda _c=False, do=do: do(record))
+        return menu
+
+    def _show_menu(self, at: QPoint) -> None:
+        index = self.indexAt(at)
+        if not index.isValid():
+            return
+        self.selectRow(index.row())  # the actions apply to the row the menu is for
+        record = index.data(RecordRole)
+        if record is None:
+            return
+        self.menu = self.context_menu(record)
+        self.menu.popup(self.viewport().mapToGlobal(at))
+
 
     def selected_record(self) -> object | None:
         rows = self.selectionModel().selectedRows() if self.selectionModel() else []
@@ -51,6 +116,11 @@ class RecordTable(QTableView):
             return
         index = self.proxy.mapFromSource(self.source.index(row, 0))
         self.selectRow(index.row())
+        self.scrollTo(index)
 
     def sort_by(self, column: int, order: Qt.SortOrder = Qt.SortOrder.DescendingOrder) -> None:
         self.sortByColumn(column, order)
+
+
+def copy_text(text: str) -> None:
+    QGuiApplication.clipboard().setText(text)

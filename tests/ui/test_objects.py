@@ -1,0 +1,145 @@
+"""Every row opens (double-click or Enter) and has a context menu; a packet reads like a document."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMenu
+
+from pmdesk.engine.engine import Engine
+from pmdesk.models import ExecutorKind, PlanStatus
+from pmdesk.ui.actions import ActionId
+from pmdesk.ui.app import Controllers
+from pmdesk.ui.dialogs import PlanDialog
+from pmdesk.ui.main_window import MainWindow
+from pmdesk.ui.widgets.packet_view import PacketDialog
+from pmdesk.ui.widgets.tables import RecordTable
+from tests.conftest import make_npm_project
+from tests.ui.conftest import run
+
+
+def items(menu: QMenu) -> dict[str, Any]:
+    return {a.text().replace("&", ""): a for a in menu.actions() if not a.isSeparator()}
+
+
+def double_click_row(qtbot: Any, table: RecordTable, row: int) -> None:
+    rect = table.visualRect(table.proxy.index(row, 1))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_inspect_opens_a_readable_packet_with_copy_and_export(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                               engine: Engine, tmp_path: Path) -> None:
+    project = engine.add_project(str(tmp_path), "p")
+    say = f"{sys.executable} -c \"print('the answer is 42')\""
+    made = engine.runs.create(project, "find the answer", executor=ExecutorKind.COMMAND, command=say)
+    run(qtbot, engine.runs.start(project, made.run_id))
+    run(qtbot, engine.runs.wait(made.run_id))
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    page.runs.selectRow(0)
+    window.actions_by_id[ActionId.INSPECT].trigger()
+    qtbot.waitUntil(lambda: isinstance(controllers.packets.viewer, PacketDialog) and controllers.packets.viewer.isVisible(),
+                    timeout=10000)
+    viewer = controllers.packets.viewer
+    assert viewer is not None
+    text = viewer.view.toPlainText()
+    assert "find the answer" in text and "the answer is 42" in text and "Log (tail)" in text
+    assert page.packets.selected_record() is not None  # the new packet is selected on its tab
+    qtbot.mouseClick(viewer.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text().startswith("# Inspection packet pkt_")
+    for name in ("packet.md", "packet.json"):
+        viewer._chosen(str(tmp_path / name))  # what the file dialog hands over
+    qtbot.waitUntil(lambda: (tmp_path / "packet.md").exists() and (tmp_path / "packet.json").exists(), timeout=5000)
+    assert "the answer is 42" in (tmp_path / "packet.md").read_text()
+    assert json.loads((tmp_path / "packet.json").read_text())["packetId"] == viewer.packet_id
+    viewer.close()
+
+    # The packet row opens again with a double-click, and with Enter.
+    double_click_row(qtbot, page.packets, 0)
+    qtbot.waitUntil(lambda: controllers.packets.viewer is not viewer and controllers.packets.viewer is not None
+                    and controllers.packets.viewer.isVisible(), timeout=5000)
+    second = controllers.packets.viewer
+    assert second is not None
+    second.close()
+    page.packets.setFocus()
+    qtbot.keyClick(page.packets, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: controllers.packets.viewer is not second and controllers.packets.viewer is not None,
+                    timeout=5000)
+    assert controllers.packets.viewer is not None
+    controllers.packets.viewer.close()
+
+
+def test_context_menus_offer_what_applies_and_say_why_not(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                         engine: Engine, tmp_path: Path) -> None:
+    project = engine.add_project(str(tmp_path), "p")
+    made = engine.runs.create(project, "say hi", executor=ExecutorKind.COMMAND, command="true")
+    run(qtbot, engine.runs.start(project, made.run_id))
+    run(qtbot, engine.runs.wait(made.run_id))
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    rect = page.runs.visualRect(page.runs.proxy.index(0, 1))
+    page.runs.customContextMenuRequested.emit(rect.center())  # a right-click selects the row, then the menu
+    menu = page.runs.menu
+    assert menu is not None and menu.isVisible()
+    found = items(menu)
+    assert page.selected_run() is not None and page.selected_run().run_id == made.run_id  # type: ignore[union-attr]
+    assert found["Inspect selected run"].isEnabled()
+    cancel = found["Cancel selected run…"]
+    assert not cancel.isEnabled() and "already ended" in cancel.toolTip()
+    assert menu.toolTipsVisible()
+    found["Copy run id"].trigger()
+    assert QGuiApplication.clipboard().text() == made.run_id
+    menu.close()
+    window.show_dashboard()
+    table = window.dashboard.table
+    qtbot.waitUntil(lambda: table.source.rowCount() == 1)
+    table.customContextMenuRequested.emit(table.visualRect(table.proxy.index(0, 0)).center())
+    assert table.menu is not None and set(items(table.menu)) >= {"Open project", "Remove project from pmdesk…", "Copy path"}
+    items(table.menu)["Open project"].trigger()
+    assert window.on_project_page()
+    table.menu.close()
+    page.runs.customContextMenuRequested.emit(QPoint(5, 3000))  # below the rows: no menu, no error
+
+
+def test_a_draft_opens_again_for_editing_and_a_task_opens_its_run(controllers: Controllers, qtbot: Any,
+                                                                  window: MainWindow, engine: Engine,
+                                                                  tmp_path: Path) -> None:
+    root = make_npm_project(tmp_path / "p")
+    project = engine.add_project(str(root), "p")
+    draft = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "first"},
+                                                              {"id": "b", "description": "second",
+                                                               "dependencies": ["a"]}]})
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.plan_id == draft.plan_id)
+    double_click_row(qtbot, page.plans, 0)
+    dialog = controllers.shell.dialog
+    assert isinstance(dialog, PlanDialog) and dialog.editing is not None
+    assert dialog.editor.rowCount() == 2 and dialog.editor.item(1, 2).text() == "1"
+    dialog.editor.item(0, 0).setText("first, edited")
+    dialog._save()
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.tasks[0].description == "first, edited")
+    stored = engine.store(project)
+    assert [p.plan_id for p in stored.list_plans()] == [draft.plan_id]  # the same plan, not a second one
+    assert stored.get_plan(draft.plan_id).tasks[1].dependencies == [stored.get_plan(draft.plan_id).tasks[0].task_id]
+
+    run(qtbot, engine.plans.dispatch(project, draft.plan_id, executor=ExecutorKind.COMMAND, command="true"))
+    run(qtbot, engine.plans.wait(draft.plan_id))
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.RUNNING
+                    and all(t.run_id for t in page.plan.tasks) and page.runs.source.rowCount() == 2, timeout=10000)
+    assert not window.actions_by_id[ActionId.EDIT_PLAN].isEnabled()
+    assert "only a DRAFT" in window.actions_by_id[ActionId.EDIT_PLAN].toolTip()
+    page.tasks.selectRow(1)
+    page.tasks.setFocus()
+    qtbot.keyClick(page.tasks, Qt.Key.Key_Return)
+    second_run = page.plan.tasks[1].run_id
+    qtbot.waitUntil(lambda: page.selected_run() is not None and page.selected_run().run_id == second_run)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: page.log.run_id == second_run)
