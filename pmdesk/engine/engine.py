@@ -27,6 +27,7 @@ from pmdesk.engine.plans.rules import PlanAction, require
 from pmdesk.engine.recovery import recover_runs
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
+from pmdesk.engine.watch import StateWatcher
 from pmdesk.engine.worktrees.diff import Diff
 from pmdesk.engine.worktrees.git import exclude_state_dir
 from pmdesk.engine.worktrees.inventory import Cleaned
@@ -45,6 +46,7 @@ class Engine:
     def __init__(self, registry: ProjectRegistry | None = None, role: str = "engine") -> None:
         self.registry = registry or ProjectRegistry(config.config_dir())
         self.ctx = EngineContext(self.registry, config.load_settings(), role)
+        self.watcher: StateWatcher | None = None
         self.isolation = Isolation(self.ctx)
         self.runs = RunService(self.ctx, self.isolation)
         self.plans = PlanService(self.ctx, self.runs, self.isolation)
@@ -265,7 +267,17 @@ class Engine:
         remove_stale_temp_files(self.registry.directory, depth=0)
         return notes
 
+    def watch_others(self) -> StateWatcher:
+        """From now on, what other pmdesk processes write in the projects is published here too."""
+        if self.watcher is None:
+            self.watcher = StateWatcher(self.ctx, self.projects)
+            self.watcher.start()
+        return self.watcher
+
     async def shutdown(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         self.plans.stop()
         await self.runs.cancel_all()
         self.runs.stop_letters()

@@ -56,6 +56,7 @@ class Controllers:
 
     async def start(self) -> None:
         await self.projects.start()
+        self.engine.watch_others()  # the CLI's and other processes' changes appear without F5
         await self.settings.start()
         self.warming = asyncio.ensure_future(self.engine.warm_up())  # the SDK, before the user needs it
 

@@ -32,6 +32,14 @@ class RunsController(QObject):
         shell.page.answerSubmitted.connect(self.answer)
         shell.page.decisionMade.connect(self.decide)
         shell.page.requestWanted.connect(self.load_request)
+        shell.bridge.runsChanged.connect(self._elsewhere)
+
+    def _elsewhere(self, _project_id: str, runs: list[Run]) -> None:
+        """The shown run works in another process: its log is read again when its record changes
+        (this process is told its lines only for its own runs)."""
+        shown = self.shell.page.log.run_id
+        if shown and shown not in self.engine.runs.live and any(r.run_id == shown for r in runs):
+            self.show_log(shown)
 
     def new_run_dialog(self) -> None:
         project = self.shell.project
