@@ -75,11 +75,12 @@ async def main(out: Path, controllers: Controllers) -> None:
     await asyncio.sleep(0.6)
     window.grab().save(str(out / "project-question-small.png"))
     window.resize(1280, 760)
+    await dark_shots(out, controllers, api.project_id)
 
     # The project page mid-dispatch.
 
     source = next(r for r in engine.store(shop).list_runs())
-    packet = engine.inspect(shop, source.run_id)
+    packet = await engine.inspect(shop, source.run_id)
     proposal = {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
         {"id": "t1", "description": "Create the orders table and migration [write orders.sql] [sleep 1.5]",
          "priority": 1},
@@ -147,6 +148,26 @@ async def main(out: Path, controllers: Controllers) -> None:
     window.grab().save(str(out / "project-small.png"))
     await engine.runs.detach()
     await engine.shutdown()
+
+
+async def dark_shots(out: Path, controllers: Controllers, project_id: str) -> None:
+    """The same window in the dark scheme: the question, and the dashboard; then light again."""
+    from PySide6.QtWidgets import QApplication
+
+    from pmdesk.ui import theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    window = controllers.shell.window
+    theme.apply(app, "dark")
+    await asyncio.sleep(0.8)
+    window.grab().save(str(out / "project-question-dark.png"))
+    window.show_dashboard()
+    await asyncio.sleep(0.8)
+    window.grab().save(str(out / "dashboard-dark.png"))
+    theme.apply(app, "light")
+    controllers.projects.open_project(project_id)
+    await asyncio.sleep(0.3)
 
 
 def run() -> int:

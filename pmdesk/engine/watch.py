@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 WATCHED = {"runs": "run", "plans": "plan", "inspection-packets": "packet"}
 STEP_MS = 30  # a burst of writes is gathered until it has been still this long…
 DEBOUNCE_MS = 300  # …but never held longer than this
+JOIN_S = 0.5  # a stopped watcher ends within a step; this only bounds a stuck one
 
 
 class StateWatcher:
@@ -52,11 +53,16 @@ class StateWatcher:
         self._watch(self._folders())
 
     def stop(self) -> None:
-        """At once: the watching thread sees its stop within a step and tells nothing more."""
+        """The watching thread sees its stop within a step (~20 ms) and tells nothing more."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self._end_thread()
+
+    def _end_thread(self) -> None:
         self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(JOIN_S)
         self._thread = None
 
     # -- what is watched ---------------------------------------------------------------------------
@@ -75,8 +81,8 @@ class StateWatcher:
         return folders
 
     def _watch(self, folders: dict[Path, Project | None]) -> None:
-        """(Re)start the watching thread on ``folders``; the old one ends on its own."""
-        self._stop.set()
+        """(Re)start the watching thread on ``folders``."""
+        self._end_thread()
         self._paths, self._stop = folders, threading.Event()
         self._thread = threading.Thread(target=self._watching, args=(list(folders), self._stop),
                                         name="pmdesk-watch", daemon=True)

@@ -175,10 +175,10 @@ def use_plain_threads(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="pmdesk-io"))
 
 
-def apply_theme(app: QApplication) -> None:
-    from pmdesk.ui.resources import path as resource
+def apply_theme(app: QApplication, choice: str | None = None) -> None:
+    from pmdesk.ui import theme
 
-    app.setStyleSheet(resource("pmdesk.qss").read_text(encoding="utf-8"))
+    theme.apply_saved(app, choice)
 
 
 def run_app(selftest: bool = False) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -129,6 +129,10 @@ class DashboardPage(QWidget):
         self.splitter = split
         layout.addWidget(split, 1)
         self._names: dict[str, str] = {}
+        self.clock = QTimer(self)  # "Last activity: 3 min ago" moves on by itself
+        self.clock.setInterval(10_000)
+        self.clock.timeout.connect(lambda: self.model.refresh_columns((6,)) if self.isVisible() else None)
+        self.clock.start()
 
     def bind(self, bridge: EngineBridge) -> None:
         """Listen to the engine: what just happened goes into the activity feed."""

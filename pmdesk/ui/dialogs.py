@@ -32,6 +32,7 @@ from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.plans.shape import PlanGenerationError, validate_answer
 from pmdesk.models import ExecutorKind, PermissionMode, Plan
 from pmdesk.store import PacketSummary
+from pmdesk.ui.models.tables import executor_name
 
 
 def tr(text: str) -> str:
@@ -51,7 +52,7 @@ class NewRunDialog(QDialog):
         self.executor = QComboBox()
         self.executor.addItem(self.tr("Automatic"), None)
         for name in executors:
-            self.executor.addItem(name, name)
+            self.executor.addItem(executor_name(name), name)
         if default_executor:
             self.executor.setCurrentIndex(max(0, self.executor.findData(default_executor)))
         form.addRow(self.tr("Executor"), self.executor)

@@ -36,7 +36,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("pmdesk")
         self.setWindowIcon(QIcon(str(resource("pmdesk.svg"))))
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(760, 480)
         self.resize(1280, 780)
         self.pages = QStackedWidget()
         self.loading = QLabel(self.tr("Loading projects…"))

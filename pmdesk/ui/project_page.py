@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -237,8 +237,14 @@ class ProjectPage(QWidget):
         left.addWidget(section(self.tr("Plans"), self.plans, self.cancel_plan_button))
         left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=below_tasks))
         right = QSplitter(Qt.Orientation.Vertical)
+        right.setObjectName("RightSplit")
+        tabs.setMinimumHeight(96)  # a short window squeezes the tables before the agent's question
+        self.log.setMinimumHeight(40)
         right.addWidget(tabs)
         right.addWidget(section(self.tr("Log"), self.log, below=below_log))
+        right.setCollapsible(0, False)
+        right.setCollapsible(1, False)
+        self.right = right
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("ProjectSplit")
         self.splitter.addWidget(left)
@@ -246,6 +252,17 @@ class ProjectPage(QWidget):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._tick)
+        self.clock.start()
+
+    def _tick(self) -> None:
+        """Once a second: a working run's duration and every "… ago" move on."""
+        if not self.isVisible():
+            return
+        self.runs.source.refresh_columns((3, 4), lambda r: not r.status.is_terminal and r.started_at is not None)
+        self.plans.source.refresh_columns((3,))
 
     def bind(self, bridge: EngineBridge) -> None:
         """Listen to the engine for this page's project."""
@@ -426,10 +443,28 @@ class ProjectPage(QWidget):
         self.request_card.show_request(run.run_id, request)
         if request is not None:
             self.question.hide()
+            self._make_room(self.request_card)
             return
         self.question_label.setText(self.tr("<b>The agent asks:</b> ") + (run.question or "").replace("<", "&lt;"))
         self.question.show()
+        self._make_room(self.question)
         self.answer.setFocus()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        for asking in (self.request_card, self.question):
+            if asking.isVisible():
+                self._make_room(asking)
+
+    def _make_room(self, asking: QWidget) -> None:
+        """The question and its answer fit on screen: the tables above give way (the log keeps a few lines)."""
+        sizes = self.right.sizes()
+        if len(sizes) != 2 or sum(sizes) <= 0:
+            return
+        need = asking.minimumSizeHint().height() + self.log.minimumHeight() + 36  # the Log title and spacing
+        if sizes[1] < need:
+            total = sum(sizes)
+            self.right.setSizes([max(total - need, self.tabs.minimumHeight()), need])
 
     def select_next_waiting(self) -> bool:
         """Select the next run (in the table's order, after the selected one, wrapping) that waits

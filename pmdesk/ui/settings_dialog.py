@@ -11,12 +11,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -26,6 +28,7 @@ from pmdesk.config import AppSettings
 from pmdesk.engine.permissions import parse_rules
 from pmdesk.errors import PmdeskError
 from pmdesk.models import ExecutorKind, PermissionMode, Project
+from pmdesk.ui.models.tables import executor_name
 
 
 class SettingsDialog(QDialog):
@@ -34,18 +37,32 @@ class SettingsDialog(QDialog):
     detectGatesRequested = Signal()
 
     def __init__(self, settings: AppSettings, has_saved_key: bool, project: Project | None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, theme: str = "system", found_claude: str | None = None,
+                 key_from_environment: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Settings"))
         self.resize(640, 680)
-        layout = QVBoxLayout(self)
+        self.setMinimumSize(420, 300)
+        outer = QVBoxLayout(self)
+        scroll = QScrollArea()  # a small screen scrolls the settings; Save and Cancel stay in view
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 6, 0)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
 
         agent = QGroupBox(self.tr("Agent"))
         form = QFormLayout(agent)
         self.api_key = QLineEdit()
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.api_key.setPlaceholderText(self.tr("saved — type to replace") if has_saved_key
-                                        else self.tr("sk-ant-… (stored in the system keyring)"))
+        if has_saved_key:
+            self.api_key.setPlaceholderText(self.tr("saved — type to replace"))
+        elif key_from_environment:
+            self.api_key.setPlaceholderText(self.tr("in use from ANTHROPIC_API_KEY — type to save one instead"))
+        else:
+            self.api_key.setPlaceholderText(self.tr("sk-ant-… (stored in the system keyring)"))
         self.clear_key = QCheckBox(self.tr("Remove the saved key"))
         self.clear_key.setVisible(has_saved_key)
         key_row = QHBoxLayout()
@@ -65,13 +82,14 @@ class SettingsDialog(QDialog):
         self.executor = QComboBox()
         self.executor.addItem(self.tr("Automatic (Claude Code if found, else the embedded agent)"), None)
         for kind in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT, ExecutorKind.COMMAND):
-            self.executor.addItem(kind.value, kind.value)
+            self.executor.addItem(executor_name(kind), kind.value)
         if settings.default_executor:
             self.executor.setCurrentIndex(max(0, self.executor.findData(settings.default_executor.value)))
         form.addRow(self.tr("Default executor"), self.executor)
         claude_row = QHBoxLayout()
         self.claude_path = QLineEdit(settings.claude_path or "")
-        self.claude_path.setPlaceholderText(self.tr("found on PATH"))
+        self.claude_path.setPlaceholderText(self.tr("found: %1").replace("%1", found_claude) if found_claude else
+                                            self.tr("not found — install Claude Code, or give its path"))
         claude_row.addWidget(self.claude_path, 1)
         self.test_claude = QPushButton(self.tr("Test"))
         self.test_claude.clicked.connect(lambda: self.testClaudeRequested.emit(self.claude_path.text().strip()))
@@ -117,11 +135,27 @@ class SettingsDialog(QDialog):
         self.api_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         aform.addRow(self.api_state)
         layout.addWidget(api)
+        self._api_shown: tuple[str | None, str | None] = (None, None)
+        self.api_enabled.toggled.connect(lambda _on: self.show_api_state(*self._api_shown))
+
+        look = QGroupBox(self.tr("Appearance"))
+        lform = QFormLayout(look)
+        self.theme = QComboBox()
+        for value, text in (("system", self.tr("Follow the system")), ("light", self.tr("Light")),
+                            ("dark", self.tr("Dark"))):
+            self.theme.addItem(text, value)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(theme)))
+        lform.addRow(self.tr("Colours"), self.theme)
+        layout.addWidget(look)
+        layout.addStretch(1)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        outer.addWidget(buttons)
+
+    def theme_choice(self) -> str:
+        return str(self.theme.currentData())
 
     def _permissions_box(self, project: Project | None) -> QGroupBox:
         box = QGroupBox(self.tr("Permissions of %1").replace("%1", project.name) if project
@@ -188,7 +222,13 @@ class SettingsDialog(QDialog):
     def show_api_state(self, url: str | None, error: str | None) -> None:
         from pmdesk.api.token import token_path
 
-        if error:
+        self._api_shown = (url, error)
+        if url and not self.api_enabled.isChecked():
+            self.api_state.setText(self.tr("Serving %1/api — stops when you save").replace("%1", url))
+        elif not url and self.api_enabled.isChecked():
+            self.api_state.setText(self.tr("Starts when you save.") if not error else
+                                   self.tr("Not running: %1 — saving tries again").replace("%1", error))
+        elif error:
             self.api_state.setText(self.tr("Not running: %1").replace("%1", error))
         elif url:
             self.api_state.setText(self.tr("Serving %1/api — token in %2").replace("%1", url)

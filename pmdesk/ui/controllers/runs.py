@@ -65,7 +65,11 @@ class RunsController(QObject):
                   model: str | None = None, command: str | None = None, in_worktree: bool = False,
                   permission_mode: PermissionMode | None = None) -> None:
         def started(run: Run) -> None:
-            self.shell.page.runs.select_key(run.run_id)
+            page = self.shell.page
+            if page.project is not None and page.project.project_id == project.project_id:
+                page.runs_changed([run])  # listed now (the engine's notice may come a frame later)
+                page.tabs.setCurrentIndex(0)
+                page.runs.select_key(run.run_id)  # selected: its log follows
             self.shell.status(self.tr("Run started") if run.status != TaskState.ERROR else
                               self.tr("The run could not start: %1").replace("%1", run.error or ""), 10000)
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication
 
 from pmdesk import config
 from pmdesk.engine.gates import detect_npm_gates
 from pmdesk.executors.discovery import find_claude
 from pmdesk.models import mark
+from pmdesk.ui import theme
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.local_api import LocalApi
 from pmdesk.ui.settings_dialog import SettingsDialog
@@ -47,7 +50,11 @@ class SettingsController(QObject):
     def settings_dialog(self) -> None:
         shell = self.shell
         project = self.engine.project_settings(shell.project) if shell.project else None
-        dialog = SettingsDialog(self.engine.settings, bool(config.saved_api_key()), project, shell.window)
+        saved_key = bool(config.saved_api_key())
+        dialog = SettingsDialog(self.engine.settings, saved_key, project, shell.window,
+                                theme=theme.saved_choice(),
+                                found_claude=find_claude(self.engine.settings),
+                                key_from_environment=not saved_key and bool(os.environ.get("ANTHROPIC_API_KEY")))
         dialog.show_api_state(self.local_api.url, self.local_api.error)
 
         def test_claude(path: str) -> None:
@@ -91,6 +98,9 @@ class SettingsController(QObject):
                 dialog.gates.setPlaceholderText(self.tr("package.json defines no gate:* scripts"))
 
         def save() -> None:
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                theme.apply_saved(app, dialog.theme_choice())
             self.engine.settings = dialog.settings(self.engine.settings)
             config.save_settings(self.engine.settings)
             changed, key = dialog.key_change()

@@ -23,6 +23,7 @@ class Column:
     badge: Callable[[Any], bool] | None = None
     tooltip: Callable[[Any], str] | None = None
     align_right: bool = False
+    look: Callable[[Any], Any] | None = None  # the record's status: an icon and a text colour (``ui.models.look``)
 
 
 class RecordTableModel(QAbstractTableModel):
@@ -63,6 +64,11 @@ class RecordTableModel(QAbstractTableModel):
             return column.tooltip(record)
         if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if column.look is not None and role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ForegroundRole):
+            from pmdesk.ui.models.look import status_color, status_icon
+
+            status = column.look(record)
+            return status_icon(status) if role == Qt.ItemDataRole.DecorationRole else status_color(status)
         return None
 
     # -- updates ------------------------------------------------------------------------
@@ -101,6 +107,21 @@ class RecordTableModel(QAbstractTableModel):
                 self._rows.append(record)
                 self._where[self.key(record)] = start + offset
             self.endInsertRows()
+
+    def refresh_columns(self, columns: Iterable[int], rows: Callable[[Any], bool] | None = None) -> None:
+        """Texts that depend on the clock (durations, "2 min ago") are asked for again: one
+        dataChanged per run of matching rows."""
+        wanted = sorted(columns)
+        if not wanted or not self._rows:
+            return
+        first = last = None
+        for row, record in enumerate(self._rows):
+            if rows is None or rows(record):
+                first = row if first is None else first
+                last = row
+        if first is not None and last is not None:
+            self.dataChanged.emit(self.index(first, wanted[0]), self.index(last, wanted[-1]),
+                                  [Qt.ItemDataRole.DisplayRole])
 
     def remove(self, key: Hashable) -> None:
         row = self._where.get(key)

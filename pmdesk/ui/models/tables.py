@@ -52,6 +52,16 @@ def short(text: str | None, n: int = 90) -> str:
     return shorten(text, n)
 
 
+EXECUTOR_NAMES = {"claude_code": "Claude Code", "anthropic_agent": "Embedded agent", "command": "Command",
+                  "gate": "Gate"}
+
+
+def executor_name(kind: Any) -> str:
+    """What the user reads for an executor: "Claude Code", not ``claude_code``."""
+    value = str(getattr(kind, "value", kind))
+    return tr(EXECUTOR_NAMES[value]) if value in EXECUTOR_NAMES else value
+
+
 def status_text(status: Any) -> str:
     value = getattr(status, "value", str(status))
     return {"AWAITING_RESPONSE": tr("NEEDS RESPONSE"), "needs_response": tr("NEEDS RESPONSE")}.get(
@@ -61,7 +71,7 @@ def status_text(status: Any) -> str:
 def projects_model(parent: Any = None) -> RecordTableModel:
     return RecordTableModel([
         Column(tr("Name"), lambda o: o.name),
-        Column(tr("Status"), lambda o: status_text(o.status), badge=lambda o: o.awaiting > 0,
+        Column(tr("Status"), lambda o: status_text(o.status), badge=lambda o: o.awaiting > 0, look=lambda o: o.status,
                sort=lambda o: ["needs_response", "error", "running", "idle", "missing"].index(o.status.value)),
         Column(tr("Running"), lambda o: str(o.running), sort=lambda o: o.running, align_right=True),
         Column(tr("Awaiting"), lambda o: str(o.awaiting), sort=lambda o: o.awaiting, align_right=True),
@@ -74,9 +84,10 @@ def projects_model(parent: Any = None) -> RecordTableModel:
 
 def runs_model(parent: Any = None) -> RecordTableModel:
     return RecordTableModel([
-        Column(tr("Status"), lambda r: status_text(r.status), badge=lambda r: r.status == TaskState.AWAITING_RESPONSE),
+        Column(tr("Status"), lambda r: status_text(r.status), badge=lambda r: r.status == TaskState.AWAITING_RESPONSE,
+               look=lambda r: r.status),
         Column(tr("Prompt"), lambda r: short(r.prompt), tooltip=lambda r: r.prompt),
-        Column(tr("Executor"), lambda r: r.executor.value),
+        Column(tr("Executor"), lambda r: executor_name(r.executor), tooltip=lambda r: r.model or ""),
         Column(tr("Started"), lambda r: ago(r.started_at), sort=lambda r: r.started_at or r.created_at),
         Column(tr("Duration"), lambda r: duration(r.started_at, r.ended_at) if r.started_at else "—",
                align_right=True),
@@ -88,7 +99,7 @@ def runs_model(parent: Any = None) -> RecordTableModel:
 
 def plans_model(parent: Any = None) -> RecordTableModel:
     return RecordTableModel([
-        Column(tr("Status"), lambda p: p.status.value),
+        Column(tr("Status"), lambda p: p.status.value, look=lambda p: p.status),
         Column(tr("Tasks"), lambda p: f"{p.tasks_complete}/{p.task_count}", align_right=True),
         Column(tr("Summary"), lambda p: short(p.summary or p.plan_id, 70), tooltip=lambda p: p.plan_id),
         Column(tr("Created"), lambda p: ago(p.created_at), sort=lambda p: p.created_at),
@@ -115,7 +126,7 @@ def tasks_model(parent: Any = None) -> RecordTableModel:
         Column(tr("Description"), lambda r: short(r.task.description), tooltip=lambda r: r.task.description),
         Column(tr("Priority"), lambda r: str(r.task.priority), sort=lambda r: r.task.priority, align_right=True),
         Column(tr("Depends on"), lambda r: ", ".join(f"#{n}" for n in r.dep_numbers) or "—"),
-        Column(tr("Status"), lambda r: status_text(r.task.status),
+        Column(tr("Status"), lambda r: status_text(r.task.status), look=lambda r: r.task.status,
                badge=lambda r: r.task.status == TaskState.AWAITING_RESPONSE, tooltip=lambda r: r.task.error or ""),
         Column(tr("Changes"), lambda r: change_cell(r.task), tooltip=lambda r: r.task.branch or ""),
         Column(tr("Run"), lambda r: (r.task.run_id or "—")[:12], tooltip=lambda r: r.task.run_id or ""),
@@ -137,7 +148,7 @@ def packets_model(parent: Any = None) -> RecordTableModel:
     return RecordTableModel([
         Column(tr("Packet"), lambda p: p["packetId"][:16], tooltip=lambda p: p["packetId"]),
         Column(tr("Run prompt"), lambda p: short(p.get("prompt"), 60)),
-        Column(tr("Run status"), lambda p: str(p.get("status") or "—")),
+        Column(tr("Run status"), lambda p: status_text(p.get("status") or "—"), look=lambda p: p.get("status")),
         Column(tr("Created"), lambda p: ago(p.get("createdAt")), sort=lambda p: p.get("createdAt") or ""),
     ], key=lambda p: p["packetId"], parent=parent)
 
