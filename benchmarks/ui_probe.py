@@ -133,6 +133,177 @@ def idle_memory(projects: int) -> None:
         loop.run_until_complete(main())
 
 
+WRITER = """
+import sys, time
+from pmdesk.engine.engine import Engine
+from pmdesk.models import ExecutorKind
+engine = Engine()
+known = {p.project_id: p for p in engine.projects()}
+print("ready", flush=True)
+for line in sys.stdin:
+    engine.runs.create(known[line.strip()], "made by another process", executor=ExecutorKind.COMMAND, command="true")
+    print(time.time(), flush=True)
+"""
+
+
+def live(projects: int, changes: int) -> None:
+    """Another process adds runs to the projects; how long until the open window's dashboard says so
+    (and until the engine's notice reaches the window: the watcher's part of it)."""
+    from pmdesk.engine.engine import Engine
+    from pmdesk.ui.app import create_application, install_loop, open_window
+
+    app = create_application()
+    loop = install_loop(app)
+    engine = Engine(role="window")
+    base = Path(tempfile.mkdtemp(prefix="pmdesk-live-"))
+    made = []
+    for i in range(projects):
+        (base / f"project-{i}").mkdir()
+        made.append(engine.add_project(str(base / f"project-{i}"), f"project {i}"))
+    window, controllers = open_window(engine)
+    window.show()
+    noticed: dict[str, float] = {}
+    controllers.bridge.runsChanged.connect(
+        lambda project_id, _runs: noticed.setdefault(project_id, time.time()))
+
+    async def main() -> None:
+        await controllers.start()
+        writer = await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, stdin=asyncio.subprocess.PIPE,
+                                                      stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        assert writer.stdin is not None and writer.stdout is not None
+        await writer.stdout.readline()
+        shown, told = [], []
+        dashboard = window.dashboard.model
+        for i in range(changes):
+            project = made[i % projects]
+            row = dashboard.row_of(project.project_id)
+            assert row is not None
+            expected = dashboard.record(row).total + 1
+            noticed.pop(project.project_id, None)
+            writer.stdin.write(f"{project.project_id}\n".encode())
+            await writer.stdin.drain()
+            written = float((await writer.stdout.readline()).decode())
+            deadline = time.time() + 10
+            while dashboard.record(dashboard.row_of(project.project_id) or 0).total < expected:
+                assert time.time() < deadline, "the window never showed the change"
+                await asyncio.sleep(0.005)
+            shown.append(time.time() - written)
+            told.append(noticed.get(project.project_id, time.time()) - written)
+            await asyncio.sleep(0.3)
+        writer.stdin.close()
+        await writer.wait()
+        print(json.dumps({"shown_median": sorted(shown)[len(shown) // 2], "shown_max": max(shown),
+                          "told_median": sorted(told)[len(told) // 2], "changes": changes}), flush=True)
+        await engine.shutdown()
+
+    with loop:
+        loop.run_until_complete(main())
+
+
+def burst(runs: int) -> None:
+    """``runs`` runs started at once from the open window (as Dispatch does); the longest frame stall."""
+    from PySide6.QtCore import QTimer
+
+    from pmdesk.engine.engine import Engine
+    from pmdesk.models import ExecutorKind
+    from pmdesk.ui.app import create_application, install_loop, open_window
+
+    app = create_application()
+    loop = install_loop(app)
+    engine = Engine(role="window")
+    folder = Path(tempfile.mkdtemp(prefix="pmdesk-burst-"))
+    project = engine.add_project(str(folder), "burst")
+    window, controllers = open_window(engine)
+    window.show()
+    gaps: list[float] = []
+    last = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if last[0]:
+            gaps.append(now - last[0])
+        last[0] = now
+
+    async def main() -> None:
+        await controllers.start()
+        if controllers.warming is not None:
+            await controllers.warming  # the SDK's import after start-up is measured on its own (first Generate)
+        controllers.projects.open_project(project.project_id)
+        await asyncio.sleep(0.5)
+        probe = QTimer()
+        probe.setInterval(5)
+        probe.timeout.connect(tick)
+        probe.start()
+        last[0] = time.perf_counter()
+        started = await asyncio.gather(*(engine.runs.launch(project, f"burst {i}", executor=ExecutorKind.COMMAND,
+                                                            command=f"{sys.executable} -c print({i})")
+                                         for i in range(runs)))
+        for run in started:
+            await engine.runs.wait(run.run_id)
+        await asyncio.sleep(0.5)
+        probe.stop()
+        print(json.dumps({"max_gap": max(gaps) - 0.005, "ticks": len(gaps), "runs": len(started)}), flush=True)
+        await engine.shutdown()
+
+    with loop:
+        loop.run_until_complete(main())
+
+
+def burst_floor(runs: int) -> None:
+    """The floor for ``burst``: a bare PySide6 window and its 5 ms timer while the same children
+    (niced, in bubblewrap where pmdesk uses it, one start per SPAWN_GAP_S) start from its thread."""
+    import subprocess
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from pmdesk.executors.process import SPAWN_GAP_S, yielding
+    from pmdesk.executors.process_tree import bwrap_path
+
+    app = QApplication(sys.argv)
+    window = QMainWindow()
+    window.resize(1280, 760)
+    window.show()
+    gaps: list[float] = []
+    last = [0.0]
+    children: list[subprocess.Popen[bytes]] = []
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if last[0]:
+            gaps.append(now - last[0])
+        last[0] = now
+
+    def start(i: int) -> None:
+        argv = [sys.executable, "-c", f"print({i})"]
+        wrap = bwrap_path()
+        if wrap:
+            argv = [wrap, "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent", "--", *argv]
+        children.append(subprocess.Popen(yielding(argv, str(ROOT), None), stdout=subprocess.DEVNULL,
+                                         start_new_session=True))
+        if i + 1 < runs:
+            QTimer.singleShot(int(SPAWN_GAP_S * 1000), lambda: start(i + 1))
+        else:
+            QTimer.singleShot(20, ended)
+
+    def ended() -> None:
+        if any(c.poll() is None for c in children):
+            QTimer.singleShot(20, ended)
+            return
+        QTimer.singleShot(500, finish)
+
+    def finish() -> None:
+        probe.stop()
+        print(json.dumps({"max_gap": max(gaps) - 0.005, "ticks": len(gaps)}), flush=True)
+        app.quit()
+
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(tick)
+    QTimer.singleShot(500, lambda: (probe.start(), QTimer.singleShot(20, lambda: start(0))))
+    app.exec()
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "paint":
@@ -141,3 +312,9 @@ if __name__ == "__main__":
         lag(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif what == "rss":
         idle_memory(int(sys.argv[2]))
+    elif what == "live":
+        live(int(sys.argv[2]), int(sys.argv[3]))
+    elif what == "burst":
+        burst(int(sys.argv[2]))
+    elif what == "burst-floor":
+        burst_floor(int(sys.argv[2]))
