@@ -91,6 +91,21 @@ class Engine:
         self.bus.publish(ProjectsChanged())
         return project
 
+    def where_would_land(self, path: str) -> tuple[bool, str]:
+        """Whether ``path`` can be added, and in words what adding it does (for a drop target)."""
+        if not Path(path).is_dir():
+            return False, f"{Path(path).name or path} is not a folder"
+        what, project = self.registry.where_would_land(path)
+        name = Path(path).name or path
+        if what == "new":
+            return True, f"add {name} as a project"
+        assert project is not None
+        if what == "registered":
+            return False, f"{name} is already the project {project.name!r}"
+        if what == "inside":
+            return False, f"{name} is inside the project {project.name!r}; open that project instead"
+        return False, f"{name} holds the project {project.name!r}; two projects cannot share files"
+
     def remove_project(self, ref: str) -> Project:
         project = self.registry.remove(ref)
         self.ctx.forget(project.project_id)

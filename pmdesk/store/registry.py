@@ -36,6 +36,30 @@ class AlreadyRegisteredError(RegistryError):
     code = "already_registered"
 
 
+class NestedProjectError(RegistryError):
+    """The folder is inside a registered project, or holds one (HTTP 409)."""
+
+    kind = ErrorKind.CONFLICT
+    code = "nested_project"
+
+    def __init__(self, message: str, project: Project) -> None:
+        super().__init__(message)
+        self.project = project
+
+
+def nesting(folder: Path, project: Path) -> str | None:
+    """How ``folder`` and a registered project's folder overlap, in words (None: they do not)."""
+    try:
+        project = Path(os.path.realpath(project))
+    except OSError:
+        return None
+    if folder != project and folder.is_relative_to(project):
+        return "is inside the project"
+    if folder != project and project.is_relative_to(folder):
+        return "holds the project"
+    return None
+
+
 class RegistryDamagedError(DamagedFileError):
     """The registry cannot be read as a list of projects; it is kept and never written over."""
 
@@ -103,6 +127,11 @@ class ProjectRegistry:
             for existing in projects:
                 if existing.project_id == project_id:
                     raise AlreadyRegisteredError(f"{real} is already registered as {existing.name!r} ({project_id})")
+                clash = nesting(real, Path(existing.path))
+                if clash:
+                    raise NestedProjectError(f"{real} {clash} {existing.name!r} ({existing.path}); two projects "
+                                             "would share files and state. Open that project instead, or remove it "
+                                             "first", existing)
             display = (name or real.name or str(real)).strip()
             if not display:
                 raise RegistryError("a project needs a name")
@@ -118,6 +147,18 @@ class ProjectRegistry:
             projects.append(project)
             self._write(projects)
         return project
+
+    def where_would_land(self, path: str | os.PathLike[str]) -> tuple[str, Project | None]:
+        """What adding ``path`` would do, for a drop target to show before the drop: "new",
+        "registered" (that project), "inside" or "contains" (the project it would clash with)."""
+        real = Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+        for existing in self.list():
+            if existing.project_id == project_id_for_path(real):
+                return "registered", existing
+            clash = nesting(real, Path(existing.path))
+            if clash:
+                return ("inside" if clash.startswith("is inside") else "contains"), existing
+        return "new", None
 
     def resolve(self, ref: str) -> Project:
         """A project by id, by name, or by path."""

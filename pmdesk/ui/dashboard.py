@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -89,6 +90,12 @@ class DashboardPage(QWidget):
         self.problems_banner.setObjectName("ProblemBanner")
         self.problems_banner.hide()
         layout.addWidget(self.problems_banner)
+        self.drop_hint = QLabel()  # while a folder is dragged over: what dropping it does
+        self.drop_hint.setObjectName("DropHint")
+        self.drop_hint.setWordWrap(True)
+        self.drop_hint.hide()
+        layout.addWidget(self.drop_hint)
+        self.judge_drop: Callable[[str], tuple[bool, str]] | None = None  # set by the projects controller
 
         self.model = projects_model(self)
         self.table = RecordTable(self.model, badge_column=1, stretch=7,
@@ -178,13 +185,30 @@ class DashboardPage(QWidget):
         if project_id:
             self.openProject.emit(project_id)
 
-    # drag and drop of a folder
+    # drag and drop of a folder: where it will land is said before the drop, a refusal too
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
-        if urls and all(u.isLocalFile() for u in urls):
+        if not urls or not all(u.isLocalFile() for u in urls):
+            return
+        verdicts = [self.judge_drop(u.toLocalFile()) if self.judge_drop else (True, u.toLocalFile())
+                    for u in urls]
+        self.drop_hint.setText("; ".join(text for _ok, text in verdicts))
+        refused = [text for ok, text in verdicts if not ok]
+        self.drop_hint.setProperty("refused", bool(refused))
+        self.drop_hint.style().unpolish(self.drop_hint)
+        self.drop_hint.style().polish(self.drop_hint)
+        self.drop_hint.show()
+        if refused:
+            event.ignore()
+        else:
             event.acceptProposedAction()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_hint.hide()
+        super().dragLeaveEvent(event)
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_hint.hide()
         for url in event.mimeData().urls():
             if url.isLocalFile():
                 self.folderDropped.emit(url.toLocalFile())

@@ -86,3 +86,31 @@ async def test_a_nul_byte_in_a_command_ends_the_run_with_an_error(engine: Engine
     run = await asyncio.wait_for(run_to_pause(engine, project, "a\x00b", executor=ExecutorKind.COMMAND,
                                               command="echo {prompt}"), 30)
     assert run.status == TaskState.ERROR and "NUL" in (run.error or "")
+
+
+async def test_children_start_below_the_windows_priority_one_at_a_time(tmp_path: Path) -> None:
+    """Agents yield the CPU to the window (nice 10), a missing program is still said as exec says
+    it, and starts that come together are a frame apart (each forks on the loop)."""
+    import os
+
+    from pmdesk.executors.process import CHILD_NICE, SPAWN_GAP_S, spawn
+
+    ours = os.nice(0)
+    child = await spawn([sys.executable, "-c", "import os; print(os.nice(0))"], str(tmp_path))
+    said: list[str] = []
+    await asyncio.gather(child.pump(said.extend, said.extend), child.process.wait())
+    assert said == [str(min(19, ours + CHILD_NICE))]
+    with pytest.raises(FileNotFoundError):
+        await spawn([str(tmp_path / "no-such-program")], str(tmp_path))
+    loop = asyncio.get_running_loop()
+    started: list[float] = []
+
+    async def one() -> None:
+        c = await spawn([sys.executable, "-c", "pass"], str(tmp_path))
+        started.append(loop.time())
+        await c.pump(lambda _: None, lambda _: None)
+        await c.process.wait()
+
+    await asyncio.gather(*(one() for _ in range(4)))
+    gaps = [b - a for a, b in zip(sorted(started), sorted(started)[1:], strict=False)]
+    assert min(gaps) >= SPAWN_GAP_S * 0.9, gaps

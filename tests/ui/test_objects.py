@@ -143,3 +143,47 @@ def test_a_draft_opens_again_for_editing_and_a_task_opens_its_run(controllers: C
     second_run = page.plan.tasks[1].run_id
     qtbot.waitUntil(lambda: page.selected_run() is not None and page.selected_run().run_id == second_run)  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: page.log.run_id == second_run)
+
+
+def test_a_dragged_folder_says_where_it_lands_and_a_nested_one_is_refused(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from pmdesk.errors import PmdeskError
+
+    outer = tmp_path / "outer"
+    (outer / "inner").mkdir(parents=True)
+    (tmp_path / "fresh").mkdir()
+    engine.add_project(str(outer), "outer")
+    dash = window.dashboard
+
+    def drag(folder: Path) -> QDragEnterEvent:
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(str(folder))])
+        event = QDragEnterEvent(QPointF(10, 10).toPoint(), Qt.DropAction.CopyAction, data,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(dash, event)
+        return event
+
+    refused = drag(outer / "inner")
+    assert not refused.isAccepted() and dash.drop_hint.isVisible()
+    assert "inside the project 'outer'" in dash.drop_hint.text() and dash.drop_hint.property("refused") is True
+    welcome = drag(tmp_path / "fresh")
+    assert welcome.isAccepted() and "add fresh as a project" in dash.drop_hint.text()
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(tmp_path / "fresh"))])
+    QApplication.sendEvent(dash, QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data,
+                                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    assert not dash.drop_hint.isVisible()
+    assert {p.name for p in engine.projects()} == {"outer", "fresh"}
+    for nested in (outer / "inner", tmp_path):  # inside a project, or holding one: refused, nothing written
+        try:
+            engine.add_project(str(nested))
+        except PmdeskError as exc:
+            assert "outer" in str(exc) and exc.code == "nested_project"
+        else:
+            raise AssertionError(f"{nested} was registered")
+    assert {p.name for p in engine.projects()} == {"outer", "fresh"}
+    assert not (outer / "inner" / ".claude").exists()

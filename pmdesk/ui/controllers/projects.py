@@ -35,6 +35,7 @@ class ProjectsController(QObject):
         dashboard.openProject.connect(self.open_project)
         dashboard.addProjectRequested.connect(self.add_project_dialog)
         dashboard.folderDropped.connect(self.add_project)
+        dashboard.judge_drop = self.engine.where_would_land
         shell.window.closing.connect(self._stop)
 
     def _stop(self) -> None:
