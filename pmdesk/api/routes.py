@@ -288,6 +288,15 @@ class Api:
         project, plan_id = self._owner("plan", "planId", request)
         return _json(await self.engine.plans.cancel(project, plan_id))
 
+    async def archive_plan(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.Archive)
+        return _json(self.engine.plans.archive(project, plan_id, archived=body.archived))
+
+    async def delete_plan(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        return _json({"planId": plan_id, "keptAt": self.engine.plans.delete(project, plan_id)})
+
     # -- isolation: review, merge, conflicts, worktrees -------------------------------------------
 
     async def plan_diff(self, request: web.Request) -> web.Response:
@@ -404,6 +413,12 @@ ROUTES: tuple[Route, ...] = (
           schemas.Verify, {200: VerifyResponse, 202: VerifyResponse}, query=(_WAIT,)),
     Route("POST", "/api/plans/{planId}/cancel", "cancelPlan", "Cancel a plan's runs", "cancel_plan",
           answers={200: Plan}),
+    Route("POST", "/api/plans/{planId}/archive", "archivePlan",
+          "Archive a DRAFT or ended plan (archived: false restores it)", "archive_plan", schemas.Archive,
+          {200: Plan}),
+    Route("DELETE", "/api/plans/{planId}", "deletePlan",
+          "Delete a DRAFT or ended plan without worktrees: its file goes to the state's trash, its runs stay",
+          "delete_plan", answers={200: {"type": "object"}}),
     Route("GET", "/api/plans/{planId}/diff", "diffPlan",
           "What the plan changed: base..integration, or each task's branch before verify", "plan_diff",
           answers={200: _DIFF}, query=(_STAT,)),

@@ -76,6 +76,10 @@ class Resolve(Body):
                                                                           "that conflicts)")
 
 
+class Archive(Body):
+    archived: bool = Field(default=True, description="false: restore an archived plan")
+
+
 class Clean(Body):
     plan_id: str | None = Field(default=None, max_length=100)
     merged: bool = False

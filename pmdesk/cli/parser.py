@@ -133,7 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("plans", parents=[js], help="list a project's plans")
     r.add_argument("project")
+    r.add_argument("--archived", action="store_true", help="archived plans too")
     r.set_defaults(func=plans.cmd_plans)
+
+    r = sub.add_parser("archive", parents=[js], help="put a DRAFT or ended plan away (listings leave it out)")
+    r.add_argument("plan")
+    r.add_argument("--undo", action="store_true", help="restore an archived plan")
+    r.set_defaults(func=plans.cmd_archive)
+
+    r = sub.add_parser("delete", parents=[js], help="delete a DRAFT or ended plan (its file goes to "
+                                                    ".claude/state/trash; its runs stay)")
+    r.add_argument("plan")
+    r.set_defaults(func=plans.cmd_delete)
 
     r = sub.add_parser("dispatch", parents=[js, ex, qt], help="run a DRAFT plan's tasks (or continue a RUNNING one)")
     r.add_argument("plan")

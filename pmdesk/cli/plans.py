@@ -44,13 +44,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_plans(args: argparse.Namespace) -> int:
     engine = open_engine()
     project = engine.project(args.project)
-    plans = sorted(engine.store(project).list_plans(), key=lambda p: p.created_at, reverse=True)
+    listed = sorted(engine.store(project).list_plans(), key=lambda p: p.created_at, reverse=True)
+    plans = [p for p in listed if args.archived or not p.archived_at]
     if args.json:
         print_json(plans)
         return EXIT_OK
-    rows = [[p.plan_id, p.status.value, f"{p.tasks_complete}/{p.task_count}", p.created_at, short(p.summary, 50)]
-            for p in plans]
+    rows = [[p.plan_id, p.status.value + (" (archived)" if p.archived_at else ""), f"{p.tasks_complete}/{p.task_count}",
+             p.created_at, short(p.summary, 50)] for p in plans]
+    hidden = len(listed) - len(plans)
     print(table(rows, ["PLAN", "STATUS", "DONE", "CREATED", "SUMMARY"]) if rows else f"no plans in {project.name} yet")
+    if hidden:
+        print(f"({hidden} archived plan(s) left out: --archived lists them)")
+    return EXIT_OK
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "plan", args.plan)
+    plan = engine.plans.archive(project, args.plan, archived=not args.undo)
+    print_json(plan) if args.json else print(f"plan {plan.plan_id} {'restored' if args.undo else 'archived'}"
+                                             + ("" if args.undo else f" ('pmdesk archive {plan.plan_id} --undo' "
+                                                                     "brings it back)"))
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = project_of(engine, "plan", args.plan)
+    kept = engine.plans.delete(project, args.plan)
+    print_json({"planId": args.plan, "keptAt": kept}) if args.json else \
+        print(f"plan {args.plan} deleted; its runs stay, and its file is kept at {kept}")
     return EXIT_OK
 
 

@@ -162,6 +162,7 @@ class Plan(Model):
     in_place: bool | None = None  # dispatched without isolation, in the project folder, one task at a time
     integration: Integration | None = None
     merge: MergeRecord | None = None
+    archived_at: str | None = None  # put away by the user: left out of listings unless asked for
 
     _v_plan = field_validator("plan_id")(_id_validator("plan"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))

@@ -253,6 +253,19 @@ class StateStore:
             change(plan)
             return self.put_plan(plan)
 
+    def discard_plan(self, plan_id: str) -> Path:
+        """Move the plan's file out of the listing into ``<state>/trash/plans/`` (kept, not erased);
+        returns where it went."""
+        with write_lock(self.state_dir):
+            source = self._file("plan", plan_id)
+            if not source.exists():
+                raise NotFoundError("plan", plan_id)
+            target_dir = self.state_dir / "trash" / "plans"
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / f"{source.name}.{utc_now().replace(':', '').replace('-', '')}"
+            os.replace(source, target)
+            return target
+
     def _check_plan_refs(self, plan: Plan) -> None:
         if plan.project_id != self.project_id:
             raise CrossProjectError(f"plan {plan.plan_id} names project {plan.project_id}, not {self.project_id}")

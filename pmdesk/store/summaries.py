@@ -98,9 +98,10 @@ class PlanSummary(Summary):
     tasks_complete: int = 0
     tasks_failed: int = 0
     summary: str | None = None
+    archived_at: str | None = None
 
 
-PlanSummary._converters = (None, PlanStatus) + (None,) * 8
+PlanSummary._converters = (None, PlanStatus) + (None,) * 9
 PlanSummary._setup()
 
 
@@ -125,7 +126,7 @@ def plan_summary(plan: Plan) -> PlanSummary:
         packet_id=plan.packet_id, run_id=plan.run_id, task_count=len(plan.tasks),
         tasks_complete=sum(t.status == TaskState.COMPLETE for t in plan.tasks),
         tasks_failed=sum(t.status in (TaskState.ERROR, TaskState.CANCELLED) for t in plan.tasks),
-        summary=plan.summary,
+        summary=plan.summary, archived_at=plan.archived_at,
     )
 
 

@@ -49,6 +49,9 @@ class ActionId(StrEnum):
     RESOLVE_BY_HAND = "resolve_by_hand"
     LEAVE_OUT = "leave_out"
     CLEAN_PLAN = "clean_plan"
+    ARCHIVE_PLAN = "archive_plan"
+    RESTORE_PLAN = "restore_plan"
+    DELETE_PLAN = "delete_plan"
     SHOW_CHANGES = "show_changes"
     CANCEL_PLAN = "cancel_plan"
     CANCEL_RUN = "cancel_run"
@@ -206,6 +209,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(ActionId.CLEAN_PLAN, "project", tr("Clean up plan's &worktrees…"), None,
                tr("Remove the plan's worktrees and branches; unsaved work is kept under a backup ref"),
                _plan_rule("clean")),
+    ActionSpec(ActionId.ARCHIVE_PLAN, "project", tr("Ar&chive plan"), None,
+               tr("Put the plan away: the Plans list leaves it out unless Show archived is ticked"),
+               _plan_rule("archive")),
+    ActionSpec(ActionId.RESTORE_PLAN, "project", tr("Re&store archived plan"), None,
+               tr("Bring the archived plan back into the Plans list"), _plan_rule("restore")),
+    ActionSpec(ActionId.DELETE_PLAN, "project", tr("Delete plan…"), None,
+               tr("Delete the plan; its runs stay, and its file is kept in the state's trash"), _plan_rule("delete")),
     ActionSpec(ActionId.SHOW_CHANGES, "view", tr("C&hanges"), "Ctrl+Shift+D",
                tr("What the selected plan or run changed: files and the diff"), _on_project),
     ActionSpec(ActionId.CANCEL_PLAN, "project", tr("Cancel selected p&lan…"), "Ctrl+Shift+.",

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QResizeEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -233,8 +234,12 @@ class ProjectPage(QWidget):
         below_layout.addWidget(self.question)
         self.requests: dict[str, ToolRequest | None] = {}  # what each run waits on, from its full record
 
+        self.show_archived = QCheckBox(self.tr("Show archived"))
+        self.show_archived.setToolTip(self.tr("Archived plans are left out of this list until you tick this"))
+        self.show_archived.toggled.connect(lambda _on: self._filter_plans())
+        self._filter_plans()
         left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(section(self.tr("Plans"), self.plans, self.cancel_plan_button))
+        left.addWidget(section(self.tr("Plans"), self.plans, self.show_archived, self.cancel_plan_button))
         left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=below_tasks))
         right = QSplitter(Qt.Orientation.Vertical)
         right.setObjectName("RightSplit")
@@ -373,6 +378,17 @@ class ProjectPage(QWidget):
         self.contextChanged.emit()
         if self.changes_showing():
             self.changesWanted.emit()
+
+    def _filter_plans(self) -> None:
+        showing = self.show_archived.isChecked()
+        self.plans.proxy.set_filter(None if showing else lambda p: not getattr(p, "archived_at", None))
+
+    def remove_plan(self, plan_id: str) -> None:
+        """A deleted plan leaves the list; its tasks' view empties if it was shown."""
+        self.plans.source.remove(plan_id)
+        if self.plan is not None and self.plan.plan_id == plan_id:
+            self.set_plan(None)
+        self.contextChanged.emit()
 
     def changes_showing(self) -> bool:
         return self.tabs.currentWidget() is self.changes

@@ -187,3 +187,31 @@ def test_a_dragged_folder_says_where_it_lands_and_a_nested_one_is_refused(
             raise AssertionError(f"{nested} was registered")
     assert {p.name for p in engine.projects()} == {"outer", "fresh"}
     assert not (outer / "inner" / ".claude").exists()
+
+
+def test_a_plan_is_archived_restored_and_deleted_from_the_window(controllers: Controllers, qtbot: Any,
+                                                                 window: MainWindow, engine: Engine,
+                                                                 tmp_path: Path) -> None:
+    project = engine.add_project(str(tmp_path), "p")
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"}]})
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.plan is not None and page.plans.proxy.rowCount() == 1)
+    actions = window.actions_by_id
+    assert not actions[ActionId.RESTORE_PLAN].isEnabled() and "not archived" in actions[ActionId.RESTORE_PLAN].toolTip()
+    actions[ActionId.ARCHIVE_PLAN].trigger()
+    qtbot.waitUntil(lambda: page.plans.proxy.rowCount() == 0)  # left out of the list
+    assert engine.store(project).get_plan(plan.plan_id).archived_at
+    page.show_archived.setChecked(True)
+    assert page.plans.proxy.rowCount() == 1
+    qtbot.waitUntil(actions[ActionId.RESTORE_PLAN].isEnabled)
+    actions[ActionId.RESTORE_PLAN].trigger()  # the undo of Archive
+    qtbot.waitUntil(lambda: not engine.store(project).get_plan(plan.plan_id).archived_at)
+    page.show_archived.setChecked(False)
+    assert page.plans.proxy.rowCount() == 1
+    actions[ActionId.DELETE_PLAN].trigger()
+    box = controllers.shell._boxes[-1]
+    box.button(box.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: page.plans.source.rowCount() == 0)
+    assert engine.store(project).list_plans() == [] and page.plan is None
+    assert "kept at" in window.statusBar().currentMessage()

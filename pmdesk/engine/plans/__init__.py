@@ -2,8 +2,8 @@
 
 shape (pure validation, cycles, waves) · planner (the model call) · authoring (create, edit,
 from an answer) · scheduler (dispatch, continue, cancel, follow) · verify (gate:all) ·
-integrate (integration, conflicts, diff, merge) · changes (every plan write) · rules (which
-actions a plan allows) · estimate · recovery.
+integrate (integration, conflicts, diff, merge) · shelf (archive, restore, delete) · changes
+(every plan write) · rules (which actions a plan allows) · estimate · recovery.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pmdesk.engine.plans.jobs import PlanJobs
 from pmdesk.engine.plans.recovery import end_orphans, recover_plans
 from pmdesk.engine.plans.rules import PlanAction, PlanStateError, Verdict, allowed_actions
 from pmdesk.engine.plans.scheduler import Scheduler
+from pmdesk.engine.plans.shelf import Shelf
 from pmdesk.engine.plans.verify import Verifier
 from pmdesk.engine.runs import RunService
 from pmdesk.models import Plan, Project
@@ -53,6 +54,9 @@ class PlanService:
         self.preview_merge = integrator.preview_merge
         self.diff = integrator.diff
         self.update_now = self.changes.update_now
+        shelf = Shelf(ctx, self.changes, self.jobs)
+        self.archive = shelf.archive
+        self.delete = shelf.delete
         self._scheduler = scheduler
         ctx.bus.subscribe(self._on_change, only=(RunChanged,))
 

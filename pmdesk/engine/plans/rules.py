@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from pmdesk.errors import WrongStateError
 from pmdesk.models import Plan, PlanStatus, TaskState
@@ -30,6 +31,9 @@ class PlanAction(StrEnum):
     MERGE = "merge"
     CLEAN = "clean"
     REBASE = "rebase"
+    ARCHIVE = "archive"
+    RESTORE = "restore"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,33 @@ def verdict(plan: Plan, action: PlanAction, live: bool = False) -> Verdict:
                 (status == PlanStatus.RUNNING and not all(t.status.is_terminal for t in plan.tasks)):
             return Verdict(False, f"plan {pid} is still working in its worktrees")
         return YES
+    if action in (PlanAction.ARCHIVE, PlanAction.RESTORE, PlanAction.DELETE):
+        return _shelve(plan, action, live)
     return _verify(plan, live)
+
+
+def _shelve(plan: Plan, action: PlanAction, live: bool) -> Verdict:
+    """Archive, restore or delete: only a plan at rest (DRAFT or ended), and never one that
+    still has worktrees (their work would lose its plan)."""
+    pid, status = plan.plan_id, plan.status
+    if action == PlanAction.RESTORE:
+        return YES if plan.archived_at else Verdict(False, f"plan {pid} is not archived")
+    if action == PlanAction.ARCHIVE and plan.archived_at:
+        return Verdict(False, f"plan {pid} is archived already")
+    if live or status not in (PlanStatus.DRAFT, *ENDED):
+        return Verdict(False, f"plan {pid} is {status.value}; only a DRAFT or ended plan can be "
+                              f"{'archived' if action == PlanAction.ARCHIVE else 'deleted'}")
+    if action == PlanAction.DELETE and has_worktrees(plan):
+        return Verdict(False, f"plan {pid} still has worktrees; clean them up first (their work is kept under a "
+                              "backup ref), then delete the plan")
+    return YES
+
+
+def has_worktrees(plan: Plan) -> bool:
+    folders = [t.worktree_path for t in plan.tasks if t.worktree_path]
+    if plan.integration is not None:
+        folders.append(plan.integration.worktree_path)
+    return any(Path(folder).exists() for folder in folders)
 
 
 def _merge(plan: Plan, live: bool) -> Verdict:

@@ -173,3 +173,36 @@ class PlansController(QObject):
         self.shell.confirm(self.tr("Cancel plan"), self.tr(
             "Cancel this plan? Its running agents are ended and unfinished tasks are cancelled."),
             lambda: self.shell.run(self.engine.plans.cancel(project, plan_id), self.tr("Cancel plan")))
+
+    def archive_plan(self, archived: bool = True) -> None:
+        """Archive (or restore) the selected plan; the other action undoes it."""
+        project, plan = self.shell.project, self._plan()
+        if project is None or plan is None:
+            return
+        try:
+            done = self.engine.plans.archive(project, plan.plan_id, archived=archived)
+        except PmdeskError as exc:
+            self.shell.show_error(self.tr("Archive plan") if archived else self.tr("Restore plan"), exc)
+            return
+        self.shell.page.plans_changed([done])  # listed (or left out) now, not a frame later
+        self.shell.status(self.tr("Plan archived; Project → Restore archived plan brings it back") if archived else
+                          self.tr("Plan restored"), 10000)
+
+    def delete_plan(self) -> None:
+        project, plan = self.shell.project, self._plan()
+        if project is None or plan is None:
+            return
+        plan_id = plan.plan_id
+
+        def delete() -> None:
+            try:
+                kept = self.engine.plans.delete(project, plan_id)
+            except PmdeskError as exc:
+                self.shell.show_error(self.tr("Delete plan"), exc)
+                return
+            self.shell.page.remove_plan(plan_id)
+            self.shell.status(self.tr("Plan deleted; its runs stay, its file is kept at %1").replace("%1", kept), 15000)
+
+        self.shell.confirm(self.tr("Delete plan"), self.tr(
+            "Delete this plan? Its runs, packets and activity stay; its file moves to the state folder's trash."),
+            delete)

@@ -42,6 +42,8 @@ class WindowController(QObject):
             ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.REBASE: plans.rebuild, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
             ActionId.RESOLVE_BY_HAND: review.resolve_by_hand, ActionId.LEAVE_OUT: review.leave_out,
             ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
+            ActionId.ARCHIVE_PLAN: lambda: plans.archive_plan(True),
+            ActionId.RESTORE_PLAN: lambda: plans.archive_plan(False), ActionId.DELETE_PLAN: plans.delete_plan,
             ActionId.NEXT_WAITING: projects.next_waiting,
         }
         for action_id, slot in slots.items():
@@ -76,7 +78,8 @@ class WindowController(QObject):
         page.plans.set_menu(self.tr("Open"), [act[a] for a in (
             ActionId.EDIT_PLAN, ActionId.DISPATCH, ActionId.CONTINUE, ActionId.VERIFY, ActionId.MERGE,
             ActionId.MERGE_ANYWAY, ActionId.REBASE)] + [None, act[ActionId.SHOW_CHANGES], act[ActionId.CLEAN_PLAN],
-                                                        act[ActionId.CANCEL_PLAN]],
+                                                        act[ActionId.CANCEL_PLAN], None, act[ActionId.ARCHIVE_PLAN],
+                                                        act[ActionId.RESTORE_PLAN], act[ActionId.DELETE_PLAN]],
                             [copier(self.tr("plan id"), lambda p: p.plan_id)])
         page.tasks.set_menu(self.tr("Go to its run"), [act[ActionId.SHOW_CHANGES]],
                             [copier(self.tr("task id"), lambda t: t.task.task_id),

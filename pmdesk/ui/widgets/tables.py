@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
@@ -18,6 +18,29 @@ from pmdesk.ui.models.record_model import RecordRole, RecordTableModel, SortRole
 from pmdesk.ui.widgets.badge import BadgeDelegate
 
 MenuExtra = tuple[str, Callable[[Any], None]]  # a menu item's text, and what it does with the record
+
+
+class RecordProxy(QSortFilterProxyModel):
+    """Sorts by SortRole; ``accept`` (None: every row) decides which records are shown."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.accept: Callable[[Any], bool] | None = None
+
+    def set_filter(self, accept: Callable[[Any], bool] | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+, where invalidateFilter is deprecated
+            self.beginFilterChange()
+            self.accept = accept
+            self.endFilterChange()
+        else:  # pragma: no cover - older Qt
+            self.accept = accept
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if self.accept is None:
+            return True
+        model = self.sourceModel()
+        return bool(self.accept(model.index(source_row, 0, source_parent).data(RecordRole)))
 
 
 class RecordTable(QTableView):
@@ -31,7 +54,7 @@ class RecordTable(QTableView):
                  widths: dict[int, int] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.source = model
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = RecordProxy(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SortRole)
         self.setModel(self.proxy)
