@@ -42,6 +42,7 @@ class Banner(QFrame):
         self.label.setWordWrap(True)
         layout.addWidget(self.label, 1)
         self.button = QPushButton(action or "")
+        self.button.setAccessibleName(action or self.tr("Notice action"))
         self.button.setVisible(action is not None)
         layout.addWidget(self.button)
 
@@ -102,6 +103,7 @@ class DashboardPage(QWidget):
                                  widths={0: 170, 2: 75, 3: 80, 4: 70, 5: 60, 6: 110})
         self.table.sort_by(1, Qt.SortOrder.AscendingOrder)  # most urgent first
         self.table.opened.connect(lambda _record: self._open_selected())
+        self.table.setAccessibleName(self.tr("Projects"))
         self.table.selectionModel().selectionChanged.connect(self.selectionChanged)
         self.table.setColumnWidth(0, 160)
 
@@ -124,6 +126,7 @@ class DashboardPage(QWidget):
         feed_title.setObjectName("SectionTitle")
         feed_layout.addWidget(feed_title)
         self.feed = QListWidget()
+        self.feed.setAccessibleName(self.tr("Activity"))
         self.feed.setUniformItemSizes(True)
         feed_layout.addWidget(self.feed)
 

@@ -119,6 +119,7 @@ class TaskEditor(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 3, parent)
+        self.setAccessibleName(self.tr("The plan's tasks"))
         self.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.setColumnWidth(1, 70)
@@ -435,6 +436,7 @@ class MergeDialog(QDialog):
         head.setWordWrap(True)
         layout.addWidget(head)
         listing = QTableWidget(len(files), 3)
+        listing.setAccessibleName(self.tr("Files the merge brings"))
         listing.setHorizontalHeaderLabels([self.tr("File"), "+", "−"])
         listing.verticalHeader().hide()
         listing.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

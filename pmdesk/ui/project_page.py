@@ -102,6 +102,7 @@ class ProjectPage(QWidget):
         head = QHBoxLayout()
         self.back = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "")
         self.back.setToolTip(actions[ActionId.DASHBOARD].toolTip())
+        self.back.setAccessibleName(self.tr("Back to the dashboard"))
         self.back.clicked.connect(self.backRequested)
         head.addWidget(self.back)
         titles = QVBoxLayout()
@@ -196,6 +197,9 @@ class ProjectPage(QWidget):
         run_row.addWidget(self.cancel_run_button)
         self.packets = RecordTable(packets_model(self), stretch=1, widths={0: 140, 2: 110, 3: 90})
         self.runs.opened.connect(self._open_run)
+        for table, name in ((self.plans, self.tr("Plans")), (self.tasks, self.tr("Tasks of the selected plan")),
+                            (self.runs, self.tr("Runs")), (self.packets, self.tr("Inspection packets"))):
+            table.setAccessibleName(name)
         self.tasks.opened.connect(self._open_task)
         self.changes = DiffView()
         tabs = QTabWidget()
@@ -214,6 +218,7 @@ class ProjectPage(QWidget):
         self.question_label.setWordWrap(True)
         self.question_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.answer = QLineEdit()
+        self.answer.setAccessibleName(self.tr("Your answer to the agent"))
         self.answer.setPlaceholderText(self.tr("Type your answer and press Enter"))
         self.answer.returnPressed.connect(self._send_answer)
         qlayout.addWidget(self.question_label)

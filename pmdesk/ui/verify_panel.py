@@ -38,6 +38,7 @@ class VerifyPanel(QDialog):
         self.headline.setObjectName("SectionTitle")
         layout.addWidget(self.headline)
         self.table = QTableWidget(len(gate_names), 4)
+        self.table.setAccessibleName(self.tr("Gates"))
         self.table.setHorizontalHeaderLabels(["", self.tr("Gate"), self.tr("Duration"), self.tr("Result")])
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)

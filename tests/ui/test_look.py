@@ -153,3 +153,73 @@ def test_quitting_with_nothing_running_is_quick(controllers: Controllers, qtbot:
     window.close()
     run(qtbot, controllers.stop())
     assert time.monotonic() - started < 0.5
+
+
+def unnamed(root: Any) -> list[str]:
+    """Controls a screen reader would announce without a name (Qt's own parts left out)."""
+    from PySide6.QtGui import QAccessible
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QAbstractSpinBox,
+        QComboBox,
+        QHeaderView,
+        QLineEdit,
+        QPlainTextEdit,
+        QTextEdit,
+        QWidget,
+    )
+
+    kinds = (QAbstractButton, QLineEdit, QComboBox, QAbstractItemView, QPlainTextEdit, QTextEdit, QAbstractSpinBox)
+    missing = []
+    for widget in [root, *root.findChildren(QWidget)]:
+        if not isinstance(widget, kinds) or isinstance(widget, QHeaderView) or widget.objectName().startswith("qt_"):
+            continue
+        if _inside(widget, (QComboBox, QAbstractSpinBox)):
+            continue  # the editor or pop-up list of a combo or spin box: the box has the name
+        face = QAccessible.queryAccessibleInterface(widget)
+        if face is None or not face.text(QAccessible.Text.Name).strip():
+            missing.append(f"{type(widget).__name__} {widget.objectName()!r} in {type(widget.parent()).__name__}")
+    return missing
+
+
+def _inside(widget: Any, kinds: tuple[type, ...]) -> bool:
+    parent = widget.parent()
+    while parent is not None:
+        if isinstance(parent, kinds):
+            return True
+        parent = parent.parent()
+    return False
+
+
+def test_every_control_has_an_accessible_name(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                              engine: Engine, tmp_path: Path, fake_claude: Path) -> None:
+    from pmdesk.ui.dialogs import NewRunDialog, PlanDialog
+    from pmdesk.ui.widgets.packet_view import PacketDialog
+
+    project = engine.add_project(str(tmp_path), "p")
+    made = engine.runs.create(project, "write it [need-write notes.txt]", executor=ExecutorKind.CLAUDE_CODE)
+    run(qtbot, engine.runs.start(project, made.run_id))
+    run(qtbot, engine.runs.wait(made.run_id))
+    assert unnamed(window) == []
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.runs.source.rowCount() == 1)
+    page.runs.selectRow(0)
+    qtbot.waitUntil(page.request_card.isVisible)
+    assert unnamed(window) == []
+    controllers.settings.settings_dialog()
+    assert controllers.shell.dialog is not None and unnamed(controllers.shell.dialog) == []
+    controllers.shell.dialog.reject()
+    from pmdesk.engine.plans.estimate import estimate
+    from pmdesk.ui.dialogs import DispatchDialog, MergeDialog
+    from pmdesk.ui.verify_panel import VerifyPanel
+
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"}]})
+    for dialog in (NewRunDialog(["claude_code", "command"], None, "m", window), PlanDialog([], "m", window),
+                   PacketDialog("pkt_x", "# A packet\n\ntext", "heading", window),
+                   DispatchDialog(plan, 3, lambda parallel, limit: estimate(plan, parallel, limit, []), window),
+                   MergeDialog(plan, "main", False, [("a.txt", 1, 0)], None, window),
+                   VerifyPanel(plan.plan_id, ["gate:all"], window)):
+        assert unnamed(dialog) == [], type(dialog).__name__
+        dialog.deleteLater()

@@ -18,6 +18,7 @@ class LogView(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("LogView")
+        self.setAccessibleName(self.tr("Run log"))
         self.setReadOnly(True)
         self.setMaximumBlockCount(MAX_BLOCKS)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
