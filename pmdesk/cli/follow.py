@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from pmdesk.cli.output import event_line, print_json, print_run_end, print_waiting, run_exit
 from pmdesk.engine.notifications import Change, EventsAppended
 from pmdesk.engine.signals import on_stop_signals
-from pmdesk.models import Project, Run
+from pmdesk.models import Project, Run, TaskState
 
 if TYPE_CHECKING:
     from pmdesk.engine.engine import Engine
@@ -66,7 +67,10 @@ async def in_foreground(engine: Engine, project: Project, run_id: str, as_json: 
     (``pmdesk approve``, the window, the API), which it carries out in the same turn."""
     unsubscribe = print_output(engine, {run_id}, as_json)
     try:
-        await begin()
+        begun = await begin()
+        if run_id not in engine.runs.live and begun.owner_pid not in (None, os.getpid()):
+            unsubscribe()
+            return await follow_elsewhere(engine, project, run_id, as_json, begun.owner_pid)
 
         async def interrupt() -> None:
             await engine.runs.cancel(project, run_id)
@@ -84,5 +88,43 @@ async def in_foreground(engine: Engine, project: Project, run_id: str, as_json: 
         unsubscribe()
     final = engine.store(project).get_run(run_id)
     await detach(engine)
+    print_json(final) if as_json else print_run_end(final)
+    return run_exit(final)
+
+
+ELSEWHERE_POLL_S = 0.2
+
+
+async def follow_elsewhere(engine: Engine, project: Project, run_id: str, as_json: bool, holder: int) -> int:
+    """The run works in another pmdesk process (the window that owns the project): its output
+    is read from the run's event log as it is written, until the run ends or waits. Ctrl-C
+    stops following here; the run goes on there."""
+    store = engine.store(project)
+    if not as_json:
+        print(f"run {run_id} is carried out by pmdesk pid {holder}, which owns {project.name}; its output "
+              "follows (Ctrl-C stops following, the run goes on)", file=sys.stderr)
+    seq = 0
+    stopped = asyncio.Event()
+
+    async def follow() -> int:
+        nonlocal seq
+        while not stopped.is_set():
+            run = await asyncio.to_thread(store.get_run, run_id)
+            for event in await asyncio.to_thread(store.read_events, run_id, seq):
+                seq = event.seq
+                if not as_json:
+                    print(event_line(event.kind, event.text), flush=True)
+            if run.status.is_terminal or run.status == TaskState.AWAITING_RESPONSE:
+                return 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), ELSEWHERE_POLL_S)
+        return 0
+
+    async def stop_following() -> None:
+        stopped.set()
+
+    await with_interrupt(follow(), stop_following)
+    final = store.get_run(run_id)
+    await engine.shutdown()
     print_json(final) if as_json else print_run_end(final)
     return run_exit(final)

@@ -17,6 +17,7 @@ from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.engine.plans.rules import PlanAction, verdict
 from pmdesk.errors import ErrorKind
 from pmdesk.models import ExecutorKind, PlanStatus, TaskState, cost_text, short
+from pmdesk.store.locks import ProjectBusyError
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -120,14 +121,19 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"continuing plan {args.plan}", file=sys.stderr)
             else:
-                response = await engine.plans.dispatch(
+                response = await engine.dispatch(
                     project, args.plan, parallel=not args.sequential, max_parallel=args.max_parallel,
                     executor=ExecutorKind(args.executor) if args.executor else None, command=args.command,
                     in_place=args.in_place)
-                if args.json and args.no_wait:
+                elsewhere = not engine.plans.is_live(args.plan)  # the project's owner (the window) runs it
+                if args.json and (args.no_wait or elsewhere):
                     print_json(response)
                 if not args.json:
-                    print(f"dispatched {len(response.runs)} runs of plan {args.plan}", file=sys.stderr)
+                    print(f"dispatched {len(response.runs)} runs of plan {args.plan}"
+                          + (" in the pmdesk process that owns the project; follow it there or with "
+                             f"'pmdesk show {args.plan}'" if elsewhere else ""), file=sys.stderr)
+                if elsewhere:
+                    return EXIT_OK
             if args.no_wait:
                 return EXIT_OK
 
@@ -165,6 +171,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         unsubscribe = print_output(engine, None, args.json or args.quiet)
         try:
             plan = await engine.plans.verify(project, args.plan, force=args.force, rebase=args.rebase)
+        except ProjectBusyError:  # the window owns the project: it verifies, this command waits for the verdict
+            plan = await engine.start_verify(project, args.plan, force=args.force, rebase=args.rebase)
+            if not args.json:
+                print(f"plan {args.plan} is verified by the pmdesk process that owns {project.name}…", file=sys.stderr)
+            while plan.status == PlanStatus.VERIFYING:
+                await asyncio.sleep(0.2)
+                plan = engine.store(project).get_plan(args.plan)
         finally:
             unsubscribe()
         if args.json:

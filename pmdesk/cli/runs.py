@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from pmdesk.cli.errors import EXIT_OK
-from pmdesk.cli.follow import in_foreground
+from pmdesk.cli.follow import follow_elsewhere, in_foreground
 from pmdesk.cli.output import event_line, print_json, table
 from pmdesk.cli.session import open_engine, project_of
 from pmdesk.engine.inspect import packet_markdown
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.models import ExecutorKind, cost_text, duration_ms, short
+from pmdesk.store.locks import ProjectBusyError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -23,8 +25,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> int:
         engine.recover()
         mode = parse_mode(args.permission_mode) if args.permission_mode else None
-        run = engine.runs.create(project, args.prompt, executor=executor, model=args.model, command=args.command,
-                                 in_worktree=args.worktree, permission_mode=mode)
+        options: dict[str, Any] = {"executor": executor, "model": args.model, "command": args.command,
+                                   "in_worktree": args.worktree, "permission_mode": mode}
+        try:
+            run = engine.runs.create(project, args.prompt, **options)
+        except ProjectBusyError:  # the window owns the project: it starts the run, its output follows here
+            run = await engine.launch(project, args.prompt, **options)
+            if not args.json:
+                print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
+            return await follow_elsewhere(engine, project, run.run_id, args.json, run.owner_pid or 0)
         if not args.json:
             print(f"run {run.run_id} ({run.executor.value}) in {project.name}", file=sys.stderr)
         return await in_foreground(engine, project, run.run_id, args.json,

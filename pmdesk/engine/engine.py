@@ -33,7 +33,18 @@ from pmdesk.engine.worktrees.git import exclude_state_dir
 from pmdesk.engine.worktrees.inventory import Cleaned
 from pmdesk.errors import BadInputError, PmdeskError
 from pmdesk.executors.process import pid_alive
-from pmdesk.models import ActivityType, InspectionPacket, PermissionMode, Project, Run, validate_id
+from pmdesk.models import (
+    ActivityType,
+    DispatchResponse,
+    ExecutorKind,
+    InspectionPacket,
+    PermissionMode,
+    Plan,
+    Project,
+    Run,
+    jsonable,
+    validate_id,
+)
 from pmdesk.store import NotFoundError, StateStore
 from pmdesk.store.atomic import remove_stale_temp_files
 from pmdesk.store.locks import ProjectBusyError
@@ -209,7 +220,49 @@ class Engine:
             await inbox.post(self.store(project).state_dir, run_id, action, args, f"pmdesk pid {run.owner_pid}")
             return self.store(project).get_run(run_id)
 
-    async def _carry_out(self, letter: inbox.Letter) -> None:
+    async def launch(self, project: Project, prompt: str, **options: Any) -> Run:
+        """Create and start a run here (``runs.launch``); when another pmdesk process owns the
+        project (the window with runs at work), that process does, and its agent works there."""
+        async def here() -> Run:
+            return await self.runs.launch(project, prompt, **options)
+
+        answered = await self._routed(project, project.project_id, "launch", {"prompt": prompt, **options}, here)
+        if isinstance(answered, Run):
+            return answered
+        return self.store(project).get_run(str((answered or {}).get("runId")))
+
+    async def dispatch(self, project: Project, plan_id: str, **options: Any) -> DispatchResponse:
+        """``plans.dispatch`` here, or by the process that owns the project."""
+        async def here() -> DispatchResponse:
+            return await self.plans.dispatch(project, plan_id, **options)
+
+        answered = await self._routed(project, plan_id, "dispatch", options, here)
+        return answered if isinstance(answered, DispatchResponse) else DispatchResponse.model_validate(answered)
+
+    async def start_verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False) -> Plan:
+        """Mark the plan VERIFYING and start its gates, here or in the process that owns the project."""
+        async def here() -> Plan:
+            return await self.plans.start_verify(project, plan_id, force=force, rebase=rebase)
+
+        await self._routed(project, plan_id, "verify", {"force": force, "rebase": rebase}, here)
+        return self.store(project).get_plan(plan_id)
+
+    async def _routed(self, project: Project, item_id: str, action: inbox.Action, args: dict[str, Any],
+                      here: Callable[[], Awaitable[Any]]) -> Any:
+        """Carried out here; or, when another live pmdesk process owns the project, by that one."""
+        try:
+            return await here()
+        except ProjectBusyError:
+            owner = self.store(project).owner_lock.owner() or {}
+            pid = owner.get("pid")
+            if not isinstance(pid, int) or pid == os.getpid() or not pid_alive(pid):
+                raise
+            holder = f"pmdesk {owner.get('role') or 'process'} (pid {pid})"
+            return await inbox.post(self.store(project).state_dir, item_id, action, jsonable(args), holder)
+
+    async def _carry_out(self, letter: inbox.Letter) -> dict[str, Any] | None:
+        if letter.action in ("launch", "dispatch", "verify"):
+            return await self._carry_out_for_project(letter)
         live = self.runs.live.get(letter.run_id)
         if live is None:
             raise NotHeldHereError(f"run {letter.run_id} is no longer held by pmdesk pid {os.getpid()}")
@@ -220,6 +273,28 @@ class Engine:
             await self.interrupt(live.project, letter.run_id)
         else:
             await self.answer(live.project, letter.run_id, str(letter.args.get("text") or ""))
+        return None
+
+    async def _carry_out_for_project(self, letter: inbox.Letter) -> dict[str, Any] | None:
+        """Work another process asked this one (the project's owner) to do."""
+        args = dict(letter.args)
+        if letter.action == "launch":
+            project = self.project(letter.run_id)
+            prompt = str(args.pop("prompt", ""))
+            if args.get("executor"):
+                args["executor"] = ExecutorKind(args["executor"])
+            if args.get("permission_mode"):
+                args["permission_mode"] = PermissionMode(args["permission_mode"])
+            launched = await self.runs.launch(project, prompt, **args)
+            return {"runId": launched.run_id}
+        project = self.locate("plan", letter.run_id)
+        if letter.action == "dispatch":
+            if args.get("executor"):
+                args["executor"] = ExecutorKind(args["executor"])
+            return (await self.plans.dispatch(project, letter.run_id, **args)).to_json_dict()
+        await self.plans.start_verify(project, letter.run_id, force=bool(args.get("force")),
+                                      rebase=bool(args.get("rebase")))
+        return None
 
     async def follow_run(self, project: Project, run_id: str) -> Run:
         """Until the run ends or waits for an answer; a plan task's plan is followed on as long

@@ -1,7 +1,7 @@
-"""Decisions for a run that another pmdesk process holds (the window, ``serve``, a foreground
-``pmdesk run``): the agent's process and its pending request live there, so a decision made here
-is posted as a letter into the project's state directory; the holder carries it out in the same
-turn and leaves a reply beside it, which the sender waits for.
+"""Work for a project that another pmdesk process holds (the window, ``serve``, a foreground
+``pmdesk run``): its agents and their pending requests live there, so a decision, an answer, a
+new run, a dispatch or a verify asked for here is posted as a letter into the project's
+state directory; the holder carries it out and leaves a reply beside it, which the sender waits for.
 
 Letters are files the user's own processes write; a damaged or foreign one is removed with a
 reply that says why, never acted on.
@@ -27,12 +27,12 @@ LETTER_LIMIT = 256 * 1024
 POLL = 0.05  # how often the holder looks for letters, and the sender for the reply
 WAIT = 20.0
 
-Action = Literal["decide", "interrupt", "respond"]
+Action = Literal["decide", "interrupt", "respond", "launch", "dispatch", "verify"]
 
 
 class Letter(Model):
     letter_id: str
-    run_id: str
+    run_id: str  # what the action is about: a run; a plan for dispatch and verify; the project for launch
     action: Action
     args: dict[str, Any] = {}
     sender_pid: int
@@ -44,6 +44,7 @@ class Reply(Model):
     ok: bool
     error: str | None = None
     kind: str | None = None
+    result: dict[str, Any] | None = None  # what the use case answered (the launched run, a dispatch's runs)
 
 
 class UndeliveredError(PmdeskError):
@@ -55,7 +56,8 @@ def inbox_of(state_dir: Path) -> Path:
     return state_dir / "inbox"
 
 
-async def post(state_dir: Path, run_id: str, action: Action, args: dict[str, Any], holder: str) -> None:
+async def post(state_dir: Path, run_id: str, action: Action, args: dict[str, Any],
+               holder: str) -> dict[str, Any] | None:
     """Hand the decision to the holder and wait until it was carried out (or refused: its error
     is raised here as the same kind of error)."""
     inbox = inbox_of(state_dir)
@@ -73,10 +75,10 @@ async def post(state_dir: Path, run_id: str, action: Action, args: dict[str, Any
                 reply_path.unlink()
             if not reply.ok:
                 raise PmdeskError(reply.error or "refused", kind=ErrorKind(reply.kind or ErrorKind.WRONG_STATE.value))
-            return
+            return reply.result
     with contextlib.suppress(OSError):
         path.unlink()  # never carried out later, by surprise
-    raise UndeliveredError(f"{holder} holds run {run_id} but did not take the decision within {WAIT:.0f} s; "
+    raise UndeliveredError(f"{holder} holds {run_id} but did not take the {action} within {WAIT:.0f} s; "
                            "nothing was changed")
 
 
@@ -85,7 +87,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     atomic_write_json(path, data, mode=0o600, durable=False)
 
 
-Handler = Callable[[Letter], Awaitable[None]]
+Handler = Callable[[Letter], Awaitable[dict[str, Any] | None]]
 
 
 def letters(state_dir: Path) -> list[Path]:
@@ -124,8 +126,8 @@ async def deliver(state_dir: Path, handle: Handler) -> None:
             answer(state_dir, taken)
             continue
         try:
-            await handle(taken)
-            reply = Reply(letter_id=taken.letter_id, ok=True)
+            result = await handle(taken)
+            reply = Reply(letter_id=taken.letter_id, ok=True, result=result)
         except PmdeskError as exc:
             reply = Reply(letter_id=taken.letter_id, ok=False, error=str(exc), kind=exc.kind.value)
         except Exception as exc:  # a bug must still be answered, or the sender waits for nothing

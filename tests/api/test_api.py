@@ -269,10 +269,15 @@ def test_one_engine_per_project(tmp_path: Path, fake_claude: Path) -> None:
         project_id = register(client, project_dir)
         run_id = client.post(f"/api/projects/{project_id}/runs",
                              {"prompt": "long job [sleep 4]", "executor": "claude_code"}).body["runId"]
+        # A CLI run on the project serve owns is carried out by serve (one engine per project), and
+        # its output follows in the terminal.
         cli = run_cli("run", project_id, "meanwhile", "--executor", "claude_code")
-        assert cli.returncode == 2, cli.stderr
-        assert "in use by pmdesk pid" in cli.stderr and "(serve)" in cli.stderr
-        assert [r["runId"] for r in client.get(f"/api/projects/{project_id}/runs").body] == [run_id]
+        assert cli.returncode == 0, cli.stderr
+        assert "carried out by pmdesk pid" in cli.stderr and str(server.process.pid) in cli.stderr
+        runs = client.get(f"/api/projects/{project_id}/runs").body
+        assert len(runs) == 2 and run_id in [r["runId"] for r in runs]
+        second_run = next(r for r in runs if r["runId"] != run_id)
+        assert client.get(f"/api/runs/{second_run['runId']}").body["ownerPid"] == server.process.pid
         second = start_second_server(server.port)
         assert second.returncode == 1 and "cannot listen" in second.stderr
         assert finished_run(client, run_id)["status"] == "COMPLETE"

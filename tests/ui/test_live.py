@@ -60,3 +60,51 @@ def test_what_the_cli_does_appears_in_the_open_window_within_a_second(
     qtbot.wait(400)
     assert engine.watcher.seen == seen
     assert any(r.run_id == made.run_id for r in page.runs.source.records())
+
+
+async def cli_async(*args: str) -> tuple[int, str, str]:
+    """The CLI as another process while the window's loop keeps running (it serves the letters)."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "pmdesk", *args, cwd=ROOT,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                env=dict(os.environ))
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def test_cli_commands_on_a_project_the_window_owns_are_carried_out_by_the_window(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    from tests.conftest import make_npm_project
+    from tests.ui.conftest import run
+
+    project = engine.add_project(str(make_npm_project(tmp_path / "owned")), "owned")
+    busy = engine.runs.create(project, "keep the project busy", executor=ExecutorKind.COMMAND,
+                              command="sh -c 'sleep 60'")
+    run(qtbot, engine.runs.start(project, busy.run_id))  # the window owns the project now
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+
+    code, out, err = run(qtbot, cli_async("run", "owned", "say it", "--executor", "command",
+                                          "--command", "echo routed-output"), timeout=120_000)
+    assert code == 0, err
+    assert "carried out by pmdesk pid" in err and "routed-output" in out
+    made = [r for r in engine.store(project).list_runs() if r.prompt == "say it"]
+    assert len(made) == 1 and made[0].status == TaskState.COMPLETE
+    assert engine.store(project).get_run(made[0].run_id).owner_pid == os.getpid()  # the window ran it
+    qtbot.waitUntil(lambda: any(getattr(r, "run_id", "") == made[0].run_id for r in page.runs.source.records()))
+
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"}]})
+    code, out, err = run(qtbot, cli_async("dispatch", plan.plan_id, "--executor", "command", "--command", "true"),
+                         timeout=120_000)
+    assert code == 0, err
+    assert "in the pmdesk process that owns the project" in err
+    run(qtbot, engine.plans.wait(plan.plan_id))
+    assert engine.store(project).get_plan(plan.plan_id).tasks[0].status == TaskState.COMPLETE
+
+    code, out, err = run(qtbot, cli_async("verify", plan.plan_id), timeout=120_000)
+    assert "verified by the pmdesk process that owns owned" in err
+    final = engine.store(project).get_plan(plan.plan_id)
+    assert final.status.value in ("VERIFIED", "FAILED") and final.gate_result is not None
+    assert code == (0 if final.status.value == "VERIFIED" else 1)
+    run(qtbot, engine.runs.cancel(project, busy.run_id))
