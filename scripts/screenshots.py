@@ -81,6 +81,15 @@ async def main(out: Path, controllers: Controllers) -> None:
 
     source = next(r for r in engine.store(shop).list_runs())
     packet = await engine.inspect(shop, source.run_id)
+    from pmdesk.engine.inspect import packet_markdown
+    from pmdesk.ui.widgets.packet_view import PacketDialog
+
+    viewer = PacketDialog(packet.packet_id, packet_markdown(packet), f"Run {source.run_id} — {source.prompt}", window)
+    viewer.resize(760, 560)
+    viewer.show()
+    await asyncio.sleep(0.5)
+    viewer.grab().save(str(out / "packet.png"))
+    viewer.close()
     proposal = {"summary": "Finish checkout: schema, API, UI, then docs", "tasks": [
         {"id": "t1", "description": "Create the orders table and migration [write orders.sql] [sleep 1.5]",
          "priority": 1},

@@ -20,6 +20,7 @@ from pmdesk.models import (
     Run,
     TaskState,
     duration_ms,
+    executor_name,
     new_id,
 )
 from pmdesk.store import StateStore, StoreError
@@ -122,7 +123,7 @@ def packet_markdown(packet: InspectionPacket) -> str:
         "",
         f"- **Project:** {packet.project.get('name')} (`{packet.project.get('path')}`)",
         f"- **Run:** `{packet.run_id}` — {task.get('status')}",
-        f"- **Executor:** {packet.settings.get('executor')}  **Model:** {packet.settings.get('model') or '—'}",
+        f"- **Executor:** {executor_name(packet.settings.get('executor'))}  **Model:** {packet.settings.get('model') or '—'}",
         f"- **Permissions:** {packet.settings.get('permission_mode') or 'ask'}; allow "
         f"{', '.join(packet.settings.get('allow_rules') or []) or '—'}; deny "
         f"{', '.join(packet.settings.get('deny_rules') or []) or '—'}",

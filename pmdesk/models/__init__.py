@@ -59,7 +59,16 @@ from pmdesk.models.transitions import (
     move_task,
     reachable,
 )
-from pmdesk.models.wording import check_mark, cost_text, duration_ms, mark, parse_ts, short, size_text
+from pmdesk.models.wording import (
+    check_mark,
+    cost_text,
+    duration_ms,
+    executor_name,
+    mark,
+    parse_ts,
+    short,
+    size_text,
+)
 
 __all__ = [
     "ActivityEvent",
@@ -107,6 +116,7 @@ __all__ = [
     "duration_ms",
     "event_id",
     "event_ids",
+    "executor_name",
     "id_pattern",
     "jsonable",
     "mark",

@@ -6,6 +6,14 @@ from datetime import datetime
 from typing import Protocol
 
 UNKNOWN = "unknown"
+EXECUTOR_NAMES = {"claude_code": "Claude Code", "anthropic_agent": "Embedded agent", "command": "Command",
+                  "gate": "Gate"}
+
+
+def executor_name(kind: object) -> str:
+    """What a person reads for an executor: "Claude Code", not ``claude_code``."""
+    value = str(getattr(kind, "value", kind))
+    return EXECUTOR_NAMES.get(value, value)
 
 
 class _Check(Protocol):

@@ -150,7 +150,7 @@ class ProjectPage(QWidget):
         self.cancel_plan_button.setProperty("danger", True)
         mirror(self.cancel_plan_button, actions[ActionId.CANCEL_PLAN])
         self.tasks = RecordTable(tasks_model(self), badge_column=4, stretch=1,
-                                 widths={0: 36, 2: 66, 3: 96, 4: 116, 5: 100, 6: 80})
+                                 widths={0: 36, 2: 66, 3: 96, 4: 140, 5: 100, 6: 80})
         self.tasks.sort_by(0, Qt.SortOrder.AscendingOrder)
         self.tasks.selectionModel().selectionChanged.connect(self._task_selection)
         self.plan_result = QLabel()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QCoreApplication
 
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.models import ActivityEvent, PlanTask, TaskState, cost_text, parse_ts
+from pmdesk.models import executor_name as models_executor_name
 from pmdesk.models import short as shorten
 from pmdesk.store import PlanSummary, RunSummary
 from pmdesk.ui.models.record_model import Column, RecordTableModel
@@ -52,14 +53,9 @@ def short(text: str | None, n: int = 90) -> str:
     return shorten(text, n)
 
 
-EXECUTOR_NAMES = {"claude_code": "Claude Code", "anthropic_agent": "Embedded agent", "command": "Command",
-                  "gate": "Gate"}
-
-
 def executor_name(kind: Any) -> str:
-    """What the user reads for an executor: "Claude Code", not ``claude_code``."""
-    value = str(getattr(kind, "value", kind))
-    return tr(EXECUTOR_NAMES[value]) if value in EXECUTOR_NAMES else value
+    """What the user reads for an executor: "Claude Code", not ``claude_code`` (translated)."""
+    return tr(models_executor_name(kind))
 
 
 def status_text(status: Any) -> str:
