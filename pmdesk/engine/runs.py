@@ -44,6 +44,7 @@ from pmdesk.models import (
 from pmdesk.store import NotFoundError, StateStore
 
 CANCELLED = "cancelled by the user"
+STOPPED = "ended because pmdesk stopped while it worked (the window or command quit, or was signalled)"
 
 
 class RunError(WrongStateError):
@@ -62,6 +63,7 @@ class LiveRun:
     execution: Execution | None = None
     task: asyncio.Task[None] | None = None
     cancelling: bool = False
+    cancel_reason: str = CANCELLED
     detaching: bool = False  # the client exits: the record stays as it is (a pending request stays pending)
     policy: Policy | None = None
     paused: asyncio.Event = field(default_factory=asyncio.Event)  # set while a decision is awaited
@@ -248,7 +250,7 @@ class RunService:
             return
         if live.cancelling and outcome.status != TaskState.AWAITING_RESPONSE:
             outcome.status = TaskState.CANCELLED
-            outcome.error = outcome.error or CANCELLED
+            outcome.error = live.cancel_reason if live.cancel_reason != CANCELLED else (outcome.error or CANCELLED)
         live.recorder.flush()
         if outcome.status == TaskState.AWAITING_RESPONSE:
             await self._await_answer(live, outcome)
@@ -420,7 +422,9 @@ class RunService:
 
     # -- cancelling ------------------------------------------------------------------
 
-    async def cancel(self, project: Project, run_id: str) -> Run:
+    async def cancel(self, project: Project, run_id: str, reason: str = CANCELLED) -> Run:
+        """End the run CANCELLED, its whole tree; ``reason`` is what its record says (the user, or
+        pmdesk stopping)."""
         store = self.ctx.store(project)
         run = store.get_run(run_id)
         if run.status.is_terminal:
@@ -428,6 +432,7 @@ class RunService:
         live = self.live.get(run_id)
         if live is not None:
             live.cancelling = True
+            live.cancel_reason = reason
             if live.execution is not None:
                 await live.execution.cancel()
             if live.task is not None and not live.task.done():
@@ -438,12 +443,12 @@ class RunService:
         elif run.pid and pid_alive(run.pid):
             # Owned by a process that is gone or elsewhere: say CANCELLED first, then end the tree, so
             # the owner sees an ended run (not an agent that died of a signal, ERROR) and records nothing.
-            current = await self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error=CANCELLED))
+            current = await self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error=reason))
             kill_group_now(run.pid)
             return current
         current = store.get_run(run_id)
         if not current.status.is_terminal:
-            current = await self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error=CANCELLED))
+            current = await self._finish(project, store, run_id, Outcome(TaskState.CANCELLED, error=reason))
         return current
 
     async def detach(self) -> None:
@@ -463,12 +468,13 @@ class RunService:
                 live.lease.release()
             else:
                 with contextlib.suppress(Exception):
-                    await self.cancel(live.project, run_id)
+                    await self.cancel(live.project, run_id, STOPPED)
 
     async def cancel_all(self) -> None:
+        """pmdesk stops: every run still held here ends, and says why."""
         for run_id, live in list(self.live.items()):
             with contextlib.suppress(Exception):
-                await self.cancel(live.project, run_id)
+                await self.cancel(live.project, run_id, STOPPED)
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -262,6 +262,8 @@ class Run(Worktree):
     updated_at: str = Field(default_factory=utc_now)
     started_at: str | None = None
     ended_at: str | None = None
+    waited_ms: int = 0  # time spent waiting for the user (NEEDS RESPONSE): not work, for estimates
+    awaiting_since: str | None = None
     exit_code: int | None = None
     summary: str | None = None
     error: str | None = None

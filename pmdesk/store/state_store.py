@@ -11,6 +11,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +26,9 @@ from pmdesk.models import (
     Project,
     Run,
     Session,
+    TaskState,
     event_ids,
+    parse_ts,
     utc_now,
     validate_id,
 )
@@ -222,7 +225,9 @@ class StateStore:
         """Read-modify-write under the cross-process write lock."""
         with write_lock(self.state_dir):
             run = self.get_run(run_id)
+            before = run.status
             change(run)
+            _count_waiting(run, before)
             return self.put_run(run)
 
     def _check_run_refs(self, run: Run) -> None:
@@ -377,3 +382,16 @@ def _events(run_id: str, records: Iterable[dict[str, Any]]) -> list[Event]:
         except ValidationError:
             continue
     return out
+
+
+def _count_waiting(run: Run, before: TaskState) -> None:
+    """Time in NEEDS RESPONSE is the user's, not the agent's: kept apart so that estimates of
+    how long a run works leave it out. Every status change of a run passes here."""
+    waiting = TaskState.AWAITING_RESPONSE
+    if run.status == waiting and before != waiting:
+        run.awaiting_since = utc_now()
+    elif before == waiting and run.status != waiting:
+        since = parse_ts(run.awaiting_since)
+        if since is not None:
+            run.waited_ms += max(0, int((datetime.now(UTC) - since).total_seconds() * 1000))
+        run.awaiting_since = None

@@ -72,9 +72,10 @@ class RunSummary(Summary):
     total_tokens: int = 0
     question: str | None = None
     error: str | None = None
+    waited_ms: int = 0
 
 
-RunSummary._converters = (None, TaskState, None, ExecutorKind) + (None,) * 12
+RunSummary._converters = (None, TaskState, None, ExecutorKind) + (None,) * 13
 RunSummary._setup()
 _TASK_STATES = {m.value: m for m in TaskState}
 _EXECUTORS = {m.value: m for m in ExecutorKind}
@@ -116,7 +117,7 @@ def run_summary(run: Run) -> RunSummary:
         task_run_id=run.task_run_id, updated_at=run.updated_at, started_at=run.started_at,
         ended_at=run.ended_at, cost_usd=run.cost_usd, total_tokens=run.usage.total,
         question=run.pending_question.question if run.pending_question else None,
-        error=(run.error or "")[:300] or None,
+        error=(run.error or "")[:300] or None, waited_ms=run.waited_ms,
     )
 
 

@@ -37,11 +37,11 @@ def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary]) 
     done = [r for r in history if r.status == TaskState.COMPLETE and r.task_run_id is None]
     tokens = [r.total_tokens for r in done if r.total_tokens]
     costs = [r.cost_usd for r in done if r.cost_usd is not None]
-    durations = []
+    durations = []  # working time: a run's time waiting for its user is left out
     for r in done:
         a, b = parse_ts(r.started_at), parse_ts(r.ended_at)
         if a and b:
-            durations.append((b - a).total_seconds())
+            durations.append(max(0.0, (b - a).total_seconds() - r.waited_ms / 1000))
     per = statistics.mean(durations) if durations else None
     return DispatchEstimate(
         runs=n, waves=len(levels), peak=peak, rounds=rounds,
