@@ -245,10 +245,15 @@ class Api:
             if body.summary:
                 raw["summary"] = body.summary
             plan = self.engine.plans.plan_from_answer(project, raw, packet_id=body.packet_id)
+        elif body.packet_id and body.goal:
+            raise ApiError(422, "invalid_body", "give packetId or goal, not both")
         elif body.packet_id:
             plan = await self.engine.plans.create_plan(project, body.packet_id, body.model)
+        elif body.goal:
+            plan = await self.engine.plans.create_from_goal(project, body.goal, body.model)
         else:
-            raise ApiError(422, "invalid_body", "packetId is required (or tasks, to build a plan without the model)")
+            raise ApiError(422, "invalid_body", "packetId or goal is required (or tasks, to build a plan without "
+                                                "the model)")
         answer = PlanCreatedResponse(plan_id=plan.plan_id, status=plan.status, tasks=plan.tasks,
                                      created_at=plan.created_at).to_json_dict()
         if plan.gate_result is not None:  # a FAILED generation says why

@@ -55,6 +55,8 @@ class NewPlan(Body):
     """The spec's request, plus ``tasks`` to build a plan without the model (submit_plan format)."""
 
     packet_id: str | None = Field(default=None, max_length=100)
+    goal: str | None = Field(default=None, min_length=1, max_length=20_000,
+                             description="plan from this goal and the project's context instead of a packet")
     model: str | None = Field(default=None, max_length=200)
     tasks: list[dict[str, object]] | None = Field(default=None, max_length=200)
     summary: str | None = Field(default=None, max_length=MAX_TEXT)

@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["json", "md"], default="md")
     r.set_defaults(func=runs.cmd_inspect)
 
-    r = sub.add_parser("plan", parents=[js], help="create a plan from a packet (AI) or a file")
+    r = sub.add_parser("plan", parents=[js], help="create a plan from a packet or a goal (AI), or a file")
     r.add_argument("project")
     r.add_argument("--packet")
+    r.add_argument("--goal", help="what the plan should achieve; the model also reads the project's files and README")
     r.add_argument("--model")
     r.add_argument("--from-file", help="tasks in the submit_plan format")
     r.set_defaults(func=plans.cmd_plan)

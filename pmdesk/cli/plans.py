@@ -32,9 +32,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raw = f"invalid JSON: {exc}"  # validated below into a FAILED plan with the reason
         plan = engine.plans.plan_from_answer(project, raw, packet_id=args.packet)
+    elif args.goal is not None:
+        if args.packet:
+            raise CliError("give --goal or --packet, not both")
+        plan = asyncio.run(engine.plans.create_from_goal(project, args.goal, args.model))
     else:
         if not args.packet:
-            raise CliError("give --packet PKT (from 'pmdesk inspect RUN') or --from-file TASKS.json")
+            raise CliError("give --goal TEXT, --packet PKT (from 'pmdesk inspect RUN') or --from-file TASKS.json")
         plan = asyncio.run(engine.plans.create_plan(project, args.packet, args.model))
     print_json(plan) if args.json else print_plan(plan)
     if plan.status == PlanStatus.FAILED and plan.gate_result and not args.json:

@@ -163,6 +163,7 @@ class Plan(Model):
     integration: Integration | None = None
     merge: MergeRecord | None = None
     archived_at: str | None = None  # put away by the user: left out of listings unless asked for
+    goal: str | None = None  # planned from this written goal (no packet)
 
     _v_plan = field_validator("plan_id")(_id_validator("plan"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))

@@ -38,6 +38,7 @@ class ActionId(StrEnum):
     NEW_RUN = "new_run"
     INSPECT = "inspect"
     PLAN = "plan"
+    NEW_PLAN = "new_plan"
     EDIT_PLAN = "edit_plan"
     DISPATCH = "dispatch"
     CONTINUE = "continue"
@@ -182,8 +183,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(ActionId.NEW_RUN, "project", tr("&New run…"), "Ctrl+N", tr("Start an agent run"), _on_project),
     ActionSpec(ActionId.INSPECT, "project", tr("&Inspect selected run"), "Ctrl+I",
                tr("Create an Inspection Packet of the selected run"), _inspectable),
-    ActionSpec(ActionId.PLAN, "project", tr("&Plan…"), "Ctrl+P", tr("Let the AI split the follow-up into tasks"),
+    ActionSpec(ActionId.PLAN, "project", tr("&Plan…"), "Ctrl+P", tr("Let the AI split the follow-up of an inspected run into tasks"),
                _plannable),
+    ActionSpec(ActionId.NEW_PLAN, "project", tr("New plan from a &goal…"), "Ctrl+Shift+N",
+               tr("Write what should be achieved; the AI plans it from the project's files, README and plans"),
+               _on_project),
     ActionSpec(ActionId.EDIT_PLAN, "project", tr("&Edit plan…"), "Ctrl+E",
                tr("Open the DRAFT plan's tasks again to change them"), _plan_rule("edit")),
     ActionSpec(ActionId.DISPATCH, "project", tr("&Dispatch plan…"), "Ctrl+D", tr("Run the DRAFT plan's tasks"),

@@ -202,6 +202,7 @@ class PlanDialog(QDialog):
     """Pick a packet and a model, generate, review and edit, then save the DRAFT."""
 
     generateRequested = Signal(str, str)  # packet id, model
+    goalRequested = Signal(str, str)  # goal, model
 
     def __init__(self, packets: list[PacketSummary], default_model: str, parent: QWidget | None = None,
                  editing: Plan | None = None) -> None:
@@ -213,10 +214,21 @@ class PlanDialog(QDialog):
         self.model_used: str | None = None  # the model whose answer the editor holds
         layout = QVBoxLayout(self)
         form = QFormLayout()
+        self.goal = QPlainTextEdit()
+        self.goal.setPlaceholderText(self.tr("What should the plan achieve? The model also reads the project's "
+                                             "files, README and recent plans. Leave empty to plan the follow-up "
+                                             "of an inspected run instead."))
+        self.goal.setMaximumHeight(72)
+        self.goal.setTabChangesFocus(True)
+        if editing is not None and editing.goal:
+            self.goal.setPlainText(editing.goal)
+        form.addRow(self.tr("Goal"), self.goal)
         self.packet = QComboBox()
         for p in packets:
             self.packet.addItem(f"{p['packetId'][:16]} — {(p.get('prompt') or '')[:60]}", p["packetId"])
-        form.addRow(self.tr("Inspection packet"), self.packet)
+        if not packets:
+            self.packet.addItem(self.tr("(none yet: Inspect a run to plan its follow-up)"), None)
+        form.addRow(self.tr("or Inspection packet"), self.packet)
         model_row = QHBoxLayout()
         self.model = QComboBox()
         self.model.setEditable(True)
@@ -270,15 +282,22 @@ class PlanDialog(QDialog):
         value = self.packet.currentData()
         return str(value) if value else None
 
+    def goal_text(self) -> str | None:
+        return self.goal.toPlainText().strip() or None
+
     def _generate(self) -> None:
-        packet_id = self.packet_id()
-        if packet_id is None:
-            self.error.setText(self.tr("There is no inspection packet to plan from."))
+        goal, packet_id = self.goal_text(), self.packet_id()
+        if goal is None and packet_id is None:
+            self.error.setText(self.tr("Write a goal, or inspect a run first to plan its follow-up."))
             return
         self.error.clear()
         self._working(True)
         self.status.setText(self.tr("Asking the model for a plan… (nothing is saved until you press Save)"))
-        self.generateRequested.emit(packet_id, self.model.currentText().strip())
+        if goal is not None:
+            self.goalRequested.emit(goal, self.model.currentText().strip())
+        else:
+            assert packet_id is not None
+            self.generateRequested.emit(packet_id, self.model.currentText().strip())
 
     def _working(self, busy: bool) -> None:
         """While the model is asked, neither Generate (a second request) nor Save (half a plan) applies."""

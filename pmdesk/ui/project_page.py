@@ -244,7 +244,10 @@ class ProjectPage(QWidget):
         self.show_archived.toggled.connect(lambda _on: self._filter_plans())
         self._filter_plans()
         left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(section(self.tr("Plans"), self.plans, self.show_archived, self.cancel_plan_button))
+        self.new_plan_button = QPushButton(self.tr("New plan…"))
+        mirror(self.new_plan_button, actions[ActionId.NEW_PLAN])
+        left.addWidget(section(self.tr("Plans"), self.plans, self.show_archived, self.new_plan_button,
+                               self.cancel_plan_button))
         left.addWidget(section(self.tr("Tasks of the selected plan"), self.tasks, below=below_tasks))
         right = QSplitter(Qt.Orientation.Vertical)
         right.setObjectName("RightSplit")

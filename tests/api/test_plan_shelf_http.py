@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pmdesk.engine.engine import Engine
 from tests.api.conftest import Server
@@ -33,3 +34,16 @@ def test_the_cli_and_the_api_put_plans_away(engine: Engine, tmp_path: Path, serv
     gone = client.request("DELETE", f"/api/plans/{second.plan_id}")
     assert gone.status == 200 and "trash" in gone.body["keptAt"]
     assert client.get(f"/api/plans/{second.plan_id}").status == 404
+
+
+def test_a_plan_from_a_goal_over_http(engine: Engine, tmp_path: Path, fake_api: Any, server: Server) -> None:
+    from tests.fakes.fake_anthropic import tool_use
+
+    project = add_project(engine, tmp_path / "p")
+    fake_api.queue(tool_use("submit_plan", {"tasks": [{"id": "t1", "description": "write the page"}]}))
+    made = server.client.post(f"/api/projects/{project.project_id}/plan", {"goal": "A landing page"})
+    assert made.status in (200, 201), made.body
+    plan = server.client.get(f"/api/plans/{made.body['planId']}").body
+    assert plan["goal"] == "A landing page" and plan["status"] == "DRAFT" and len(plan["tasks"]) == 1
+    both = server.client.post(f"/api/projects/{project.project_id}/plan", {"goal": "x", "packetId": "pkt_x"})
+    assert both.status == 422 and "not both" in both.body["error"]["message"]

@@ -215,3 +215,29 @@ def test_a_plan_is_archived_restored_and_deleted_from_the_window(controllers: Co
     qtbot.waitUntil(lambda: page.plans.source.rowCount() == 0)
     assert engine.store(project).list_plans() == [] and page.plan is None
     assert "kept at" in window.statusBar().currentMessage()
+
+
+def test_a_new_plan_from_a_goal_in_the_window(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                              engine: Engine, tmp_path: Path, fake_api: Any) -> None:
+    from tests.fakes.fake_anthropic import tool_use
+
+    project = engine.add_project(str(tmp_path), "p")
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    action = window.actions_by_id[ActionId.NEW_PLAN]
+    assert action.isEnabled() and not page.plan_button.isVisible()  # no packet: the spec's Plan… stays hidden
+    assert page.new_plan_button.isVisible() and action.shortcut().toString() == "Ctrl+Shift+N"
+    fake_api.queue(tool_use("submit_plan", {"tasks": [{"id": "t1", "description": "the first step"},
+                                                       {"id": "t2", "description": "the second", "dependencies": ["t1"]}]}))
+    action.trigger()
+    dialog = controllers.shell.dialog
+    assert isinstance(dialog, PlanDialog)
+    dialog.goal.setPlainText("Ship a changelog page")
+    qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.editor.rowCount() == 2, timeout=15000)
+    assert engine.store(project).list_plans() == []  # nothing stored before Save
+    assert "Ship a changelog page" in json.dumps(fake_api.requests[-1]["messages"])
+    dialog._save()
+    qtbot.waitUntil(lambda: page.plan is not None)
+    stored = engine.store(project).get_plan(page.plan.plan_id)  # type: ignore[union-attr]
+    assert stored.goal == "Ship a changelog page" and stored.packet_id is None and len(stored.tasks) == 2

@@ -40,6 +40,8 @@ class PlanService:
         verifier = Verifier(ctx, self.changes, self.jobs, integrator, isolation)
         self.generate = authoring.generate
         self.create_plan = authoring.create_plan
+        self.generate_from_goal = authoring.generate_from_goal
+        self.create_from_goal = authoring.create_from_goal
         self.plan_from_answer = authoring.plan_from_answer
         self.edit_tasks = authoring.edit_tasks
         self.dispatch = scheduler.dispatch

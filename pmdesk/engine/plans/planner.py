@@ -1,4 +1,5 @@
-"""The planner: the model splits the follow-up of a run into subtasks via a forced tool call."""
+"""The planner: the model splits the follow-up of a run, or a written goal, into subtasks via a
+forced tool call."""
 
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ SYSTEM = (
     "parallel in the same repository. Give each task a local id (t1, t2, ...), a self-contained "
     "description an agent can act on without other context, a priority (1 = first) and the ids "
     "of the tasks it depends on. Submit the plan with the submit_plan tool."
+)
+
+
+GOAL_SYSTEM = (
+    "You plan work for coding agents. Read the user's goal and what is known of the project (its "
+    "files, the head of its README, its recent plans) and split the goal into small, independent "
+    "subtasks that agents can run in parallel in the same repository. Give each task a local id "
+    "(t1, t2, ...), a self-contained description an agent can act on without other context, a "
+    "priority (1 = first) and the ids of the tasks it depends on. Submit the plan with the "
+    "submit_plan tool."
 )
 
 
@@ -56,18 +67,31 @@ def packet_prompt(packet: InspectionPacket) -> str:
     return "\n\n".join(parts)
 
 
+def goal_prompt(goal: str, context: str) -> str:
+    return f"Goal:\n{goal.strip()}\n\n{context}".rstrip()
+
+
 async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer:
+    """The follow-up of a run, from its packet (the spec's path)."""
+    return await ask_model(SYSTEM, packet_prompt(packet), model)
+
+
+async def ask_model_for_goal(goal: str, context: str, model: str) -> PlanAnswer:
+    """A plan from a written goal and the project's context (``plans.context``), without a run."""
+    return await ask_model(GOAL_SYSTEM, goal_prompt(goal, context), model)
+
+
+async def ask_model(system: str, prompt: str, model: str) -> PlanAnswer:
     """One forced-tool request. No SDK code runs on the loop (the window's): the SDK takes ~2 s to
     import and its first request builds type machinery for another ~0.2 s, so the request is made
     with its synchronous client in a worker thread."""
     clients = await load("pmdesk.executors.anthropic_client")
-    prompt = packet_prompt(packet)
 
     def ask() -> Any:
         client = clients.make_sync_client(timeout=float(120), max_retries=2)
         try:
             return client.messages.create(
-                model=model, max_tokens=8192, system=SYSTEM, tools=[submit_plan_tool()],
+                model=model, max_tokens=8192, system=system, tools=[submit_plan_tool()],
                 tool_choice={"type": "tool", "name": "submit_plan"},
                 messages=[{"role": "user", "content": prompt}],
             )

@@ -46,7 +46,7 @@ class PlansController(QObject):
         if plan is not None and self.engine.plans.allowed(plan)[PlanAction.EDIT].allowed:
             self.plan_dialog(editing=plan)
 
-    def plan_dialog(self, editing: Plan | None = None) -> None:
+    def plan_dialog(self, editing: Plan | None = None, from_goal: bool = False) -> None:
         project = self.shell.project
         if project is None:
             return
@@ -54,11 +54,16 @@ class PlansController(QObject):
                          reverse=True)
         dialog = PlanDialog(packets, project.settings.default_model or self.engine.settings.default_model,
                             self.shell.window, editing=editing)
+        if from_goal:
+            dialog.goal.setFocus()
+        elif packets:
+            dialog.packet.setFocus()
 
-        def generate(packet_id: str, model: str) -> None:
+        def generate(packet_id: str, model: str, goal: str | None = None) -> None:
             async def ask() -> None:
                 try:
-                    generated = await self.engine.plans.generate(project, packet_id, model or None)
+                    generated = await (self.engine.plans.generate_from_goal(project, goal, model or None) if goal
+                                       else self.engine.plans.generate(project, packet_id, model or None))
                 except PmdeskError as exc:
                     dialog.generation_failed(str(exc))
                     return
@@ -73,13 +78,16 @@ class PlansController(QObject):
             if editing is not None:
                 plan = self.engine.plans.edit_tasks(project, editing.plan_id, dialog.answer())
             else:
-                plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.packet_id(),
-                                                          model=dialog.model_used)
+                goal = dialog.goal_text()
+                plan = self.engine.plans.plan_from_answer(project, dialog.answer(),
+                                                          packet_id=None if goal else dialog.packet_id(),
+                                                          model=dialog.model_used, goal=goal)
             self.shell.page.plans.select_key(plan.plan_id)
             self.select_plan(plan.plan_id)
             self.shell.status(self.tr("Plan saved as DRAFT with %n tasks").replace("%n", str(len(plan.tasks))))
 
         dialog.generateRequested.connect(generate)
+        dialog.goalRequested.connect(lambda goal, model: generate("", model, goal))
         dialog.accepted.connect(lambda: self.shell.guard(self.tr("Save plan"), save))
         self.shell.open_dialog(dialog)
 

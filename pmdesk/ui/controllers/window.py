@@ -34,6 +34,7 @@ class WindowController(QObject):
             ActionId.QUIT: window.close, ActionId.OPEN_PROJECT: projects.open_selected,
             ActionId.NEW_RUN: runs.new_run_dialog, ActionId.INSPECT: runs.inspect,
             ActionId.PLAN: lambda: plans.plan_dialog(), ActionId.EDIT_PLAN: plans.edit_plan,
+            ActionId.NEW_PLAN: lambda: plans.plan_dialog(from_goal=True),
             ActionId.DISPATCH: plans.dispatch_dialog,
             ActionId.CONTINUE: plans.continue_plan, ActionId.VERIFY: plans.verify,
             ActionId.CANCEL_PLAN: plans.cancel_plan, ActionId.CANCEL_RUN: runs.cancel_run, ActionId.INTERRUPT_RUN: runs.interrupt,
