@@ -293,6 +293,12 @@ class Api:
         project, plan_id = self._owner("plan", "planId", request)
         return _json(await self.engine.plans.cancel(project, plan_id))
 
+    async def retry_task(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.Retry)
+        return _json(await self.engine.plans.retry(project, plan_id, body.task_id, prompt_extra=body.prompt_extra,
+                                                   with_dependents=body.with_dependents))
+
     async def archive_plan(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, schemas.Archive)
@@ -418,6 +424,9 @@ ROUTES: tuple[Route, ...] = (
           schemas.Verify, {200: VerifyResponse, 202: VerifyResponse}, query=(_WAIT,)),
     Route("POST", "/api/plans/{planId}/cancel", "cancelPlan", "Cancel a plan's runs", "cancel_plan",
           answers={200: Plan}),
+    Route("POST", "/api/plans/{planId}/retry", "retryTask",
+          "Run a task that failed, was cancelled or changed nothing again (a fresh worktree; the old run is kept)",
+          "retry_task", schemas.Retry, {200: Plan}),
     Route("POST", "/api/plans/{planId}/archive", "archivePlan",
           "Archive a DRAFT or ended plan (archived: false restores it)", "archive_plan", schemas.Archive,
           {200: Plan}),

@@ -78,6 +78,12 @@ class Resolve(Body):
                                                                           "that conflicts)")
 
 
+class Retry(Body):
+    task_id: str = Field(min_length=1, max_length=100, description="the task's id, its number, or one of its runs")
+    prompt_extra: str | None = Field(default=None, max_length=MAX_TEXT, description="added to the task for this try")
+    with_dependents: bool = Field(default=False, description="also the tasks cancelled because it failed")
+
+
 class Archive(Body):
     archived: bool = Field(default=True, description="false: restore an archived plan")
 

@@ -137,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--archived", action="store_true", help="archived plans too")
     r.set_defaults(func=plans.cmd_plans)
 
+    r = sub.add_parser("retry", parents=[js, qt], help="run a task that failed, was cancelled or changed nothing "
+                                                      "again (a fresh worktree; the earlier run is kept)")
+    r.add_argument("plan")
+    r.add_argument("task", metavar="TASK", help="the task's id, its number (3 or #3), or one of its runs")
+    r.add_argument("--prompt-extra", help="added to the task's description for this attempt")
+    r.add_argument("--with-dependents", action="store_true", help="also the tasks cancelled because it failed")
+    r.add_argument("--no-wait", action="store_true", help="return once the run is queued")
+    r.set_defaults(func=plans.cmd_retry)
+
     r = sub.add_parser("archive", parents=[js], help="put a DRAFT or ended plan away (listings leave it out)")
     r.add_argument("plan")
     r.add_argument("--undo", action="store_true", help="restore an archived plan")

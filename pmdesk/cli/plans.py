@@ -192,3 +192,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return plan_exit(plan)
 
     return asyncio.run(main())
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """A task of a plan again, in a fresh worktree; the earlier run is kept."""
+    engine = open_engine()
+    project = project_of(engine, "plan", args.plan)
+
+    async def main() -> int:
+        engine.recover()
+        unsubscribe = print_output(engine, None, args.json or args.quiet)
+        try:
+            plan = await engine.plans.retry(project, args.plan, args.task, prompt_extra=args.prompt_extra,
+                                            with_dependents=args.with_dependents)
+            if not args.json:
+                task = engine.plans.task_of(plan, args.task)
+                print(f"retrying task {args.task} of plan {args.plan} as run {task.run_id} "
+                      f"(earlier: {', '.join(task.run_ids)})", file=sys.stderr)
+            if not args.no_wait:
+                async def interrupt() -> None:
+                    await engine.plans.cancel(project, args.plan)
+
+                async def follow() -> int:
+                    await engine.plans.follow(project, args.plan)
+                    return 0
+
+                await with_interrupt(follow(), interrupt)
+        finally:
+            unsubscribe()
+        final = engine.store(project).get_plan(args.plan)
+        await detach(engine)
+        print_json(final) if args.json else print_plan(final)
+        return plan_exit(final)
+
+    return asyncio.run(main())

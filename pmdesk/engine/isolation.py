@@ -76,13 +76,13 @@ def git_init(project: Project) -> str:
     return f"initialised a git repository with one commit ({checkout.head(path)[:10]})"
 
 
-def plan_task_worktree(project: Project, plan: Plan, task: PlanTask) -> dict[str, object] | None:
-    """A task's branch and folder, decided at dispatch and made when the task starts; None for
-    a plan dispatched in place."""
+def plan_task_worktree(project: Project, plan: Plan, task: PlanTask, attempt: int = 1) -> dict[str, object] | None:
+    """A task's branch and folder, decided at dispatch (or retry: ``attempt``) and made when the
+    task starts; None for a plan dispatched in place."""
     if not plan.base_commit:
         return None
-    return {"branch": layout.task_branch(plan, task.task_id),
-            "worktree_path": str(layout.task_path(project.project_id, plan, task.task_id)),
+    return {"branch": layout.task_branch(plan, task.task_id, attempt),
+            "worktree_path": str(layout.task_path(project.project_id, plan, task.task_id, attempt)),
             "base_commit": plan.base_commit,
             "merge_from": layout.dependency_branches(plan, task)}
 

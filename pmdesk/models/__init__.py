@@ -58,6 +58,7 @@ from pmdesk.models.transitions import (
     move_plan,
     move_task,
     reachable,
+    retry_task,
 )
 from pmdesk.models.wording import (
     check_mark,
@@ -126,6 +127,7 @@ __all__ = [
     "parse_ts",
     "project_id_for_path",
     "reachable",
+    "retry_task",
     "short",
     "size_text",
     "utc_now",

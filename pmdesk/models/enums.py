@@ -49,6 +49,7 @@ class ActivityType(StrEnum):
     PLAN_ARCHIVED = "plan_archived"
     PLAN_RESTORED = "plan_restored"
     PLAN_DELETED = "plan_deleted"
+    PLAN_TASK_RETRIED = "plan_task_retried"
     WORKTREES_CLEANED = "worktrees_cleaned"
     RUN_CREATED = "run_created"
     RUN_STARTED = "run_started"

@@ -18,8 +18,9 @@ PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
     P.VERIFYING: frozenset({P.VERIFIED, P.FAILED, P.CANCELLED}),
     # VERIFIED -> VERIFYING only to rebuild the integration on a branch that moved (verify --rebase).
     P.VERIFIED: frozenset({P.VERIFYING}),
-    # Verify may be run again from FAILED, by explicit user action only.
-    P.FAILED: frozenset({P.VERIFYING}),
+    # Verify may be run again from FAILED, by explicit user action only; so may a task be retried,
+    # which takes the plan back to RUNNING until it ends.
+    P.FAILED: frozenset({P.VERIFYING, P.RUNNING}),
     P.CANCELLED: frozenset(),
 }
 
@@ -90,3 +91,16 @@ def move_plan(plan: _HasPlanStatus, target: PlanStatus, **fields: Any) -> None:
     plan.status = check_plan_transition(plan.status, target)
     for name, value in fields.items():
         setattr(plan, name, value)
+
+
+RETRYABLE = frozenset({T.ERROR, T.CANCELLED, T.COMPLETE})  # COMPLETE only when it changed nothing
+
+
+def retry_task(task: _HasTaskState, **fields: Any) -> None:
+    """A task that ended goes back to QUEUED for a new run: the one way out of an ended state,
+    and only by the user's explicit retry."""
+    if task.status not in RETRYABLE:
+        raise IllegalTransitionError("task", task.status.value, T.QUEUED.value)
+    task.status = T.QUEUED
+    for name, value in fields.items():
+        setattr(task, name, value)

@@ -50,6 +50,7 @@ class ActionId(StrEnum):
     RESOLVE_BY_HAND = "resolve_by_hand"
     LEAVE_OUT = "leave_out"
     CLEAN_PLAN = "clean_plan"
+    RETRY_TASK = "retry_task"
     ARCHIVE_PLAN = "archive_plan"
     RESTORE_PLAN = "restore_plan"
     DELETE_PLAN = "delete_plan"
@@ -74,6 +75,7 @@ class UiState:
     run: RunSummary | None = None
     plan: Plan | None = None
     plan_verdicts: Mapping[str, Verdict] = field(default_factory=dict)  # PlanAction → the engine's verdict
+    retry: Verdict | None = None  # the engine's verdict on retrying the selected task (or the selected run's)
     has_packets: bool = False
     awaiting: int = 0  # runs that need a response, in every project
 
@@ -145,6 +147,14 @@ def _plan_rule(action: str) -> Rule:
     return rule
 
 
+def _retryable(state: UiState) -> str | None:
+    if (why := _on_project(state)) is not None:
+        return why
+    if state.retry is None:
+        return tr("Select a task of a plan (or its run) first")
+    return None if state.retry.allowed else (state.retry.reason or tr("The task cannot be retried"))
+
+
 def _merge_verified(state: UiState) -> str | None:
     """Merge… on the page is for a VERIFIED plan; an unverified one is merged only from the menu."""
     why = _plan_rule("merge")(state)
@@ -213,6 +223,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(ActionId.CLEAN_PLAN, "project", tr("Clean up plan's &worktrees…"), None,
                tr("Remove the plan's worktrees and branches; unsaved work is kept under a backup ref"),
                _plan_rule("clean")),
+    ActionSpec(ActionId.RETRY_TASK, "project", tr("Retr&y task…"), "Ctrl+Shift+R",
+               tr("Run the selected task again in a fresh worktree; its earlier run is kept"), _retryable),
     ActionSpec(ActionId.ARCHIVE_PLAN, "project", tr("Ar&chive plan"), None,
                tr("Put the plan away: the Plans list leaves it out unless Show archived is ticked"),
                _plan_rule("archive")),

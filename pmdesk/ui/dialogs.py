@@ -489,3 +489,37 @@ class MergeDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         return {"squash": self.squash.isChecked(), "force": self.needs_force is not None and self.force.isChecked()}
+
+
+class RetryDialog(QDialog):
+    """Retry a task: what to add to it for this try, and whether its cancelled dependents go too."""
+
+    def __init__(self, number: int, description: str, error: str | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Retry task #%1").replace("%1", str(number)))
+        layout = QVBoxLayout(self)
+        said = QLabel(self.tr("<b>#%1</b> %2").replace("%1", str(number)).replace(
+            "%2", description.replace("<", "&lt;")[:400]) + (
+            "<br><i>" + self.tr("Ended: %1").replace("%1", error.replace("<", "&lt;")[:300]) + "</i>" if error else ""))
+        said.setWordWrap(True)
+        layout.addWidget(said)
+        self.extra = QLineEdit()
+        self.extra.setPlaceholderText(self.tr("Add to the task for this try (optional), e.g. use the existing helper"))
+        self.extra.setAccessibleName(self.tr("Added to the task for this try"))
+        layout.addWidget(self.extra)
+        self.dependents = QCheckBox(self.tr("Also the tasks that were cancelled because it failed"))
+        self.dependents.setChecked(True)
+        layout.addWidget(self.dependents)
+        note = QLabel(self.tr("A new run starts in a fresh worktree from the same starting point; the earlier run, "
+                              "its branch and its log are kept."))
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Retry"))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.extra.setFocus()
+
+    def values(self) -> tuple[str | None, bool]:
+        return self.extra.text().strip() or None, self.dependents.isChecked()

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from pmdesk.engine.overview import ProjectOverview
-from pmdesk.models import Plan, Project, Run, TaskState, ToolRequest, check_mark
+from pmdesk.models import Plan, PlanTask, Project, Run, TaskState, ToolRequest, check_mark
 from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
 from pmdesk.store.summaries import plan_summary, run_summary
 from pmdesk.ui.actions import ActionId, mirror
@@ -95,6 +95,7 @@ class ProjectPage(QWidget):
         self.project: Project | None = None
         self.plan: Plan | None = None
         self.diff_subject: str | None = None  # what the Changes tab shows: the plan or run selected last
+        self.last_selected = "task"  # which of a task row and a run was selected last (what Retry is for)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
 
@@ -447,6 +448,7 @@ class ProjectPage(QWidget):
 
     def _run_selection(self) -> None:
         run = self.selected_run()
+        self.last_selected = "run"
         if run is not None:
             self.runSelected.emit(run.run_id)
             self._show_question(run)
@@ -555,6 +557,21 @@ class ProjectPage(QWidget):
             self.diff_subject = record.task.run_id
             if self.changes_showing():
                 self.changesWanted.emit()
+        self.last_selected = "task"
+        self.contextChanged.emit()  # Retry task follows the selection
+
+    def task_to_retry(self) -> PlanTask | None:
+        """The task a Retry is for: of the task row and the run selected, the one selected last
+        (a run: its task in the shown plan)."""
+        if self.plan is None:
+            return None
+        record = self.tasks.selected_record()
+        run = self.selected_run()
+        of_run = None
+        if run is not None and run.plan_id == self.plan.plan_id:
+            of_run = next((t for t in self.plan.tasks if run.run_id in (t.run_id, *t.run_ids)), None)
+        of_row = record.task if isinstance(record, TaskRow) else None
+        return (of_run or of_row) if self.last_selected == "run" else (of_row or of_run)
 
     def has_packets(self) -> bool:
         return self.packets.source.rowCount() > 0

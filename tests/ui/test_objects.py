@@ -241,3 +241,36 @@ def test_a_new_plan_from_a_goal_in_the_window(controllers: Controllers, qtbot: A
     qtbot.waitUntil(lambda: page.plan is not None)
     stored = engine.store(project).get_plan(page.plan.plan_id)  # type: ignore[union-attr]
     assert stored.goal == "Ship a changelog page" and stored.packet_id is None and len(stored.tasks) == 2
+
+
+def test_a_failed_task_is_retried_from_the_window(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                  engine: Engine, tmp_path: Path) -> None:
+    from pmdesk.models import TaskState
+    from pmdesk.ui.dialogs import RetryDialog
+
+    root = make_npm_project(tmp_path / "p")
+    project = engine.add_project(str(root), "p")
+    marker = tmp_path / "ready"
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "make it"}]})
+    run(qtbot, engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND,
+                                     command=f"sh -c 'test -e {marker} && echo ok > made.txt'"))
+    run(qtbot, engine.plans.wait(plan.plan_id))
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.FAILED, timeout=10000)
+    retry = window.actions_by_id[ActionId.RETRY_TASK]
+    page.tasks.selectRow(0)
+    qtbot.waitUntil(retry.isEnabled)
+    marker.touch()
+    retry.trigger()
+    dialog = controllers.shell.dialog
+    assert isinstance(dialog, RetryDialog)
+    dialog.extra.setText("The marker is there now.")
+    dialog.accept()
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.tasks[0].status == TaskState.COMPLETE
+                    and page.plan.tasks[0].run_ids != [], timeout=20000)
+    stored = engine.store(project).get_plan(plan.plan_id)
+    assert stored.status == PlanStatus.RUNNING and len(stored.tasks[0].run_ids) == 1
+    page.tasks.selectRow(0)
+    qtbot.waitUntil(lambda: not retry.isEnabled())
+    assert "completed with changes" in retry.toolTip()

@@ -3,7 +3,8 @@
 shape (pure validation, cycles, waves) · planner (the model call) · authoring (create, edit,
 from an answer) · scheduler (dispatch, continue, cancel, follow) · verify (gate:all) ·
 integrate (integration, conflicts, diff, merge) · shelf (archive, restore, delete) · changes
-(every plan write) · rules (which actions a plan allows) · estimate · recovery.
+(every plan write) · retry (a task again, by the user's action) · rules (which actions a plan
+allows) · estimate · recovery.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pmdesk.engine.plans.changes import PlanChanges
 from pmdesk.engine.plans.integrate import Integrator, Resolution
 from pmdesk.engine.plans.jobs import PlanJobs
 from pmdesk.engine.plans.recovery import end_orphans, recover_plans
+from pmdesk.engine.plans.retry import Retrier
 from pmdesk.engine.plans.rules import PlanAction, PlanStateError, Verdict, allowed_actions
 from pmdesk.engine.plans.scheduler import Scheduler
 from pmdesk.engine.plans.shelf import Shelf
@@ -56,6 +58,9 @@ class PlanService:
         self.preview_merge = integrator.preview_merge
         self.diff = integrator.diff
         self.update_now = self.changes.update_now
+        retrier = Retrier(ctx, self.changes, runs, self.jobs, scheduler)
+        self.retry = retrier.retry
+        self.task_of = retrier.task_of
         shelf = Shelf(ctx, self.changes, self.jobs)
         self.archive = shelf.archive
         self.delete = shelf.delete

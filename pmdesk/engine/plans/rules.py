@@ -167,3 +167,23 @@ def require(plan: Plan, action: PlanAction, live: bool = False, confirmed: bool 
         what = "verify with --force to run the gates anyway" if action == PlanAction.VERIFY else \
             f"{action.value} with --force to go ahead anyway"
         raise PlanStateError(f"{found.confirm}; {what}")
+
+
+def retry_verdict(plan: Plan, task_id: str, live: bool = False) -> Verdict:
+    """Whether a task can be retried: it ended in ERROR or CANCELLED, or completed with no
+    changes; its plan is RUNNING or FAILED (not being verified, not merged)."""
+    pid = plan.plan_id
+    task = next((t for t in plan.tasks if t.task_id == task_id), None)
+    if task is None:
+        return Verdict(False, f"plan {pid} has no task {task_id}")
+    if plan.status not in (PlanStatus.RUNNING, PlanStatus.FAILED):
+        return Verdict(False, f"plan {pid} is {plan.status.value}; a task is retried in a RUNNING or FAILED plan")
+    if plan.merge is not None:
+        return Verdict(False, f"plan {pid} is merged already")
+    if live and plan.status != PlanStatus.RUNNING:
+        return Verdict(False, f"plan {pid} is being verified")
+    if task.status in (TaskState.ERROR, TaskState.CANCELLED) or (task.status == TaskState.COMPLETE and task.no_changes):
+        return YES
+    what = "completed with changes" if task.status == TaskState.COMPLETE else f"is {task.status.value}"
+    return Verdict(False, f"task {task_id} {what}; only a task that failed, was cancelled or changed nothing "
+                          "is retried")

@@ -32,12 +32,16 @@ def task_number(plan: Plan, task_id: str) -> int:
     return next(i for i, t in enumerate(plan.tasks, 1) if t.task_id == task_id)
 
 
-def task_branch(plan: Plan, task_id: str) -> str:
-    return f"{PREFIX}{short(plan.plan_id)}/{task_number(plan, task_id)}"
+def _attempt(attempt: int) -> str:
+    return f"-{attempt}" if attempt > 1 else ""  # a retry's fresh branch and folder: 3-2, 3-3, …
 
 
-def task_path(project_id: str, plan: Plan, task_id: str) -> Path:
-    return root(project_id) / short(plan.plan_id) / str(task_number(plan, task_id))
+def task_branch(plan: Plan, task_id: str, attempt: int = 1) -> str:
+    return f"{PREFIX}{short(plan.plan_id)}/{task_number(plan, task_id)}{_attempt(attempt)}"
+
+
+def task_path(project_id: str, plan: Plan, task_id: str, attempt: int = 1) -> Path:
+    return root(project_id) / short(plan.plan_id) / f"{task_number(plan, task_id)}{_attempt(attempt)}"
 
 
 def integration_branch(plan_id: str) -> str:
@@ -109,4 +113,4 @@ def integration_order(plan: Plan) -> list[PlanTask]:
 def dependency_branches(plan: Plan, task: PlanTask) -> list[str]:
     """The branches a task's worktree starts from: its direct dependencies', in merge order."""
     deps = set(task.dependencies)
-    return [task_branch(plan, t.task_id) for t in integration_order(plan) if t.task_id in deps]
+    return [t.branch or task_branch(plan, t.task_id) for t in integration_order(plan) if t.task_id in deps]

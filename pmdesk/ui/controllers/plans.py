@@ -14,7 +14,7 @@ from pmdesk.engine.plans.rules import PlanAction
 from pmdesk.errors import PmdeskError
 from pmdesk.models import DispatchResponse, Plan
 from pmdesk.ui.controllers.shell import Shell
-from pmdesk.ui.dialogs import DispatchDialog, PlanDialog
+from pmdesk.ui.dialogs import DispatchDialog, PlanDialog, RetryDialog
 from pmdesk.ui.verify_panel import VerifyPanel
 
 
@@ -214,3 +214,25 @@ class PlansController(QObject):
         self.shell.confirm(self.tr("Delete plan"), self.tr(
             "Delete this plan? Its runs, packets and activity stay; its file moves to the state folder's trash."),
             delete)
+
+    def retry_task(self) -> None:
+        """The selected task again, after the user says what (if anything) to add to it."""
+        project, plan = self.shell.project, self._plan()
+        task = self.shell.page.task_to_retry()
+        if project is None or plan is None or task is None:
+            return
+        number = next(i for i, t in enumerate(plan.tasks, 1) if t.task_id == task.task_id)
+        dialog = RetryDialog(number, task.description, task.error, self.shell.window)
+
+        def go() -> None:
+            extra, dependents = dialog.values()
+
+            def done(retried: Plan) -> None:
+                self.shell.page.set_plan(retried)
+                self.shell.status(self.tr("Task #%1 runs again; its earlier run is kept").replace("%1", str(number)))
+
+            self.shell.run(self.engine.plans.retry(project, plan.plan_id, task.task_id, prompt_extra=extra,
+                                                   with_dependents=dependents), self.tr("Retry task"), done)
+
+        dialog.accepted.connect(go)
+        self.shell.open_dialog(dialog)

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from pmdesk import __version__
-from pmdesk.engine.plans.rules import PlanAction
+from pmdesk.engine.plans.rules import PlanAction, retry_verdict
 from pmdesk.models import TaskState
 from pmdesk.ui.actions import ActionId, UiState, apply_state
 from pmdesk.ui.controllers.packets import PacketsController
@@ -43,7 +43,7 @@ class WindowController(QObject):
             ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.REBASE: plans.rebuild, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
             ActionId.RESOLVE_BY_HAND: review.resolve_by_hand, ActionId.LEAVE_OUT: review.leave_out,
             ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
-            ActionId.ARCHIVE_PLAN: lambda: plans.archive_plan(True),
+            ActionId.RETRY_TASK: plans.retry_task, ActionId.ARCHIVE_PLAN: lambda: plans.archive_plan(True),
             ActionId.RESTORE_PLAN: lambda: plans.archive_plan(False), ActionId.DELETE_PLAN: plans.delete_plan,
             ActionId.NEXT_WAITING: projects.next_waiting,
         }
@@ -74,7 +74,8 @@ class WindowController(QObject):
             return (self.tr("Copy %1").replace("%1", what), copy)
 
         page.runs.set_menu(self.tr("Open"), [act[ActionId.INSPECT], act[ActionId.SHOW_CHANGES], None,
-                                             act[ActionId.INTERRUPT_RUN], act[ActionId.CANCEL_RUN]],
+                                             act[ActionId.INTERRUPT_RUN], act[ActionId.CANCEL_RUN],
+                                             act[ActionId.RETRY_TASK]],
                            [copier(self.tr("run id"), lambda r: r.run_id), copier(self.tr("prompt"), lambda r: r.prompt)])
         page.plans.set_menu(self.tr("Open"), [act[a] for a in (
             ActionId.EDIT_PLAN, ActionId.DISPATCH, ActionId.CONTINUE, ActionId.VERIFY, ActionId.MERGE,
@@ -82,7 +83,7 @@ class WindowController(QObject):
                                                         act[ActionId.CANCEL_PLAN], None, act[ActionId.ARCHIVE_PLAN],
                                                         act[ActionId.RESTORE_PLAN], act[ActionId.DELETE_PLAN]],
                             [copier(self.tr("plan id"), lambda p: p.plan_id)])
-        page.tasks.set_menu(self.tr("Go to its run"), [act[ActionId.SHOW_CHANGES]],
+        page.tasks.set_menu(self.tr("Go to its run"), [act[ActionId.SHOW_CHANGES], act[ActionId.RETRY_TASK]],
                             [copier(self.tr("task id"), lambda t: t.task.task_id),
                              copier(self.tr("description"), lambda t: t.task.description)])
         page.packets.set_menu(self.tr("Open packet"), [act[ActionId.PLAN]], [
@@ -107,9 +108,12 @@ class WindowController(QObject):
         shell = self.shell
         plan = shell.page.plan
         on_page = shell.window.on_project_page()
+        task = shell.page.task_to_retry()
         return UiState(on_project_page=on_page, dashboard_selection=shell.dashboard.selected_project_id(),
                        project=shell.project if on_page else None, run=shell.page.selected_run(), plan=plan,
                        plan_verdicts={a.value: v for a, v in shell.engine.plans.allowed(plan).items()} if plan else {},
+                       retry=retry_verdict(plan, task.task_id, shell.engine.plans.is_live(plan.plan_id))
+                       if plan is not None and task is not None else None,
                        has_packets=shell.page.has_packets(),
                        awaiting=sum(o.awaiting for o in shell.dashboard.model.records()))
 
