@@ -245,8 +245,10 @@ class Api:
             if body.summary:
                 raw["summary"] = body.summary
             plan = self.engine.plans.plan_from_answer(project, raw, packet_id=body.packet_id)
-        elif body.packet_id and body.goal:
-            raise ApiError(422, "invalid_body", "give packetId or goal, not both")
+        elif sum(bool(x) for x in (body.packet_id, body.goal, body.fix_plan_id)) > 1:
+            raise ApiError(422, "invalid_body", "give one of packetId, goal and fixPlanId, not both")
+        elif body.fix_plan_id:
+            plan = await self.engine.plans.create_fix_plan(project, body.fix_plan_id, body.model)
         elif body.packet_id:
             plan = await self.engine.plans.create_plan(project, body.packet_id, body.model)
         elif body.goal:

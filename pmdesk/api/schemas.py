@@ -57,6 +57,8 @@ class NewPlan(Body):
     packet_id: str | None = Field(default=None, max_length=100)
     goal: str | None = Field(default=None, min_length=1, max_length=20_000,
                              description="plan from this goal and the project's context instead of a packet")
+    fix_plan_id: str | None = Field(default=None, max_length=100,
+                                    description="fix tasks for this FAILED plan, from its verify's failed checks")
     model: str | None = Field(default=None, max_length=200)
     tasks: list[dict[str, object]] | None = Field(default=None, max_length=200)
     summary: str | None = Field(default=None, max_length=MAX_TEXT)

@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("project")
     r.add_argument("--packet")
     r.add_argument("--goal", help="what the plan should achieve; the model also reads the project's files and README")
+    r.add_argument("--fix", metavar="PLAN", help="fix tasks for a plan whose verify failed, from its failed checks; "
+                                                 "they start from its integration branch")
     r.add_argument("--model")
     r.add_argument("--from-file", help="tasks in the submit_plan format")
     r.set_defaults(func=plans.cmd_plan)

@@ -32,6 +32,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raw = f"invalid JSON: {exc}"  # validated below into a FAILED plan with the reason
         plan = engine.plans.plan_from_answer(project, raw, packet_id=args.packet)
+    elif args.fix is not None:
+        if args.goal is not None or args.packet:
+            raise CliError("give --fix alone: the fix plan is planned from the failed plan's verify")
+        plan = asyncio.run(engine.plans.create_fix_plan(project, args.fix, args.model))
     elif args.goal is not None:
         if args.packet:
             raise CliError("give --goal or --packet, not both")

@@ -165,12 +165,14 @@ class Plan(Model):
     merge: MergeRecord | None = None
     archived_at: str | None = None  # put away by the user: left out of listings unless asked for
     goal: str | None = None  # planned from this written goal (no packet)
+    parent_plan_id: str | None = None  # a fix plan: the FAILED plan whose integration it starts from
 
     _v_plan = field_validator("plan_id")(_id_validator("plan"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
     _v_run = field_validator("run_id")(_id_validator("run", optional=True))
     _v_packet = field_validator("packet_id")(_id_validator("pkt", optional=True))
     _v_verify = field_validator("verify_run_id")(_id_validator("run", optional=True))
+    _v_parent = field_validator("parent_plan_id")(_id_validator("plan", optional=True))
 
     def task(self, task_id: str) -> PlanTask:
         for task in self.tasks:

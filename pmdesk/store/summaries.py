@@ -100,9 +100,10 @@ class PlanSummary(Summary):
     tasks_failed: int = 0
     summary: str | None = None
     archived_at: str | None = None
+    parent_plan_id: str | None = None
 
 
-PlanSummary._converters = (None, PlanStatus) + (None,) * 9
+PlanSummary._converters = (None, PlanStatus) + (None,) * 10
 PlanSummary._setup()
 
 
@@ -127,7 +128,7 @@ def plan_summary(plan: Plan) -> PlanSummary:
         packet_id=plan.packet_id, run_id=plan.run_id, task_count=len(plan.tasks),
         tasks_complete=sum(t.status == TaskState.COMPLETE for t in plan.tasks),
         tasks_failed=sum(t.status in (TaskState.ERROR, TaskState.CANCELLED) for t in plan.tasks),
-        summary=plan.summary, archived_at=plan.archived_at,
+        summary=plan.summary, archived_at=plan.archived_at, parent_plan_id=plan.parent_plan_id,
     )
 
 

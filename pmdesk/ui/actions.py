@@ -51,6 +51,7 @@ class ActionId(StrEnum):
     LEAVE_OUT = "leave_out"
     CLEAN_PLAN = "clean_plan"
     RETRY_TASK = "retry_task"
+    FIX_PLAN = "fix_plan"
     ARCHIVE_PLAN = "archive_plan"
     RESTORE_PLAN = "restore_plan"
     DELETE_PLAN = "delete_plan"
@@ -223,6 +224,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(ActionId.CLEAN_PLAN, "project", tr("Clean up plan's &worktrees…"), None,
                tr("Remove the plan's worktrees and branches; unsaved work is kept under a backup ref"),
                _plan_rule("clean")),
+    ActionSpec(ActionId.FIX_PLAN, "project", tr("Plan &fixes…"), "Ctrl+Shift+F",
+               tr("Let the AI plan fix tasks from the failed checks; they start from this plan's merged work"),
+               _plan_rule("fix")),
     ActionSpec(ActionId.RETRY_TASK, "project", tr("Retr&y task…"), "Ctrl+Shift+R",
                tr("Run the selected task again in a fresh worktree; its earlier run is kept"), _retryable),
     ActionSpec(ActionId.ARCHIVE_PLAN, "project", tr("Ar&chive plan"), None,

@@ -203,12 +203,16 @@ class PlanDialog(QDialog):
 
     generateRequested = Signal(str, str)  # packet id, model
     goalRequested = Signal(str, str)  # goal, model
+    fixRequested = Signal(str)  # model: fix tasks for the plan being fixed
 
     def __init__(self, packets: list[PacketSummary], default_model: str, parent: QWidget | None = None,
-                 editing: Plan | None = None) -> None:
+                 editing: Plan | None = None, fixing: Plan | None = None) -> None:
         super().__init__(parent)
         self.editing = editing  # a saved DRAFT opened again: Save replaces its tasks
+        self.fixing = fixing  # a FAILED plan whose verify the model plans fixes for
+        self.generated_packet_id: str | None = None  # the packet the editor's tasks were planned from
         self.setWindowTitle(self.tr("Edit plan %1").replace("%1", editing.plan_id) if editing else
+                            self.tr("Plan fixes for %1").replace("%1", fixing.plan_id) if fixing else
                             self.tr("Plan the follow-up"))
         self.resize(860, 560)
         self.model_used: str | None = None  # the model whose answer the editor holds
@@ -276,6 +280,13 @@ class PlanDialog(QDialog):
                                    for t in editing.tasks])
             self.status.setText(self.tr("DRAFT plan with %n tasks. Edit them (or generate again), then save; "
                                         "nothing changes until you do.").replace("%n", str(len(editing.tasks))))
+        if fixing is not None:
+            for field in (self.goal, self.packet):
+                form.labelForField(field).hide()
+                field.hide()
+            self.status.setText(self.tr("Generate asks the model for fix tasks from this plan's failed checks and "
+                                        "what it changed; they start from its integration branch. Nothing is saved "
+                                        "until you press Save."))
         self.editor.setFocus()
 
     def packet_id(self) -> str | None:
@@ -286,6 +297,13 @@ class PlanDialog(QDialog):
         return self.goal.toPlainText().strip() or None
 
     def _generate(self) -> None:
+        if self.fixing is not None:
+            self.error.clear()
+            self._working(True)
+            self.status.setText(self.tr("Inspecting the failed verify and asking the model for fixes… (nothing of "
+                                        "the plan is saved until you press Save)"))
+            self.fixRequested.emit(self.model.currentText().strip())
+            return
         goal, packet_id = self.goal_text(), self.packet_id()
         if goal is None and packet_id is None:
             self.error.setText(self.tr("Write a goal, or inspect a run first to plan its follow-up."))
@@ -315,6 +333,7 @@ class PlanDialog(QDialog):
             return
         assert generated.answer is not None
         self.model_used = generated.model
+        self.generated_packet_id = generated.packet_id
         tasks = generated.answer.tasks
         numbers = {t.id: i + 1 for i, t in enumerate(tasks)}
         self.editor.set_tasks([(t.description, t.priority, [numbers[d] for d in t.dependencies]) for t in tasks])

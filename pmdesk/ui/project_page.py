@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import Any
 
@@ -137,6 +138,7 @@ class ProjectPage(QWidget):
         self.dispatch_button = button(self.tr("Dispatch…"), ActionId.DISPATCH, primary=True, spec_visibility=True)
         self.continue_button = button(self.tr("Continue"), ActionId.CONTINUE, spec_visibility=True)
         self.verify_button = button(self.tr("Verify…"), ActionId.VERIFY, primary=True, spec_visibility=True)
+        self.fix_button = button(self.tr("Plan fixes…"), ActionId.FIX_PLAN, spec_visibility=True)
         self.merge_button = button(self.tr("Merge…"), ActionId.MERGE, primary=True, spec_visibility=True)
         layout.addLayout(head)
 
@@ -431,14 +433,25 @@ class ProjectPage(QWidget):
         self.conflict.show()
 
     def _result_text(self, plan: Plan | None) -> str:
+        chain = ""
+        if plan is not None and plan.parent_plan_id:
+            parent = next((p for p in self.plans.source.records() if p.plan_id == plan.parent_plan_id), None)
+            chain = self.tr("<i>Fix of plan %1</i> (it starts from that plan's merged work; merging it merges "
+                            "both)").replace("%1", html.escape((parent.summary or parent.plan_id) if parent else plan.parent_plan_id))
+        if plan is not None:
+            fixes = [p for p in self.plans.source.records() if p.parent_plan_id == plan.plan_id]
+            if fixes:
+                chain += ("<br>" if chain else "") + self.tr("<i>Fixed by %n plan(s)</i>: %1").replace(
+                    "%n", str(len(fixes))).replace("%1", html.escape(", ".join(f.summary or f.plan_id for f in fixes)))
         if plan is None or plan.gate_result is None:
-            return ""
+            return chain
         marks = []
         for c in plan.gate_result.checks:
             duration = f" {c.duration} ms" if c.duration is not None else ""
             marks.append(f"{check_mark(c)} {c.name}{duration}: {c.message}")
         verdict = self.tr("Gates passed") if plan.gate_result.passed else self.tr("Failed")
-        return f"<b>{verdict}</b><br>" + "<br>".join(m.replace("<", "&lt;") for m in marks)
+        return (chain + "<br>" if chain else "") + f"<b>{verdict}</b><br>" + \
+            "<br>".join(m.replace("<", "&lt;") for m in marks)
 
     # -- selection and actions ------------------------------------------------------------
 

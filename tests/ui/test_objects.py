@@ -274,3 +274,36 @@ def test_a_failed_task_is_retried_from_the_window(controllers: Controllers, qtbo
     page.tasks.selectRow(0)
     qtbot.waitUntil(lambda: not retry.isEnabled())
     assert "completed with changes" in retry.toolTip()
+
+
+def test_fixes_are_planned_for_a_failed_verify_from_the_window(controllers: Controllers, qtbot: Any,
+                                                               window: MainWindow, engine: Engine, tmp_path: Path,
+                                                               fake_api: Any) -> None:
+    from tests.engine.test_fix_plan import project_with_a_file_gate
+    from tests.fakes.fake_anthropic import tool_use
+
+    root = project_with_a_file_gate(tmp_path / "shop")
+    project = engine.add_project(str(root), "shop")
+    plan = engine.plans.plan_from_answer(project, {"summary": "the feature", "tasks": [{"id": "a", "description": "x"}]})
+    run(qtbot, engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND,
+                                     command="sh -c 'echo x > a.txt'"))
+    run(qtbot, engine.plans.wait(plan.plan_id))
+    run(qtbot, engine.plans.verify(project, plan.plan_id))
+    controllers.projects.open_project(project.project_id)
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.FAILED, timeout=10000)
+    fix = window.actions_by_id[ActionId.FIX_PLAN]
+    qtbot.waitUntil(lambda: fix.isEnabled() and page.fix_button.isVisible())
+    fake_api.queue(tool_use("submit_plan", {"summary": "make the gate pass",
+                                            "tasks": [{"id": "t1", "description": "add fixed.txt"}]}))
+    qtbot.mouseClick(page.fix_button, Qt.MouseButton.LeftButton)
+    dialog = controllers.shell.dialog
+    assert isinstance(dialog, PlanDialog) and dialog.fixing is not None and not dialog.goal.isVisible()
+    qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.editor.rowCount() == 1, timeout=15000)
+    dialog._save()
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.parent_plan_id == plan.plan_id, timeout=5000)
+    assert "Fix of plan" in page.plan_result.text() and "the feature" in page.plan_result.text()
+    qtbot.waitUntil(lambda: any(r.parent_plan_id == plan.plan_id for r in page.plans.source.records()))
+    row = page.plans.source.row_of(page.plan.plan_id)  # type: ignore[union-attr]
+    assert page.plans.source.index(row or 0, 2).data().startswith("⤷ ")

@@ -1,7 +1,7 @@
 """The Autonomous Loop's plan operations, one module per verb; ``PlanService`` composes them.
 
 shape (pure validation, cycles, waves) · planner (the model call) · authoring (create, edit,
-from an answer) · scheduler (dispatch, continue, cancel, follow) · verify (gate:all) ·
+from an answer) · fixes (a fix plan for a FAILED verify) · scheduler (dispatch, continue, cancel, follow) · verify (gate:all) ·
 integrate (integration, conflicts, diff, merge) · shelf (archive, restore, delete) · changes
 (every plan write) · retry (a task again, by the user's action) · rules (which actions a plan
 allows) · estimate · recovery.
@@ -14,6 +14,7 @@ from pmdesk.engine.isolation import Isolation
 from pmdesk.engine.notifications import Change, RunChanged
 from pmdesk.engine.plans.authoring import Authoring
 from pmdesk.engine.plans.changes import PlanChanges
+from pmdesk.engine.plans.fixes import Fixes
 from pmdesk.engine.plans.integrate import Integrator, Resolution
 from pmdesk.engine.plans.jobs import PlanJobs
 from pmdesk.engine.plans.recovery import end_orphans, recover_plans
@@ -56,6 +57,9 @@ class PlanService:
         self.resolve = integrator.resolve
         self.merge = integrator.merge
         self.preview_merge = integrator.preview_merge
+        fixes = Fixes(ctx, authoring, integrator, self.jobs)
+        self.generate_fixes = fixes.generate_fixes
+        self.create_fix_plan = fixes.create_fix_plan
         self.diff = integrator.diff
         self.update_now = self.changes.update_now
         retrier = Retrier(ctx, self.changes, runs, self.jobs, scheduler)

@@ -33,6 +33,8 @@ class Generated:
     model: str | None = None
     run_id: str | None = None  # the run its packet inspected
     goal: str | None = None  # or the goal it was planned from
+    packet_id: str | None = None  # the packet it was planned from (a fix plan's: its parent's verify run)
+    parent_plan_id: str | None = None  # a fix plan's parent
 
 
 class Authoring:
@@ -56,7 +58,7 @@ class Authoring:
             error = f"inspection packet {packet_id} could not be read: {exc}"
         except ValueError as exc:  # InvalidIdError or PlanGenerationError
             error = str(exc)
-        failed = self._save_new(project, [], None, error, chosen, packet_id=packet.packet_id if packet else None,
+        failed = self.save_new(project, [], None, error, chosen, packet_id=packet.packet_id if packet else None,
                                 run_id=packet.run_id if packet else None)
         return Generated(failed=failed, model=chosen)
 
@@ -76,7 +78,7 @@ class Authoring:
             answer = await ask_model_for_goal(self.ctx.redactor.text(goal), context, chosen)
             return Generated(answer=answer, model=chosen, goal=goal)
         except PlanGenerationError as exc:
-            failed = self._save_new(project, [], None, str(exc), chosen, packet_id=None, run_id=None, goal=goal)
+            failed = self.save_new(project, [], None, str(exc), chosen, packet_id=None, run_id=None, goal=goal)
             return Generated(failed=failed, model=chosen, goal=goal)
 
     async def create_from_goal(self, project: Project, goal: str, model: str | None = None) -> Plan:
@@ -85,7 +87,7 @@ class Authoring:
         if generated.failed is not None:
             return generated.failed
         assert generated.answer is not None
-        return self._save_new(project, tasks_from_answer(generated.answer), generated.answer.summary, None,
+        return self.save_new(project, tasks_from_answer(generated.answer), generated.answer.summary, None,
                               generated.model, packet_id=None, run_id=None, goal=generated.goal)
 
     async def create_plan(self, project: Project, packet_id: str, model: str | None = None) -> Plan:
@@ -95,11 +97,11 @@ class Authoring:
         if generated.failed is not None:
             return generated.failed
         assert generated.answer is not None
-        return self._save_new(project, tasks_from_answer(generated.answer), generated.answer.summary, None,
+        return self.save_new(project, tasks_from_answer(generated.answer), generated.answer.summary, None,
                               generated.model, packet_id=packet_id, run_id=generated.run_id)
 
     def plan_from_answer(self, project: Project, raw: Any, packet_id: str | None = None,
-                         model: str | None = None, goal: str | None = None) -> Plan:
+                         model: str | None = None, goal: str | None = None, parent_plan_id: str | None = None) -> Plan:
         """A plan written by hand, by a script or previewed from ``generate``, in the submit_plan
         format (same checks)."""
         run_id = None
@@ -108,9 +110,10 @@ class Authoring:
         try:
             answer: PlanAnswer = validate_answer(raw)
         except PlanGenerationError as exc:
-            return self._save_new(project, [], None, str(exc), None, packet_id=packet_id, run_id=run_id, goal=goal)
-        return self._save_new(project, tasks_from_answer(answer), answer.summary, None, model,
-                              packet_id=packet_id, run_id=run_id, goal=goal)
+            return self.save_new(project, [], None, str(exc), None, packet_id=packet_id, run_id=run_id, goal=goal,
+                                 parent_plan_id=parent_plan_id)
+        return self.save_new(project, tasks_from_answer(answer), answer.summary, None, model,
+                             packet_id=packet_id, run_id=run_id, goal=goal, parent_plan_id=parent_plan_id)
 
     def edit_tasks(self, project: Project, plan_id: str, raw: Any) -> Plan:
         """Replace a DRAFT plan's tasks with an edited list (submit_plan format)."""
@@ -123,19 +126,22 @@ class Authoring:
 
         return self.changes.update_now(project, plan_id, change)
 
-    def _save_new(self, project: Project, tasks: list[PlanTask], summary: str | None, error: str | None,
-                  model: str | None, packet_id: str | None, run_id: str | None, goal: str | None = None) -> Plan:
+    def save_new(self, project: Project, tasks: list[PlanTask], summary: str | None, error: str | None,
+                 model: str | None, packet_id: str | None, run_id: str | None, goal: str | None = None,
+                 parent_plan_id: str | None = None) -> Plan:
         plan = Plan(plan_id=new_id("plan"), project_id=project.project_id, packet_id=packet_id,
                     run_id=run_id, tasks=tasks, summary=summary, model=model,
-                    goal=self.ctx.redactor.text(goal) if goal else None)
+                    goal=self.ctx.redactor.text(goal) if goal else None, parent_plan_id=parent_plan_id)
         if error:
             plan.status = PlanStatus.FAILED
             plan.gate_result = GateResult(passed=False, checks=[
                 GateCheck(name="plan_generation", passed=False, message=error)])
         plan = self.ctx.store(project).put_plan(plan)
-        self.ctx.record(project, ActivityType.PLAN_CREATED,
-                        f"plan created with {len(tasks)} tasks" if not error else "plan generation failed",
-                        plan_id=plan.plan_id, packet_id=packet_id, run_id=run_id, actor="planner")
+        made = f"plan created with {len(tasks)} tasks" if not error else "plan generation failed"
+        if parent_plan_id:
+            made = f"fix plan for plan {parent_plan_id}: " + made
+        self.ctx.record(project, ActivityType.PLAN_CREATED, made, plan_id=plan.plan_id, packet_id=packet_id,
+                        run_id=run_id, actor="planner", data={"parentPlanId": parent_plan_id} if parent_plan_id else None)
         if error:
             self.ctx.record(project, ActivityType.PLAN_FAILED, f"plan_generation: {error}",
                             plan_id=plan.plan_id, actor="planner")

@@ -17,6 +17,7 @@ from pmdesk.engine.worktrees import merge as merging
 from pmdesk.engine.worktrees.git import git
 from pmdesk.errors import BadInputError
 from pmdesk.models import ActivityType, Integration, Plan, Project, Run
+from pmdesk.store import StoreError
 
 
 class Resolution(StrEnum):
@@ -108,7 +109,9 @@ class Integrator:
         require(plan, PlanAction.MERGE, confirmed=force)
         assert plan.integration is not None and plan.integration.head_commit and plan.base_commit
         message = f"pmdesk: plan {plan.plan_id}" + (f": {plan.summary}" if plan.summary else "")
-        record = await asyncio.to_thread(merging.merge, Path(project.path), plan.base_commit,
+        chain = self.ancestors(project, plan)
+        base = next((p.base_commit for p in reversed(chain) if p.base_commit), plan.base_commit)
+        record = await asyncio.to_thread(merging.merge, Path(project.path), base,
                                          plan.integration.head_commit, message, squash, force)
 
         def change(p: Plan) -> None:
@@ -119,13 +122,35 @@ class Integrator:
                         f"plan merged into {record.into_branch} ({record.mode}, {record.commit[:10]})"
                         + (" without a passing verify (forced)" if force else ""),
                         plan_id=plan_id, data={"mode": record.mode, "commit": record.commit, "forced": force})
+        for parent in chain:  # a fix plan's integration holds its parents' work: they are merged with it
+            await self.changes.update(project, parent.plan_id, change)
+            self.ctx.record(project, ActivityType.PLAN_MERGED, f"plan merged with its fix plan {plan_id} into "
+                            f"{record.into_branch} ({record.commit[:10]})", plan_id=parent.plan_id,
+                            data={"mode": record.mode, "commit": record.commit, "byFixPlan": plan_id})
         return plan
+
+    def ancestors(self, project: Project, plan: Plan) -> list[Plan]:
+        """The plans a fix plan fixes, nearest first (a fix of a fix has two)."""
+        out: list[Plan] = []
+        seen = {plan.plan_id}
+        parent_id = plan.parent_plan_id
+        store = self.ctx.store(project)
+        while parent_id and parent_id not in seen:
+            seen.add(parent_id)
+            try:
+                parent = store.get_plan(parent_id)
+            except StoreError:
+                break  # deleted: the chain ends where the record does
+            out.append(parent)
+            parent_id = parent.parent_plan_id
+        return out
 
     async def preview_merge(self, project: Project, plan: Plan) -> merging.MergePreview:
         require(plan, PlanAction.MERGE, confirmed=True)
         assert plan.integration is not None and plan.integration.head_commit and plan.base_commit
-        return await asyncio.to_thread(merging.preview, Path(project.path), plan.base_commit,
-                                       plan.integration.head_commit)
+        chain = self.ancestors(project, plan)
+        base = next((p.base_commit for p in reversed(chain) if p.base_commit), plan.base_commit)
+        return await asyncio.to_thread(merging.preview, Path(project.path), base, plan.integration.head_commit)
 
     async def rebase(self, project: Project, plan: Plan) -> Plan:
         """Forget the integration (its head saved under a backup ref) and take the branch's HEAD as the

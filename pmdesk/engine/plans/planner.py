@@ -30,6 +30,16 @@ GOAL_SYSTEM = (
 )
 
 
+FIX_SYSTEM = (
+    "You plan fixes for coding agents. A plan's tasks were merged and the project's own checks "
+    "(gates) then failed. Read the failed checks with their output, what the plan changed, and "
+    "the plan's tasks, and split what must be fixed into small, independent subtasks; each "
+    "starts from the failed plan's merged work. Give each task a local id (t1, t2, ...), a "
+    "self-contained description that names the failing check and what to change, a priority "
+    "(1 = first) and the ids of the tasks it depends on. Submit the plan with the submit_plan tool."
+)
+
+
 @functools.cache
 def submit_plan_tool() -> dict[str, Any]:
     return {
@@ -79,6 +89,11 @@ async def ask_model_for_plan(packet: InspectionPacket, model: str) -> PlanAnswer
 async def ask_model_for_goal(goal: str, context: str, model: str) -> PlanAnswer:
     """A plan from a written goal and the project's context (``plans.context``), without a run."""
     return await ask_model(GOAL_SYSTEM, goal_prompt(goal, context), model)
+
+
+async def ask_model_for_fixes(packet: InspectionPacket, plan_text: str, model: str) -> PlanAnswer:
+    """Fix tasks for a plan whose verify failed, from its verify run's packet and what it changed."""
+    return await ask_model(FIX_SYSTEM, f"{packet_prompt(packet)}\n\n{plan_text}", model)
 
 
 async def ask_model(system: str, prompt: str, model: str) -> PlanAnswer:

@@ -31,6 +31,7 @@ class PlanAction(StrEnum):
     MERGE = "merge"
     CLEAN = "clean"
     REBASE = "rebase"
+    FIX = "fix"
     ARCHIVE = "archive"
     RESTORE = "restore"
     DELETE = "delete"
@@ -87,6 +88,14 @@ def verdict(plan: Plan, action: PlanAction, live: bool = False) -> Verdict:
         if live or status in (PlanStatus.DISPATCHING, PlanStatus.VERIFYING) or \
                 (status == PlanStatus.RUNNING and not all(t.status.is_terminal for t in plan.tasks)):
             return Verdict(False, f"plan {pid} is still working in its worktrees")
+        return YES
+    if action == PlanAction.FIX:
+        if status != PlanStatus.FAILED or plan.gate_result is None or not plan.verify_run_id:
+            return Verdict(False, f"plan {pid} is {status.value}; fixes are planned for a plan whose verify failed")
+        if live:
+            return Verdict(False, f"plan {pid} is being verified")
+        if plan.integration is not None and plan.integration.conflict is not None:
+            return Verdict(False, f"plan {pid} stopped at a merge conflict: resolve it first")
         return YES
     if action in (PlanAction.ARCHIVE, PlanAction.RESTORE, PlanAction.DELETE):
         return _shelve(plan, action, live)

@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 
 from pmdesk.engine.context import EngineContext
-from pmdesk.engine.isolation import base_of, plan_task_worktree
+from pmdesk.engine.isolation import IsolationError, base_of, plan_task_worktree
 from pmdesk.engine.plans.changes import PlanChanges, mirror_runs, moving_to, queued
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
 from pmdesk.engine.runs import RunService
+from pmdesk.errors import ErrorKind
 from pmdesk.executors.base import ExecutorError
 from pmdesk.models import (
     ActivityType,
@@ -57,6 +58,15 @@ def blocked_tasks(plan: Plan) -> list[tuple[PlanTask, PlanTask]]:
     return out
 
 
+def fix_base(parent: Plan) -> dict[str, object]:
+    """Where a fix plan's tasks start: its parent's integration head (so verifying the fix
+    verifies the combined work, and merging it merges both) and the branch it merges into."""
+    if parent.integration is None or not parent.integration.head_commit or not parent.base_branch:
+        raise IsolationError(f"plan {parent.plan_id} has no integration branch to fix: verify it first",
+                             kind=ErrorKind.WRONG_STATE)
+    return {"base_branch": parent.base_branch, "base_commit": parent.integration.head_commit}
+
+
 def settled(plan: Plan) -> bool:
     """Every task has ended or waits for an answer: a foreground client may stop following."""
     if plan.status != PlanStatus.RUNNING:
@@ -91,6 +101,8 @@ class Scheduler:
         if not in_place:
             branch, commit = await asyncio.to_thread(base_of, project)  # IsolationError says what to do
             base = {"base_branch": branch, "base_commit": commit}
+            if plan.parent_plan_id:  # a fix plan: on top of the failed plan's merged work
+                base = fix_base(store.get_plan(plan.parent_plan_id))
         with self.ctx.owning(project):
             plan = await self.changes.transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now(),
                                                  **base)

@@ -46,14 +46,20 @@ class PlansController(QObject):
         if plan is not None and self.engine.plans.allowed(plan)[PlanAction.EDIT].allowed:
             self.plan_dialog(editing=plan)
 
-    def plan_dialog(self, editing: Plan | None = None, from_goal: bool = False) -> None:
+    def fix_plan(self) -> None:
+        """Fix tasks for the selected FAILED plan, planned from its verify (by the user's action)."""
+        plan = self._plan()
+        if plan is not None and self.engine.plans.allowed(plan)[PlanAction.FIX].allowed:
+            self.plan_dialog(fixing=plan)
+
+    def plan_dialog(self, editing: Plan | None = None, from_goal: bool = False, fixing: Plan | None = None) -> None:
         project = self.shell.project
         if project is None:
             return
         packets = sorted(self.shell.page.packets.source.records(), key=lambda p: p.get("createdAt") or "",
                          reverse=True)
         dialog = PlanDialog(packets, project.settings.default_model or self.engine.settings.default_model,
-                            self.shell.window, editing=editing)
+                            self.shell.window, editing=editing, fixing=fixing)
         if from_goal:
             dialog.goal.setFocus()
         elif packets:
@@ -62,8 +68,12 @@ class PlansController(QObject):
         def generate(packet_id: str, model: str, goal: str | None = None) -> None:
             async def ask() -> None:
                 try:
-                    generated = await (self.engine.plans.generate_from_goal(project, goal, model or None) if goal
-                                       else self.engine.plans.generate(project, packet_id, model or None))
+                    if fixing is not None:
+                        generated = await self.engine.plans.generate_fixes(project, fixing.plan_id, model or None)
+                    elif goal:
+                        generated = await self.engine.plans.generate_from_goal(project, goal, model or None)
+                    else:
+                        generated = await self.engine.plans.generate(project, packet_id, model or None)
                 except PmdeskError as exc:
                     dialog.generation_failed(str(exc))
                     return
@@ -77,6 +87,9 @@ class PlansController(QObject):
         def save() -> None:  # the first time anything of the plan is stored
             if editing is not None:
                 plan = self.engine.plans.edit_tasks(project, editing.plan_id, dialog.answer())
+            elif fixing is not None:
+                plan = self.engine.plans.plan_from_answer(project, dialog.answer(), packet_id=dialog.generated_packet_id,
+                                                          model=dialog.model_used, parent_plan_id=fixing.plan_id)
             else:
                 goal = dialog.goal_text()
                 plan = self.engine.plans.plan_from_answer(project, dialog.answer(),
@@ -88,6 +101,7 @@ class PlansController(QObject):
 
         dialog.generateRequested.connect(generate)
         dialog.goalRequested.connect(lambda goal, model: generate("", model, goal))
+        dialog.fixRequested.connect(lambda model: generate("", model))
         dialog.accepted.connect(lambda: self.shell.guard(self.tr("Save plan"), save))
         self.shell.open_dialog(dialog)
 

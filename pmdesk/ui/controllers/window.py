@@ -43,7 +43,7 @@ class WindowController(QObject):
             ActionId.MERGE: review.merge, ActionId.MERGE_ANYWAY: review.merge, ActionId.REBASE: plans.rebuild, ActionId.RESOLVE_AGENT: review.resolve_with_agent,
             ActionId.RESOLVE_BY_HAND: review.resolve_by_hand, ActionId.LEAVE_OUT: review.leave_out,
             ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
-            ActionId.RETRY_TASK: plans.retry_task, ActionId.ARCHIVE_PLAN: lambda: plans.archive_plan(True),
+            ActionId.RETRY_TASK: plans.retry_task, ActionId.FIX_PLAN: plans.fix_plan, ActionId.ARCHIVE_PLAN: lambda: plans.archive_plan(True),
             ActionId.RESTORE_PLAN: lambda: plans.archive_plan(False), ActionId.DELETE_PLAN: plans.delete_plan,
             ActionId.NEXT_WAITING: projects.next_waiting,
         }
@@ -78,7 +78,7 @@ class WindowController(QObject):
                                              act[ActionId.RETRY_TASK]],
                            [copier(self.tr("run id"), lambda r: r.run_id), copier(self.tr("prompt"), lambda r: r.prompt)])
         page.plans.set_menu(self.tr("Open"), [act[a] for a in (
-            ActionId.EDIT_PLAN, ActionId.DISPATCH, ActionId.CONTINUE, ActionId.VERIFY, ActionId.MERGE,
+            ActionId.EDIT_PLAN, ActionId.DISPATCH, ActionId.CONTINUE, ActionId.VERIFY, ActionId.FIX_PLAN, ActionId.MERGE,
             ActionId.MERGE_ANYWAY, ActionId.REBASE)] + [None, act[ActionId.SHOW_CHANGES], act[ActionId.CLEAN_PLAN],
                                                         act[ActionId.CANCEL_PLAN], None, act[ActionId.ARCHIVE_PLAN],
                                                         act[ActionId.RESTORE_PLAN], act[ActionId.DELETE_PLAN]],

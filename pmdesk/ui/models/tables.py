@@ -97,7 +97,8 @@ def plans_model(parent: Any = None) -> RecordTableModel:
     return RecordTableModel([
         Column(tr("Status"), lambda p: p.status.value, look=lambda p: p.status),
         Column(tr("Tasks"), lambda p: f"{p.tasks_complete}/{p.task_count}", align_right=True),
-        Column(tr("Summary"), lambda p: short(p.summary or p.plan_id, 70), tooltip=lambda p: p.plan_id),
+        Column(tr("Summary"), lambda p: ("⤷ " if p.parent_plan_id else "") + short(p.summary or p.plan_id, 70),
+               tooltip=lambda p: p.plan_id + (f" — fix of {p.parent_plan_id}" if p.parent_plan_id else "")),
         Column(tr("Created"), lambda p: ago(p.created_at), sort=lambda p: p.created_at),
     ], key=lambda p: p.plan_id, parent=parent)
 
