@@ -128,3 +128,15 @@ async def follow_elsewhere(engine: Engine, project: Project, run_id: str, as_jso
     await engine.shutdown()
     print_json(final) if as_json else print_run_end(final)
     return run_exit(final)
+
+
+async def follow_plan(engine: Engine, project: Project, plan_id: str) -> None:
+    """Until the plan settles (every task ended, or the rest wait for an answer); Ctrl-C cancels it."""
+    async def interrupt() -> None:
+        await engine.plans.cancel(project, plan_id)
+
+    async def follow() -> int:
+        await engine.plans.follow(project, plan_id)
+        return 0
+
+    await with_interrupt(follow(), interrupt)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pmdesk.cli.errors import EXIT_OK, CliError
-from pmdesk.cli.follow import detach, print_output, with_interrupt
+from pmdesk.cli.follow import detach, follow_plan, print_output
 from pmdesk.cli.output import plan_exit, print_json, print_plan, table
 from pmdesk.cli.session import open_engine, project_of
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
@@ -144,15 +144,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                     return EXIT_OK
             if args.no_wait:
                 return EXIT_OK
-
-            async def interrupt() -> None:
-                await engine.plans.cancel(project, args.plan)
-
-            async def follow() -> int:
-                await engine.plans.follow(project, args.plan)
-                return 0
-
-            await with_interrupt(follow(), interrupt)
+            await follow_plan(engine, project, args.plan)
         finally:
             unsubscribe()
         final = engine.store(project).get_plan(args.plan)
@@ -214,14 +206,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
                 print(f"retrying task {args.task} of plan {args.plan} as run {task.run_id} "
                       f"(earlier: {', '.join(task.run_ids)})", file=sys.stderr)
             if not args.no_wait:
-                async def interrupt() -> None:
-                    await engine.plans.cancel(project, args.plan)
-
-                async def follow() -> int:
-                    await engine.plans.follow(project, args.plan)
-                    return 0
-
-                await with_interrupt(follow(), interrupt)
+                await follow_plan(engine, project, args.plan)
         finally:
             unsubscribe()
         final = engine.store(project).get_plan(args.plan)
