@@ -223,3 +223,27 @@ def test_every_control_has_an_accessible_name(controllers: Controllers, qtbot: A
                    VerifyPanel(plan.plan_id, ["gate:all"], window)):
         assert unnamed(dialog) == [], type(dialog).__name__
         dialog.deleteLater()
+
+
+def test_quitting_with_a_run_at_work_asks_and_says_what_happens(controllers: Controllers, qtbot: Any,
+                                                                window: MainWindow, engine: Engine,
+                                                                tmp_path: Path) -> None:
+    from pmdesk.engine.runs import STOPPED
+
+    project = engine.add_project(str(tmp_path), "p")
+    made = engine.runs.create(project, "work", executor=ExecutorKind.COMMAND, command="sh -c 'sleep 30'")
+    run(qtbot, engine.runs.start(project, made.run_id))
+    window.close()
+    box = controllers.shell._boxes[-1]
+    text = box.text()
+    assert "1 run(s) are still working" in text and "not supported yet" in text
+    assert box.button(box.StandardButton.Yes).text() == "End them and quit"
+    box.button(box.StandardButton.No).click()
+    assert window.isVisible()  # kept open
+    window.close()
+    box = controllers.shell._boxes[-1]
+    box.button(box.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: not window.isVisible())
+    run(qtbot, controllers.stop())
+    ended = engine.store(project).get_run(made.run_id)
+    assert ended.status == TaskState.CANCELLED and ended.error == STOPPED

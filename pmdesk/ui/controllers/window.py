@@ -152,7 +152,10 @@ class WindowController(QObject):
             window.allow_close = True
             window.close()
 
-        self.shell.confirm(self.tr("Quit pmdesk?"), self.tr(
-            "%n run(s) are still working; quitting cancels them. Runs waiting for an answer can be answered "
-            "after the next start.").replace("%n", str(len(working))), quit_now)
+        box = self.shell.confirm(self.tr("Quit pmdesk?"), self.tr(
+            "%n run(s) are still working. Quitting ends them, and their records say that pmdesk stopped. "
+            "Leaving runs working after pmdesk quits is not supported yet. Runs waiting for an answer stay "
+            "answerable after the next start.").replace("%n", str(len(working))), quit_now)
+        box.button(box.StandardButton.Yes).setText(self.tr("End them and quit"))
+        box.button(box.StandardButton.No).setText(self.tr("Keep pmdesk open"))
         return True
