@@ -103,7 +103,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     def project_name(project_id: str) -> str:
         return next((p.name for p in engine.projects() if p.project_id == project_id), project_id)
 
-    tray = Tray(window, bridge, project_name, projects.open_project)
+    tray = Tray(window, bridge, project_name, projects.open_run)
     from pmdesk.ui.async_slots import set_error_sink
 
     set_error_sink(shell.show_error)

@@ -97,6 +97,7 @@ class ProjectPage(QWidget):
         self.plan: Plan | None = None
         self.diff_subject: str | None = None  # what the Changes tab shows: the plan or run selected last
         self.last_selected = "task"  # which of a task row and a run was selected last (what Retry is for)
+        self._focus_when_shown: str | None = None  # a run whose card takes the keyboard once its request is read
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
 
@@ -477,7 +478,10 @@ class ProjectPage(QWidget):
             self.request_card.clear()
             return
         if run.run_id not in self.requests:
-            self.requestWanted.emit(run.run_id)  # the listing has the question, not the request
+            self.requestWanted.emit(run.run_id)  # the listing has the question, not the request: read it,
+            self.request_card.clear()  # and show the card or the question box then (set_request)
+            self.question.hide()
+            return
         request = self.requests.get(run.run_id)
         self.request_card.show_request(run.run_id, request)
         if request is not None:
@@ -518,7 +522,7 @@ class ProjectPage(QWidget):
             if isinstance(record, RunSummary) and record.status == TaskState.AWAITING_RESPONSE:
                 table.selectRow(row)
                 self.tabs.setCurrentIndex(0)
-                (self.request_card if self.request_card.isVisible() else self.answer).setFocus()
+                self._take_keyboard(record.run_id)
                 return True
         return False
 
@@ -527,9 +531,19 @@ class ProjectPage(QWidget):
         if not isinstance(record, RunSummary):
             return
         if record.status == TaskState.AWAITING_RESPONSE:
-            (self.request_card if self.request_card.isVisible() else self.answer).setFocus()
+            self._take_keyboard(record.run_id)
         else:
             self.log.setFocus()
+
+    def _take_keyboard(self, run_id: str) -> None:
+        """The answer of a waiting run gets the keyboard: its card, or the answer box; a card whose
+        request is still being read gets it when it shows."""
+        if self.request_card.isVisible():
+            self.request_card.take_keyboard()
+        elif self.question.isVisible():
+            self.answer.setFocus()
+        else:
+            self._focus_when_shown = run_id
 
     def _open_task(self, record: object) -> None:
         """A task opens its run: selected on the Runs tab, its log following."""
@@ -544,12 +558,23 @@ class ProjectPage(QWidget):
         self.runs.select_key(run_id)
         self.runs.setFocus()
 
+    def show_run(self, run_id: str) -> None:
+        """Select the run on the Runs tab (its log follows); if it waits, its answer takes the keyboard."""
+        self.tabs.setCurrentIndex(0)
+        self.runs.select_key(run_id)
+        record = self.selected_run()
+        if record is not None and record.run_id == run_id:
+            self._open_run(record)
+
     def set_request(self, run: Run) -> None:
         """The full record of a run, read for its pending request."""
         self.requests[run.run_id] = run.pending_request
         selected = self.selected_run()
         if selected is not None and selected.run_id == run.run_id:
             self._show_question(selected)
+            if self._focus_when_shown == run.run_id:
+                self._focus_when_shown = None
+                self._take_keyboard(run.run_id)
 
     def _decided(self, allow: bool, choices: dict[str, Any]) -> None:
         run_id = self.request_card.run_id

@@ -17,12 +17,13 @@ NOTIFY_MS = 8000
 
 class Tray(QObject):
     def __init__(self, window: QWidget, bridge: EngineBridge, project_name: Callable[[str], str],
-                 open_project: Callable[[str], None]) -> None:
+                 open_run: Callable[[str, str | None], None]) -> None:
         super().__init__(window)
         self.window = window
         self.project_name = project_name
-        self.open_project = open_project
+        self.open_run = open_run  # the project's page, with the run (if any) selected and its answer focused
         self.notified_project: str | None = None
+        self.notified_run: str | None = None
         self.icon: QSystemTrayIcon | None = None
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
@@ -40,16 +41,18 @@ class Tray(QObject):
     def _message_clicked(self) -> None:
         if self.notified_project:
             self._raise()
-            self.open_project(self.notified_project)
+            self.open_run(self.notified_project, self.notified_run)
 
     def notify(self, events: list[ActivityEvent]) -> None:
         titles = {ActivityType.RUN_AWAITING_RESPONSE: self.tr("%1 needs a response"),
+                  ActivityType.RUN_PERMISSION_ASKED: self.tr("%1 needs a response"),
                   ActivityType.PLAN_VERIFIED: self.tr("%1: plan verified"),
                   ActivityType.PLAN_FAILED: self.tr("%1: plan failed")}
         for event in events:
             if event.type not in titles or self.icon is None:
                 continue
             self.notified_project = event.project_id
+            self.notified_run = event.run_id
             icon = QSystemTrayIcon.MessageIcon.Warning if event.type != ActivityType.PLAN_VERIFIED else \
                 QSystemTrayIcon.MessageIcon.Information
             self.icon.showMessage(titles[event.type].replace("%1", self.project_name(event.project_id)),

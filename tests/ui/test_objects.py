@@ -234,7 +234,7 @@ def test_a_new_plan_from_a_goal_in_the_window(controllers: Controllers, qtbot: A
     assert isinstance(dialog, PlanDialog)
     dialog.goal.setPlainText("Ship a changelog page")
     qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.editor.rowCount() == 2, timeout=15000)
+    qtbot.waitUntil(lambda: dialog.editor.rowCount() == 2, timeout=30000)
     assert engine.store(project).list_plans() == []  # nothing stored before Save
     assert "Ship a changelog page" in json.dumps(fake_api.requests[-1]["messages"])
     dialog._save()
@@ -293,17 +293,42 @@ def test_fixes_are_planned_for_a_failed_verify_from_the_window(controllers: Cont
     page = window.project_page
     qtbot.waitUntil(lambda: page.plan is not None and page.plan.status == PlanStatus.FAILED, timeout=10000)
     fix = window.actions_by_id[ActionId.FIX_PLAN]
-    qtbot.waitUntil(lambda: fix.isEnabled() and page.fix_button.isVisible())
+    qtbot.waitUntil(lambda: fix.isEnabled() and page.fix_button.isVisible(), timeout=10000)
     fake_api.queue(tool_use("submit_plan", {"summary": "make the gate pass",
                                             "tasks": [{"id": "t1", "description": "add fixed.txt"}]}))
     qtbot.mouseClick(page.fix_button, Qt.MouseButton.LeftButton)
     dialog = controllers.shell.dialog
     assert isinstance(dialog, PlanDialog) and dialog.fixing is not None and not dialog.goal.isVisible()
     qtbot.mouseClick(dialog.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.editor.rowCount() == 1, timeout=15000)
+    qtbot.waitUntil(lambda: dialog.editor.rowCount() == 1, timeout=30000)
     dialog._save()
-    qtbot.waitUntil(lambda: page.plan is not None and page.plan.parent_plan_id == plan.plan_id, timeout=5000)
+    qtbot.waitUntil(lambda: page.plan is not None and page.plan.parent_plan_id == plan.plan_id, timeout=10000)
     assert "Fix of plan" in page.plan_result.text() and "the feature" in page.plan_result.text()
-    qtbot.waitUntil(lambda: any(r.parent_plan_id == plan.plan_id for r in page.plans.source.records()))
+    qtbot.waitUntil(lambda: any(r.parent_plan_id == plan.plan_id for r in page.plans.source.records()),
+                    timeout=10000)
     row = page.plans.source.row_of(page.plan.plan_id)  # type: ignore[union-attr]
     assert page.plans.source.index(row or 0, 2).data().startswith("⤷ ")
+
+
+def test_a_notification_opens_the_run_that_waits_with_its_answer_focused(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path,
+        fake_claude: Path) -> None:
+    from pmdesk.models import ActivityEvent, ActivityType
+
+    project = engine.add_project(str(tmp_path), "p")
+    other = engine.runs.create(project, "earlier", executor=ExecutorKind.COMMAND, command="true")
+    run(qtbot, engine.runs.start(project, other.run_id))
+    made = engine.runs.create(project, "write it [need-write notes.txt]", executor=ExecutorKind.CLAUDE_CODE)
+    run(qtbot, engine.runs.start(project, made.run_id))
+    run(qtbot, engine.runs.wait(made.run_id))
+    tray = controllers.tray
+    event = ActivityEvent(activity_id="act_x", project_id=project.project_id, type=ActivityType.RUN_PERMISSION_ASKED,
+                          message="needs a response: Write notes.txt", run_id=made.run_id)
+    tray.icon = None  # offscreen has no tray; what a click on its message does is the same
+    tray.notified_project, tray.notified_run = event.project_id, event.run_id
+    tray._message_clicked()
+    page = window.project_page
+    qtbot.waitUntil(lambda: page.selected_run() is not None and page.selected_run().run_id == made.run_id,  # type: ignore[union-attr]
+                    timeout=5000)
+    qtbot.waitUntil(page.request_card.isVisible)
+    qtbot.waitUntil(lambda: window.focusWidget() is page.request_card.allow_button, timeout=3000)  # Allow has the keys

@@ -168,6 +168,11 @@ class ProjectsController(QObject):
 
         self.shell.run(self.load_project(project), self.tr("Load project"), loaded)
 
+    def open_run(self, project_id: str, run_id: str | None) -> None:
+        """The project's page with the run selected; a run that waits has its answer focused."""
+        page = self.shell.page
+        self.open_project(project_id, then=(lambda: page.show_run(run_id)) if run_id else None)
+
     def next_waiting(self) -> None:
         """The next run that waits for the user: on this page after the selected one, else in the
         next project (in the dashboard's order) that has one; its card takes the keyboard."""

@@ -149,6 +149,16 @@ class RequestCard(QFrame):
         self.show()
         self._keep_readable()
 
+    def take_keyboard(self) -> None:
+        """The keyboard goes to the first answer: Allow, the first option, or Approve."""
+        target: QWidget | None = self.allow_button
+        if self.request is not None and self.request.kind == RequestKind.QUESTION:
+            target = self.option_buttons[0] if self.option_buttons else self.free_text
+        elif self.request is not None and self.request.kind == RequestKind.PLAN_APPROVAL:
+            target = self.approve_plan
+        if target is not None:
+            target.setFocus()
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._keep_readable()
