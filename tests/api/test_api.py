@@ -227,7 +227,7 @@ def test_guards(server: Server, tmp_path: Path) -> None:
     assert client.get(f"/api/projects/{project_id}/runs?status=NOPE").status == 400
     assert client.get("/api/runs/run_00000000-0000-4000-8000-000000000000/events?after=x").status == 400
     assert client.get("/api/nowhere").status == 404
-    assert client.request("DELETE", "/api/plans/plan_x").status == 405
+    assert client.request("PUT", "/api/plans/plan_x").status == 405  # GET and DELETE only
 
     no_executor = client.post(f"/api/projects/{project_id}/runs", {"prompt": "hello"})
     assert no_executor.status == 422 and "claude" in no_executor.body["error"]["message"].lower()
