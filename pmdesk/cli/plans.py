@@ -204,7 +204,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
             if not args.json:
                 task = engine.plans.task_of(plan, args.task)
                 print(f"retrying task {args.task} of plan {args.plan} as run {task.run_id} "
-                      f"(earlier: {', '.join(task.run_ids)})", file=sys.stderr)
+                      f"(earlier: {', '.join(task.run_ids or [])})", file=sys.stderr)
             if not args.no_wait:
                 await follow_plan(engine, project, args.plan)
         finally:

@@ -51,6 +51,11 @@ from pmdesk.store.locks import ProjectBusyError
 from pmdesk.store.registry import ProjectRegistry
 
 KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
+LETTER_OPTIONS = {
+    "launch": {"prompt", "executor", "model", "command", "in_worktree", "permission_mode"},
+    "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place"},
+    "verify": {"force", "rebase"},
+}
 
 
 class Engine:
@@ -276,8 +281,12 @@ class Engine:
         return None
 
     async def _carry_out_for_project(self, letter: inbox.Letter) -> dict[str, Any] | None:
-        """Work another process asked this one (the project's owner) to do."""
+        """Work another process asked this one (the project's owner) to do; only the options the
+        command line gives are taken."""
         args = dict(letter.args)
+        unknown = set(args) - LETTER_OPTIONS[letter.action]
+        if unknown:
+            raise BadInputError(f"a {letter.action} letter with options pmdesk does not send: {sorted(unknown)}")
         if letter.action == "launch":
             project = self.project(letter.run_id)
             prompt = str(args.pop("prompt", ""))

@@ -13,19 +13,21 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from pmdesk.errors import ErrorKind, PmdeskError
-from pmdesk.models import Model, new_id, utc_now
+from pmdesk.models import Model, new_id, parse_ts, utc_now
 from pmdesk.store.atomic import atomic_write_json
 from pmdesk.store.safe_files import DamagedFileError, read_json
 
 LETTER_LIMIT = 256 * 1024
 POLL = 0.05  # how often the holder looks for letters, and the sender for the reply
 WAIT = 20.0
+FRESH_MARGIN_S = 10.0  # a letter older than the sender's wait (and a margin for clocks) is refused
 
 Action = Literal["decide", "interrupt", "respond", "launch", "dispatch", "verify"]
 
@@ -98,7 +100,10 @@ def letters(state_dir: Path) -> list[Path]:
 
 
 def take(path: Path) -> Letter | Reply:
-    """The letter at ``path``, removed from the inbox; a damaged one becomes the reply that says so."""
+    """The letter at ``path``, removed from the inbox; a damaged one becomes the reply that says so.
+
+    Only a fresh letter from a live process is carried out: a file that arrived with the
+    project's files (committed, copied) or was left behind is refused, never acted on."""
     taken: Letter | Reply
     try:
         taken = Letter.model_validate(read_json(path, LETTER_LIMIT))
@@ -106,9 +111,29 @@ def take(path: Path) -> Letter | Reply:
         reason = exc.reason if isinstance(exc, DamagedFileError) else "it is not a letter pmdesk wrote"
         taken = Reply(letter_id=path.stem, ok=False, error=f"the decision could not be read ({reason})",
                       kind=ErrorKind.DAMAGED.value)
+    else:
+        stale = _why_stale(taken)
+        if stale:
+            taken = Reply(letter_id=taken.letter_id, ok=False, error=f"the letter was not carried out: {stale}",
+                          kind=ErrorKind.BAD_INPUT.value)
     with contextlib.suppress(OSError):
         path.unlink()
     return taken
+
+
+def _why_stale(letter: Letter) -> str | None:
+    sent = parse_ts(letter.sent_at)
+    if sent is None or abs((datetime.now(UTC) - sent).total_seconds()) > WAIT + FRESH_MARGIN_S:
+        return "it is not from a command waiting for it now"
+    try:
+        os.kill(letter.sender_pid, 0)
+    except ProcessLookupError:
+        return "its sender is gone"
+    except PermissionError:
+        return "its sender is another user's process"
+    except (OSError, OverflowError):
+        return "its sender is not a process"
+    return None
 
 
 def answer(state_dir: Path, reply: Reply) -> None:

@@ -107,7 +107,7 @@ class PlanTask(Worktree):
     run_id: str | None = None
     status: TaskState = TaskState.CREATED
     error: str | None = None
-    run_ids: list[str] = Field(default_factory=list)  # earlier runs of the task (a retry keeps them), oldest first
+    run_ids: list[str] | None = None  # earlier runs of the task (a retry keeps them), oldest first
 
     _v_task = field_validator("task_id")(_id_validator("ptask"))
     _v_run = field_validator("run_id")(_id_validator("run", optional=True))

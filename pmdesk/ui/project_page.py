@@ -607,7 +607,7 @@ class ProjectPage(QWidget):
         run = self.selected_run()
         of_run = None
         if run is not None and run.plan_id == self.plan.plan_id:
-            of_run = next((t for t in self.plan.tasks if run.run_id in (t.run_id, *t.run_ids)), None)
+            of_run = next((t for t in self.plan.tasks if run.run_id in (t.run_id, *(t.run_ids or []))), None)
         of_row = record.task if isinstance(record, TaskRow) else None
         return (of_run or of_row) if self.last_selected == "run" else (of_row or of_run)
 

@@ -268,9 +268,9 @@ def test_a_failed_task_is_retried_from_the_window(controllers: Controllers, qtbo
     dialog.extra.setText("The marker is there now.")
     dialog.accept()
     qtbot.waitUntil(lambda: page.plan is not None and page.plan.tasks[0].status == TaskState.COMPLETE
-                    and page.plan.tasks[0].run_ids != [], timeout=20000)
+                    and bool(page.plan.tasks[0].run_ids), timeout=20000)
     stored = engine.store(project).get_plan(plan.plan_id)
-    assert stored.status == PlanStatus.RUNNING and len(stored.tasks[0].run_ids) == 1
+    assert stored.status == PlanStatus.RUNNING and len(stored.tasks[0].run_ids or []) == 1
     page.tasks.selectRow(0)
     qtbot.waitUntil(lambda: not retry.isEnabled())
     assert "completed with changes" in retry.toolTip()

@@ -44,7 +44,7 @@ class Retrier:
         """A task by id, by number ("3", "#3"), or by one of its runs."""
         wanted = ref.lstrip("#")
         for number, task in enumerate(plan.tasks, 1):
-            if ref in (task.task_id, task.run_id) or wanted == str(number) or ref in task.run_ids:
+            if ref in (task.task_id, task.run_id) or wanted == str(number) or ref in (task.run_ids or []):
                 return task
         raise BadInputError(f"plan {plan.plan_id} has no task {ref!r} (give its id, its number or its run)")
 
@@ -63,7 +63,7 @@ class Retrier:
         with self.ctx.owning(project):
             made: dict[str, Run] = {}
             for target in targets:
-                attempt = len(target.run_ids) + (2 if target.run_id else 1)
+                attempt = len(target.run_ids or []) + (2 if target.run_id else 1)
                 worktree = plan_task_worktree(project, plan, target, attempt)
                 previous = store.get_run(target.run_id) if target.run_id else None
                 prompt = target.description + (f"\n\n{extra}" if extra and target is task else "")
@@ -81,7 +81,7 @@ class Retrier:
                     run = made.get(target.task_id)
                     if run is None:
                         continue
-                    history = target.run_ids + ([target.run_id] if target.run_id else [])
+                    history = (target.run_ids or []) + ([target.run_id] if target.run_id else [])
                     retry_task(target, run_id=run.run_id, run_ids=history, error=None,
                                **{name: None for name in WORK_FIELDS},
                                branch=run.branch, worktree_path=run.worktree_path, base_commit=run.base_commit)
