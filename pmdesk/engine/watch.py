@@ -30,6 +30,7 @@ WATCHED = {"runs": "run", "plans": "plan", "inspection-packets": "packet"}
 STEP_MS = 30  # a burst of writes is gathered until it has been still this long…
 DEBOUNCE_MS = 300  # …but never held longer than this
 JOIN_S = 0.5  # a stopped watcher ends within a step; this only bounds a stuck one
+RETRY_S = 1.0
 
 
 class StateWatcher:
@@ -98,13 +99,18 @@ class StateWatcher:
             for batch in watch(*paths, watch_filter=None, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop,
                                recursive=False, raise_interrupt=False, rust_timeout=1000):
                 changed = {Path(path) for _kind, path in batch}
-                loaded = self._load(changed)
-                if self.loop is not None and not stop.is_set():
-                    self.loop.call_soon_threadsafe(self._publish, loaded, stop)
+                self._tell(stop, self._publish, self._load(changed), stop)
         except (OSError, RuntimeError) as exc:  # a folder vanished: watch again what is left
             log.info("watching state folders: %s", exc)
-            if self.loop is not None and not stop.is_set():
-                self.loop.call_soon_threadsafe(self._rewatch, stop)
+            self._tell(stop, self._retry_soon, stop)
+
+    def _tell(self, stop: threading.Event, callback: Callable[..., None], *args: object) -> None:
+        """Hand over to the loop, unless the watcher stopped or the loop is gone."""
+        loop = self.loop
+        if loop is None or stop.is_set() or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # closed between the check and the call
+            loop.call_soon_threadsafe(callback, *args)
 
     # -- reading what changed (on the watching thread) ----------------------------------------------
 
@@ -173,11 +179,17 @@ class StateWatcher:
             return change.packet["packetId"] not in self._packets
         return False
 
-    def _rewatch(self, stop: threading.Event) -> None:
-        """The registry changed: projects may have come or gone, so may their folders."""
+    def _retry_soon(self, stop: threading.Event) -> None:
+        """After an error, a second later: a folder that keeps failing is not retried in a spin."""
+        if self.loop is not None and not stop.is_set():
+            self.loop.call_later(RETRY_S, self._rewatch, stop, True)
+
+    def _rewatch(self, stop: threading.Event, failed: bool = False) -> None:
+        """The registry changed (projects may have come or gone, so may their folders), or the
+        watching thread ended on an error: watch what there is now."""
         if stop.is_set() or self._unsubscribe is None:
             return
         folders = self._folders()
-        if set(folders) != set(self._paths):
+        if failed or set(folders) != set(self._paths):
             with contextlib.suppress(RuntimeError):
                 self._watch(folders)

@@ -43,6 +43,8 @@ async def test_a_failed_task_and_its_dependent_are_retried_and_the_plan_verifies
     assert task.status == TaskState.QUEUED and (task.worktree_path or "").endswith("/1-2")
     assert engine.store(project).get_run(task.run_id or "").prompt.endswith("Mind the marker.")
     assert engine.store(project).get_run(old_run).status == TaskState.ERROR  # the old run is kept
+    dependent = engine.store(project).get_run(retried.tasks[1].run_id or "")
+    assert dependent.merge_from == [task.branch]  # it starts from the retried task's new branch
     await engine.plans.wait(plan.plan_id)
     done = engine.store(project).get_plan(plan.plan_id)
     assert [t.status for t in done.tasks] == [TaskState.COMPLETE, TaskState.COMPLETE], [t.error for t in done.tasks]

@@ -65,6 +65,8 @@ class Retrier:
             for target in targets:
                 attempt = len(target.run_ids or []) + (2 if target.run_id else 1)
                 worktree = plan_task_worktree(project, plan, target, attempt)
+                if worktree:  # a dependent retried with it starts from its new branch, not the failed one
+                    target.branch = str(worktree["branch"])
                 previous = store.get_run(target.run_id) if target.run_id else None
                 prompt = target.description + (f"\n\n{extra}" if extra and target is task else "")
                 made[target.task_id] = await self.ctx.disk(
