@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog
 
@@ -72,6 +73,8 @@ class ProjectsController(QObject):
             projects, problems = [], [str(exc)]
         self.shell.dashboard.set_problems(problems + self.engine.problems())
         overviews = await asyncio.to_thread(lambda: [self.engine.overview(p) for p in projects])
+        if not shiboken6.isValid(self.shell.dashboard.model):
+            return  # the window closed while the overviews were read
         self.shell.dashboard.set_overviews(overviews)
         self._show_on_page(overviews)
 
@@ -102,6 +105,8 @@ class ProjectsController(QObject):
 
     async def _apply_overviews(self, projects: list[Project]) -> None:
         overviews = await asyncio.to_thread(lambda: [self.engine.overview(p) for p in projects])
+        if not shiboken6.isValid(self.shell.dashboard.model):
+            return
         for overview in overviews:
             self.shell.dashboard.update_overview(overview)
         self._show_on_page(overviews)
