@@ -300,8 +300,16 @@ asyncio.run(main())
 """
 
 
+def transcripts(session: str) -> list[Path]:
+    """Where the CLI keeps a session (``$HOME/.claude/projects/*/<id>.jsonl``; HOME is the test's)."""
+    return list((Path(os.environ["HOME"]) / ".claude" / "projects").glob(f"*/{session}.jsonl"))
+
+
+@pytest.mark.parametrize("session_kept", [True, False], ids=["session-saved", "session-lost"])
 async def test_the_app_killed_while_a_permission_is_pending_then_approved(
-        engine: Engine, tmp_path: Path, fake_api: FakeAnthropic, real_claude: Path) -> None:
+        engine: Engine, tmp_path: Path, fake_api: FakeAnthropic, real_claude: Path, session_kept: bool) -> None:
+    """Either way the decision is carried out and the tool runs once: the saved session is
+    resumed; one the CLI had not saved yet (killed at once with pmdesk) goes on in a new session."""
     project = add_project(engine, tmp_path / "proj")
     target = tmp_path / "proj" / "hello.txt"
 
@@ -319,12 +327,18 @@ async def test_the_app_killed_while_a_permission_is_pending_then_approved(
         assert owner.stdout is not None
         run_id = owner.stdout.readline().strip()
         await until(lambda: engine.store(project).get_run(run_id).pending_request is not None, timeout=40)
+        if session_kept:  # the CLI writes its transcript a moment after it asks
+            session_id = engine.store(project).get_run(run_id).agent_session_id or ""
+            await until(lambda: bool(transcripts(session_id)), timeout=20)
     finally:
         owner.send_signal(signal.SIGKILL)  # the app dies with the permission pending
         owner.wait(10)
     time.sleep(0.5)
     pending = engine.store(project).get_run(run_id)
     assert pending.status == TaskState.AWAITING_RESPONSE and pending.pending_request is not None
+    if not session_kept:
+        for path in transcripts(pending.agent_session_id or ""):
+            path.unlink()  # as if the CLI had died before it saved the session
 
     restarted = Engine()
     restarted.recover()
@@ -334,8 +348,11 @@ async def test_the_app_killed_while_a_permission_is_pending_then_approved(
     final = await finish(restarted, project, run_id)
     assert final.status == TaskState.COMPLETE, final.error
     assert target.read_text() == "hello\n" and final.run_id == run_id
-    resumed = [e for e in restarted.store(project).read_events(run_id) if "--resume" in e.text]
-    assert resumed and (pending.agent_session_id or "") in resumed[0].text
+    logged = restarted.store(project).read_events(run_id)
+    session = pending.agent_session_id or ""
+    resumed = [e for e in logged if "--resume" in e.text and session in e.text]
+    fresh = [e for e in logged if f"session {session} was not saved" in e.text]
+    assert session and (bool(resumed), bool(fresh)) == ((True, False) if session_kept else (False, True))
     assert len([e for e in restarted.store(project).read_events(run_id) if e.kind == "permission"]) == 1
     await restarted.shutdown()
 
