@@ -148,13 +148,21 @@ class StateWatcher:
 
     # -- telling (on the loop) -------------------------------------------------------------------
 
+    @staticmethod
+    def _stamp(change: Change) -> tuple[str, str] | None:
+        """A run's or plan's id and when it was written (None for other changes)."""
+        if isinstance(change, RunChanged):
+            return change.run.run_id, change.run.updated_at
+        if isinstance(change, PlanChanged):
+            return change.plan.plan_id, change.plan.updated_at
+        return None
+
     def _note_published(self, change: Change) -> None:
         """Whatever anyone publishes here is the newest this process knows of that record."""
-        if isinstance(change, RunChanged):
-            self._newest[change.run.run_id] = max(change.run.updated_at, self._newest.get(change.run.run_id, ""))
-        elif isinstance(change, PlanChanged):
-            self._newest[change.plan.plan_id] = max(change.plan.updated_at,
-                                                    self._newest.get(change.plan.plan_id, ""))
+        stamp = self._stamp(change)
+        if stamp is not None:
+            item_id, written = stamp
+            self._newest[item_id] = max(written, self._newest.get(item_id, ""))
         elif isinstance(change, PacketAdded):
             self._packets.add(change.packet["packetId"])
 
@@ -171,13 +179,10 @@ class StateWatcher:
                 self.ctx.bus.publish(change)  # _note_published records it as the newest
 
     def _is_fresh(self, change: Change) -> bool:
-        if isinstance(change, RunChanged):
-            return change.run.updated_at > self._newest.get(change.run.run_id, "")
-        if isinstance(change, PlanChanged):
-            return change.plan.updated_at > self._newest.get(change.plan.plan_id, "")
-        if isinstance(change, PacketAdded):
-            return change.packet["packetId"] not in self._packets
-        return False
+        stamp = self._stamp(change)
+        if stamp is not None:
+            return stamp[1] > self._newest.get(stamp[0], "")
+        return isinstance(change, PacketAdded) and change.packet["packetId"] not in self._packets
 
     def _retry_soon(self, stop: threading.Event) -> None:
         """After an error, a second later: a folder that keeps failing is not retried in a spin."""
