@@ -52,3 +52,10 @@ class BadInputError(PmdeskError):
 
     kind = ErrorKind.BAD_INPUT
     code = "invalid_body"
+
+
+class BadQueryError(PmdeskError):
+    """A search or listing asked with words pmdesk cannot use (HTTP 400)."""
+
+    kind = ErrorKind.BAD_REQUEST
+    code = "invalid_query"

@@ -18,6 +18,8 @@ from pmdesk.engine.overview import ProjectOverview
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.engine.plans import Resolution
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
+from pmdesk.engine.search import KINDS as SEARCH_KINDS
+from pmdesk.engine.search import SearchResult
 from pmdesk.models import (
     ActivityEvent,
     DispatchRequest,
@@ -344,6 +346,18 @@ class Api:
         return _json({"removed": done.removed, "branchesDeleted": done.branches_deleted, "backups": done.backups,
                       "refused": done.refused, "pruned": done.pruned}, 409 if done.refused else 200)
 
+    async def search(self, request: web.Request) -> web.Response:
+        text = request.query.get("q", "")
+        project = None
+        if request.query.get("project"):
+            project_id = validate_id(request.query["project"], "pidx")
+            project = next((p for p in self.engine.projects() if p.project_id == project_id), None)
+            if project is None:
+                raise ApiError(404, "not_found", f"no registered project {project_id}")
+        kinds = request.query.getall("kind", []) or None
+        limit = _int_query(request, "limit", 50, 1, 500) or 50
+        return _json(await self.engine.search(text, project, kinds, request.query.get("since"), limit))
+
 
 def _verify_answer(plan: Plan) -> dict[str, Any]:
     return VerifyResponse(plan_id=plan.plan_id, status=plan.status, verify_run_id=plan.verify_run_id,
@@ -453,4 +467,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/projects/{projectId}/clean", "cleanWorktrees",
           "Remove a plan's (or every merged) worktree and branch; unsaved work is refused unless forced",
           "clean_worktrees", schemas.Clean, {200: {"type": "object"}, 409: {"type": "object"}}),
+    Route("GET", "/api/search", "search",
+          "Search every project's prompts, questions, answers, agent text, tool calls, output, gate output and "
+          "plan tasks, newest first", "search", answers={200: SearchResult},
+          query=(("q", {"type": "string"}, 'words (all must match), a "phrase", a prefix*'),
+                 ("project", {"type": "string"}, "only this project"),
+                 ("kind", {"type": "string", "enum": list(SEARCH_KINDS)}, "only this kind (repeatable)"),
+                 ("since", {"type": "string"}, "only hits from this day (YYYY-MM-DD) or time on"),
+                 ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "how many hits at most"))),
 )

@@ -133,6 +133,7 @@ def serve(host: str, port: int, allow_remote: bool = False) -> int:
             print(f"recovered: {note}", file=sys.stderr)
         server = ApiServer(engine, host, port, allow_remote=allow_remote)
         await server.start()
+        engine.index_in_background()
         if not is_loopback(host):
             print(f"WARNING: listening on {host}: anyone who can reach it and has the token controls your agents",
                   file=sys.stderr)

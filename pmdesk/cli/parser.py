@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 
 import pmdesk
-from pmdesk.cli import decisions, plans, projects, runs, serve, worktrees
+from pmdesk.cli import decisions, plans, projects, runs, search, serve, worktrees
 from pmdesk.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
+from pmdesk.engine.search.index import KINDS as SEARCH_KINDS
 from pmdesk.errors import PmdeskError
 from pmdesk.store.scrub import scrub
 
@@ -204,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--project", help="with --merged: only this project")
     r.add_argument("--force", action="store_true", help="also uncommitted or unmerged work, saved to a backup ref first")
     r.set_defaults(func=worktrees.cmd_clean)
+
+    r = sub.add_parser("search", parents=[js], help="search every run's prompt, questions, answers, agent text, "
+                       "tool calls, output, gate output and plan tasks, newest first")
+    r.add_argument("query", nargs="*", help='words (all must match), a "phrase", a prefix*')
+    r.add_argument("--project", help="only this project")
+    r.add_argument("--kind", action="append", metavar="KIND",
+                   help="only these kinds (repeat or comma-separate): " + ", ".join(SEARCH_KINDS))
+    r.add_argument("--since", metavar="DATE", help="only hits from this day (YYYY-MM-DD) or time on")
+    r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--reindex", action="store_true", help="build the index again from the records first")
+    r.set_defaults(func=search.cmd_search)
 
     r = sub.add_parser("show", parents=[js], help="a plan with its tasks and gate results")
     r.add_argument("plan")

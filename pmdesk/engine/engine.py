@@ -7,6 +7,7 @@ service (answer a run *and* continue its plan), recovery and shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from pmdesk.engine.plans.rules import PlanAction, require
 from pmdesk.engine.recovery import recover_runs
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
+from pmdesk.engine.search import BackgroundIndexer, Reindexed, SearchResult, SearchService
 from pmdesk.engine.watch import StateWatcher
 from pmdesk.engine.worktrees.diff import Diff
 from pmdesk.engine.worktrees.git import exclude_state_dir
@@ -67,6 +69,8 @@ class Engine:
         self.runs = RunService(self.ctx, self.isolation)
         self.plans = PlanService(self.ctx, self.runs, self.isolation)
         self.runs.on_letter = self._carry_out
+        self.searching = SearchService(self.ctx)
+        self.indexer: BackgroundIndexer | None = None
 
     # -- what every client reads through the facade ------------------------------------------
 
@@ -124,6 +128,7 @@ class Engine:
 
     def remove_project(self, ref: str) -> Project:
         project = self.registry.remove(ref)
+        self.searching.forget(project.project_id)
         self.ctx.forget(project.project_id)
         self.bus.publish(ProjectsChanged())
         return project
@@ -301,6 +306,28 @@ class Engine:
                                       rebase=bool(args.get("rebase")))
         return None
 
+    async def search(self, text: str, project: Project | None = None, kinds: list[str] | None = None,
+                     since: str | None = None, limit: int = 50) -> SearchResult:
+        """Every registered project's prompts, questions, answers, agent text, tool calls, output, gate
+        output and plan tasks, newest first. A process with no indexer of its own (the command line)
+        catches the index up first; the window and ``serve`` keep theirs current as runs write."""
+        projects = [project] if project is not None else self.projects()
+        building = self.indexer is not None and not self.indexer.ready.is_set()
+        return await asyncio.to_thread(self.searching.search, projects, text, kinds, since, limit,
+                                       self.indexer is None, building)
+
+    async def reindex(self, project: Project | None = None) -> list[Reindexed]:
+        """Build the search index again from the JSONL (the record), for one project or all."""
+        projects = [project] if project is not None else self.projects()
+        return await asyncio.to_thread(self.searching.reindex, projects)
+
+    def index_in_background(self) -> BackgroundIndexer:
+        """From now on the search indexes follow what runs write, in a thread of their own."""
+        if self.indexer is None:
+            self.indexer = BackgroundIndexer(self.ctx, self.searching, self.projects)
+            self.indexer.start()
+        return self.indexer
+
     async def follow_run(self, project: Project, run_id: str) -> Run:
         """Until the run ends or waits for an answer; a plan task's plan is followed on as long
         as this process schedules it, since an answered task frees a slot for the next one."""
@@ -373,8 +400,12 @@ class Engine:
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
+        if self.indexer is not None:
+            self.indexer.stop()
+            self.indexer = None
         self.plans.stop()
         await self.runs.cancel_all()
         self.runs.stop_letters()
+        self.searching.close()
         self.ctx.close()
 

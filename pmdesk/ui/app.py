@@ -57,6 +57,7 @@ class Controllers:
     async def start(self) -> None:
         await self.projects.start()
         self.engine.watch_others()  # the CLI's and other processes' changes appear without F5
+        self.engine.index_in_background()  # search finds what runs write as they write it
         await self.settings.start()
         self.warming = asyncio.ensure_future(self.engine.warm_up())  # the SDK, before the user needs it
 
