@@ -5,6 +5,7 @@
     .venv/bin/python -m benchmarks --only store,runs
     .venv/bin/python -m benchmarks --only isolation   worktrees, integration, disk (issue 15)
     .venv/bin/python -m benchmarks --only permissions a permission's round trip in the window (issue 16)
+    .venv/bin/python -m benchmarks --only search      a million events searched, against grep (issue 18)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 
 from benchmarks.common import Result, print_table, private_home
 
-SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions")
+SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions", "search")
 
 
 def main() -> int:
@@ -56,6 +57,10 @@ def main() -> int:
         from benchmarks import bench_permissions
 
         section("permissions", bench_permissions.run)
+    if "search" in only:
+        from benchmarks import bench_search
+
+        section("search", bench_search.run)
     print()
     print_table(results)
     return 0

@@ -312,9 +312,15 @@ class Engine:
         output and plan tasks, newest first. A process with no indexer of its own (the command line)
         catches the index up first; the window and ``serve`` keep theirs current as runs write."""
         projects = [project] if project is not None else self.projects()
-        building = self.indexer is not None and not self.indexer.ready.is_set()
-        return await asyncio.to_thread(self.searching.search, projects, text, kinds, since, limit,
-                                       self.indexer is None, building)
+        indexer = self.indexer
+
+        def ask() -> SearchResult:
+            if indexer is not None:
+                indexer.catch_up_now()  # what runs wrote in the last second is found too
+            return self.searching.search(projects, text, kinds, since, limit, catch_up=indexer is None,
+                                         building=indexer is not None and not indexer.ready.is_set())
+
+        return await asyncio.to_thread(ask)
 
     async def reindex(self, project: Project | None = None) -> list[Reindexed]:
         """Build the search index again from the JSONL (the record), for one project or all."""

@@ -60,6 +60,7 @@ class ActionId(StrEnum):
     CANCEL_RUN = "cancel_run"
     INTERRUPT_RUN = "interrupt_run"
     NEXT_WAITING = "next_waiting"
+    SEARCH = "search"
     REMOVE_PROJECT = "remove_project"
     DASHBOARD = "dashboard"
     REFRESH = "refresh"
@@ -250,6 +251,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                _on_dashboard_page),
     ActionSpec(ActionId.NEXT_WAITING, "view", tr("&Next run that needs a response"), "Ctrl+J",
                tr("Open the project and select the run that waits for you (again: the next one)"), _someone_waits),
+    ActionSpec(ActionId.SEARCH, "view", tr("&Search…"), "Ctrl+K",
+               tr("Search every project's prompts, questions, answers, agent text, tool calls, output and plan tasks")),
     ActionSpec(ActionId.REFRESH, "view", tr("&Refresh"), "F5", tr("Read every project's state again")),
     ActionSpec(ActionId.ABOUT, "help", tr("&About pmdesk"), None, tr("Version and where state lives")),
 )

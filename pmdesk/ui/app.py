@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pmdesk.ui.controllers.projects import ProjectsController
     from pmdesk.ui.controllers.review import ReviewController
     from pmdesk.ui.controllers.runs import RunsController
+    from pmdesk.ui.controllers.search import SearchController
     from pmdesk.ui.controllers.settings import SettingsController
     from pmdesk.ui.controllers.shell import Shell
     from pmdesk.ui.controllers.window import WindowController
@@ -52,6 +53,7 @@ class Controllers:
     tray: Tray
     review: ReviewController
     packets: PacketsController
+    search: SearchController
     warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
@@ -79,6 +81,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     from pmdesk.ui.controllers.projects import ProjectsController
     from pmdesk.ui.controllers.review import ReviewController
     from pmdesk.ui.controllers.runs import RunsController
+    from pmdesk.ui.controllers.search import SearchController
     from pmdesk.ui.controllers.settings import SettingsController
     from pmdesk.ui.controllers.shell import Shell
     from pmdesk.ui.controllers.window import WindowController
@@ -99,7 +102,8 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     settings = SettingsController(shell)
     review = ReviewController(shell)
     packets = PacketsController(shell)
-    controls = WindowController(shell, projects, runs, plans, settings, review, packets)
+    search = SearchController(shell, projects, runs)
+    controls = WindowController(shell, projects, runs, plans, settings, review, packets, search)
 
     def project_name(project_id: str) -> str:
         return next((p.name for p in engine.projects() if p.project_id == project_id), project_id)
@@ -121,7 +125,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
 
     window.closing.connect(save_layout)
     window.destroyed.connect(bridge.close)
-    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review, packets)
+    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review, packets, search)
 
 
 def open_window(engine: Engine) -> tuple[MainWindow, Controllers]:

@@ -97,6 +97,7 @@ class ProjectPage(QWidget):
         self.plan: Plan | None = None
         self.diff_subject: str | None = None  # what the Changes tab shows: the plan or run selected last
         self.last_selected = "task"  # which of a task row and a run was selected last (what Retry is for)
+        self._task_wanted: tuple[str, str] | None = None  # a plan task to select once its plan is read (a search hit)
         self._focus_when_shown: str | None = None  # a run whose card takes the keyboard once its request is read
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
@@ -385,6 +386,10 @@ class ProjectPage(QWidget):
     def set_plan(self, plan: Plan | None) -> None:
         self.plan = plan
         self.tasks.source.set_records(task_rows(plan.tasks) if plan else [])
+        if plan is not None and self._task_wanted is not None and plan.plan_id == self._task_wanted[0]:
+            self.tasks.select_key(self._task_wanted[1])
+            self.tasks.setFocus()
+            self._task_wanted = None
         self.plan_result.setText(self._result_text(plan))
         self._show_conflict(plan)
         self.contextChanged.emit()
@@ -557,6 +562,16 @@ class ProjectPage(QWidget):
         self.tabs.setCurrentIndex(0)
         self.runs.select_key(run_id)
         self.runs.setFocus()
+
+    def show_plan(self, plan_id: str, task_id: str | None = None) -> None:
+        """Select the plan (an archived one too); its task is selected once the plan is read."""
+        row = self.plans.source.row_of(plan_id)
+        if row is not None and getattr(self.plans.source.record(row), "archived_at", None):
+            self.show_archived.setChecked(True)
+        self._task_wanted = (plan_id, task_id) if task_id else None
+        if self.plan is not None and self.plan.plan_id == plan_id:
+            self.set_plan(self.plan)  # shown already: selecting it again would change nothing
+        self.plans.select_key(plan_id)
 
     def show_run(self, run_id: str) -> None:
         """Select the run on the Runs tab (its log follows); if it waits, its answer takes the keyboard."""

@@ -33,6 +33,7 @@ LIGHT = {
     "question_border": "#fcd34d", "card": "#eff6ff", "card_border": "#93c5fd",
     "badge_fill": "#fef3c7", "badge_text": "#92400e",  # the spec's colours
     "ok": "#15803d", "bad": "#b91c1c", "busy": "#1d4ed8", "waiting": "#92400e", "quiet": "#64748b",
+    "mark": "#fde68a", "mark_text": "#111827",  # a search hit
 }
 DARK = {
     "window": "#0b1220", "text": "#e2e8f0", "base": "#111a2e", "alt": "#0f172a", "grid": "#1e293b",
@@ -45,6 +46,7 @@ DARK = {
     "question_border": "#a16207", "card": "#0c1a33", "card_border": "#1d4ed8",
     "badge_fill": "#78350f", "badge_text": "#fef3c7",  # the badge's amber, legible on a dark window
     "ok": "#4ade80", "bad": "#f87171", "busy": "#93c5fd", "waiting": "#fcd34d", "quiet": "#94a3b8",
+    "mark": "#a16207", "mark_text": "#fef9c3",
 }
 _current: dict[str, str] = LIGHT
 THEME_KEY = "ui/theme"  # system | light | dark: a preference of this window, kept by Qt

@@ -15,7 +15,7 @@ import pytest
 
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.recorder import EventRecorder
-from pmdesk.engine.search import SearchIndex
+from pmdesk.engine.search import SearchIndex, parse_query
 from pmdesk.errors import BadQueryError
 from pmdesk.models import ExecutorKind, Project, TaskState
 from pmdesk.store.jsonl import append_payload, day_file
@@ -194,3 +194,43 @@ def test_search_from_the_command_line(engine: Engine, tmp_path: Path) -> None:
     refused = run_cli("search", "x", "--kind", "bogus")
     assert refused.returncode == 2 and "choose from" in refused.stderr
     assert run_cli("search").returncode == 2
+
+
+def test_two_catching_up_at_once_index_each_line_once(engine: Engine, tmp_path: Path) -> None:
+    """The window's indexer and a search (or another process) catching up the same run take turns."""
+    import threading
+
+    project = add_project(engine, tmp_path / "p")
+    run_id = a_run(engine, project, "many lines", [("stdout", f"line {i} of the flood") for i in range(12_000)])
+    store = engine.store(project)
+    indexes = [SearchIndex(store), SearchIndex(store)]  # a connection each, as two processes have
+    threads = [threading.Thread(target=index.catch_up) for index in indexes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert indexes[0].counts() == (12_001, 1)  # the prompt and every line, once
+    assert [h.seq for h in indexes[1].search(parse_query('"line 11999"'), None, 0, 5)] == [12_000]
+    assert run_id
+
+
+def test_a_flood_is_indexed_a_bounded_step_at_a_time_and_wholly_after(engine: Engine, tmp_path: Path) -> None:
+    """The indexer takes at most LIVE_LINES a pass, so a streaming run is not slowed; a run
+    that ended with lines left is kept until every line is in."""
+    from pmdesk.engine.notifications import RunChanged
+    from pmdesk.engine.search.indexer import BackgroundIndexer
+
+    project = add_project(engine, tmp_path / "p")
+    run_id = a_run(engine, project, "flood", [("stdout", f"flood line {i}") for i in range(5_000)])
+    indexer = BackgroundIndexer(engine.ctx, engine.searching, engine.projects)  # its steps, without its thread
+    indexer._unsubscribe = engine.bus.subscribe(indexer._note, only=(RunChanged,))
+    store = engine.store(project)
+    store.update_run(run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))
+    engine.bus.publish(RunChanged(project.project_id, store.get_run(run_id)))
+    index = engine.searching.index(project)
+    seen = []
+    for _ in range(4):
+        indexer.catch_up_now(2000)
+        seen.append(index.counts()[0])
+    assert seen == [2001, 4001, 5001, 5001]  # the prompt, then 2,000 lines a pass, then nothing more to do
+    assert indexer._runs[project.project_id] == {}  # caught up wholly: no longer followed

@@ -14,6 +14,7 @@ run streams, it is the same code, so a rebuilt index equals an incremental one.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
@@ -30,7 +31,7 @@ from pmdesk.store import StateStore
 from pmdesk.store.jsonl import day_files
 from pmdesk.store.safe_files import DamagedFileError, open_for_reading
 
-VERSION = "1"
+VERSION = "2"
 KINDS = ("prompt", "question", "answer", "assistant", "tool", "output", "gate", "task")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
 EVENT_KINDS = {  # an event's kind → what the user searches it as (status and system lines are not searched)
@@ -40,7 +41,7 @@ EVENT_KINDS = {  # an event's kind → what the user searches it as (status and 
 }
 _EVENT_CODES = {name: _CODE[kind] for name, kind in EVENT_KINDS.items()}
 _BATCH = 2000  # lines a write transaction takes at most: a reader (or the recorder's disk) waits no longer
-_READ = 4 * 1024 * 1024
+_READ = 1024 * 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS info(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, run_id TEXT UNIQUE NOT NULL, plan_id TEXT,
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS files(run INTEGER NOT NULL, day INTEGER NOT NULL, off
                                  PRIMARY KEY(run, day)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hits(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, seq INTEGER NOT NULL,
                                 ts INTEGER NOT NULL, kind INTEGER NOT NULL, day INTEGER, offset INTEGER);
-CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(text, content='', tokenize='unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(text, content='', columnsize=0, tokenize='unicode61');
 CREATE TABLE IF NOT EXISTS plans(plan_id TEXT PRIMARY KEY, stamp TEXT) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING fts5(text, plan_id UNINDEXED, task_id UNINDEXED,
                                                     ts UNINDEXED, tokenize='unicode61');
@@ -117,6 +118,7 @@ class SearchIndex:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA journal_size_limit={1 << 20}")  # the WAL shrinks back after a checkpoint
                 conn.executescript(_SCHEMA)
                 row = conn.execute("SELECT value FROM info WHERE key='version'").fetchone()
                 if row is None:
@@ -167,10 +169,16 @@ class SearchIndex:
     def catch_up(self, run_ids: Iterable[str] | None = None) -> int:
         """Index what the record has that the index has not; returns the rows added. ``run_ids``:
         only these runs (the ones at work); otherwise every run not yet indexed to its end, and the plans."""
-        added: int = self.guarded(lambda _conn: self._catch_up(run_ids))
+        added: int = self.guarded(lambda _conn: self._catch_up(run_ids)[0])
         return added
 
-    def _catch_up(self, run_ids: Iterable[str] | None) -> int:
+    def catch_up_some(self, run_ids: list[str] | None, max_lines: int) -> list[str]:
+        """At most ``max_lines`` lines of these runs (None: of every run, and the plans) now;
+        returns the runs with lines left."""
+        behind: list[str] = self.guarded(lambda _conn: self._catch_up(run_ids, max_lines)[1])
+        return behind
+
+    def _catch_up(self, run_ids: Iterable[str] | None, max_lines: int | None = None) -> tuple[int, list[str]]:
         conn = self._conn()
         known = {run_id: (row_id, done) for row_id, run_id, done in conn.execute("SELECT id, run_id, done FROM runs")}
         if run_ids is None:
@@ -180,13 +188,19 @@ class SearchIndex:
         else:
             todo = list(run_ids)
         added = 0
+        budget = [max_lines] if max_lines is not None else None
+        behind: list[str] = []
         for run_id in todo:
-            if self.stopping.is_set():
-                break
-            added += self._run(conn, run_id, known.get(run_id))
-        return added
+            if self.stopping.is_set() or (budget is not None and budget[0] <= 0):
+                behind.append(run_id)
+                continue
+            added += self._run(conn, run_id, known.get(run_id), budget)
+            if budget is not None and budget[0] <= 0:
+                behind.append(run_id)  # it may have more
+        return added, behind
 
-    def _run(self, conn: sqlite3.Connection, run_id: str, known: tuple[int, int] | None) -> int:
+    def _run(self, conn: sqlite3.Connection, run_id: str, known: tuple[int, int] | None,
+             budget: list[int] | None = None) -> int:
         try:
             run = self.store.get_run(run_id)
         except PmdeskError:
@@ -206,14 +220,15 @@ class SearchIndex:
         for path in day_files(self._events / run_id):
             day = _day(path)
             if day is not None:
-                added += self._file(conn, row_id, path, day, offsets.get(day, 0))
-        done = 1 if run.status.is_terminal else 0
+                added += self._file(conn, row_id, path, day, offsets.get(day, 0), budget)
+        done = 1 if run.status.is_terminal and not (budget is not None and budget[0] <= 0) else 0
         if known is None or known[1] != done:
             with _writing(conn):
                 conn.execute("UPDATE runs SET done=? WHERE id=?", (done, row_id))
         return added
 
-    def _file(self, conn: sqlite3.Connection, row_id: int, path: Path, day: int, start: int) -> int:
+    def _file(self, conn: sqlite3.Connection, row_id: int, path: Path, day: int, start: int,
+              budget: list[int] | None = None) -> int:
         try:
             fd = open_for_reading(path)
         except (FileNotFoundError, DamagedFileError):
@@ -221,7 +236,7 @@ class SearchIndex:
         added = 0
         with os.fdopen(fd, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            while start < size and not self.stopping.is_set():
+            while start < size and not self.stopping.is_set() and not (budget is not None and budget[0] <= 0):
                 handle.seek(start)
                 chunk = handle.read(min(_READ, size - start))
                 end = chunk.rfind(b"\n") + 1
@@ -229,15 +244,33 @@ class SearchIndex:
                     if len(chunk) < _READ:
                         break  # a line still being written: the next catch-up takes it
                     end = len(chunk)  # one line longer than a read: skipped, never indexed in part
-                rows = list(_rows(row_id, day, start, chunk[:end]))
+                if budget is None:
+                    rows = list(_rows(row_id, day, start, chunk[:end]))
+                else:  # as many lines as the budget allows; the offset moves just past the last one
+                    rows = list(itertools.islice(_rows(row_id, day, start, chunk[:end]), budget[0]))
+                    if len(rows) == budget[0]:
+                        end = rows[-1][5] + rows[-1][7] - start
+                    budget[0] -= len(rows)
+                ends = [row[5] + row[7] for row in rows]  # where each searchable line ends
+                at = start
                 for i in range(0, max(len(rows), 1), _BATCH):
-                    last = i + _BATCH >= len(rows)
+                    batch = rows[i:i + _BATCH]
+                    upto = start + end if i + _BATCH >= len(rows) else ends[i + _BATCH - 1]
                     with _writing(conn):
-                        self._insert(conn, rows[i:i + _BATCH])
-                        if last:
-                            conn.execute("INSERT OR REPLACE INTO files VALUES(?, ?, ?)", (row_id, day, start + end))
-                added += len(rows)
-                start += end
+                        # Read again under the write lock: another thread or process catching up the
+                        # same file went first if the offset moved, and its lines are not indexed twice.
+                        found = conn.execute("SELECT offset FROM files WHERE run=? AND day=?", (row_id, day)).fetchone()
+                        current = found[0] if found else 0
+                        if current != at:
+                            break
+                        self._insert(conn, batch)
+                        conn.execute("INSERT OR REPLACE INTO files VALUES(?, ?, ?)", (row_id, day, upto))
+                    added += len(batch)
+                    at = upto
+                else:
+                    start += end
+                    continue
+                start = current  # on from where the other one got to
         return added
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -277,7 +310,7 @@ class SearchIndex:
     # -- reading -------------------------------------------------------------------------------
 
     def search(self, query: Query, kinds: set[str] | None = None, since_ms: int = 0, limit: int = 50) -> list[Found]:
-        """Newest first; each hit with its text read back from the record."""
+        """Newest first, without their text (``fill`` reads it for the hits that are shown)."""
         def work(conn: sqlite3.Connection) -> list[Found]:
             found: list[Found] = []
             codes = sorted(_CODE[k] for k in (kinds or set(KINDS)) if k != "task")
@@ -297,14 +330,16 @@ class SearchIndex:
             return found
 
         found: list[Found] = self.guarded(work)
-        for hit in found:
-            if hit.kind == "prompt" and hit.run_id:
-                with contextlib.suppress(PmdeskError):
-                    hit.text = self.store.get_run(hit.run_id).prompt
-            elif hit.run_id and hit.day is not None and hit.offset is not None:
-                hit.text = self._line_text(hit.run_id, hit.day, hit.offset)
         found.sort(key=lambda h: h.ts_ms, reverse=True)
         return found[:limit]
+
+    def fill(self, hit: Found) -> None:
+        """The hit's text, read back from the record (only for the hits that are shown)."""
+        if hit.kind == "prompt" and hit.run_id:
+            with contextlib.suppress(PmdeskError):
+                hit.text = self.store.get_run(hit.run_id).prompt
+        elif hit.run_id and hit.day is not None and hit.offset is not None:
+            hit.text = self._line_text(hit.run_id, hit.day, hit.offset)
 
     def _line_text(self, run_id: str, day: int, offset: int) -> str:
         try:
@@ -319,6 +354,15 @@ class SearchIndex:
         except ValueError:
             return ""
         return str(record.get("text", "")) if isinstance(record, dict) else ""
+
+    def compact(self) -> None:
+        """Merge the index's segments, give back the pages they freed and shrink the WAL (after a
+        build from nothing, when nobody else writes it yet)."""
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO words(words) VALUES('optimize')")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.guarded(work)
 
     def size(self) -> int:
         return sum(Path(f"{self.path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{self.path}{s}").exists())
@@ -344,7 +388,7 @@ def _writing(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _rows(run: int, day: int, base: int, chunk: bytes) -> Iterator[tuple[Any, ...]]:
-    """The searchable lines of a chunk of a day file, with the byte offset of each."""
+    """The searchable lines of a chunk of a day file: the row, with the byte offset and length of its line."""
     offset = 0
     loads = json.loads
     codes = _EVENT_CODES
@@ -367,4 +411,4 @@ def _rows(run: int, day: int, base: int, chunk: bytes) -> Iterator[tuple[Any, ..
         ts = record.get("ts")
         if ts != last_ts:
             last_ts, last_ms = ts, _ms(ts)
-        yield (run, seq, last_ms, code, day, base + at, text)
+        yield (run, seq, last_ms, code, day, base + at, text, offset - at)

@@ -20,6 +20,8 @@ from pmdesk.models import Plan, Project
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 1.0
+LIVE_LINES = 2000  # lines a pass indexes at most: a run streaming 100,000 lines is indexed after, not during
+BACKLOG_LINES = 5000  # a step of the start's catch-up while no run works (~0.2 s)
 JOIN_S = 5.0
 
 
@@ -61,17 +63,35 @@ class BackgroundIndexer:
 
     def _work(self) -> None:
         try:
-            for project in self._projects():
-                if self._stop.is_set():
-                    return
-                self._guard(project, lambda p: self.search.index(p).catch_up())
+            self._backlog()
         finally:
             self.ready.set()
         while not self._stop.wait(INTERVAL_S):
-            self.catch_up_now()
+            self.catch_up_now(LIVE_LINES)
 
-    def catch_up_now(self) -> None:
-        """One pass over what changed since the last (the thread's step; tests call it too)."""
+    def _backlog(self) -> None:
+        """What was written while no indexer ran, in steps: quick ones while nothing works, and
+        LIVE_LINES a second while a run of this process does (its lines come first)."""
+        pending = self._projects()
+        while pending and not self._stop.is_set():
+            busy = self._busy()
+            left = []
+            for project in pending:
+                def step(p: Project, busy: bool = busy, left: list[Project] = left) -> None:
+                    if self.search.index(p).catch_up_some(None, LIVE_LINES if busy else BACKLOG_LINES):
+                        left.append(p)
+                self._guard(project, step)
+            pending = left
+            if pending and busy and self._stop.wait(INTERVAL_S):
+                return
+
+    def _busy(self) -> bool:
+        with self._lock:
+            return any(not ended for by in self._runs.values() for ended in by.values())
+
+    def catch_up_now(self, max_lines: int | None = None) -> None:
+        """One pass over what changed since the last: at most ``max_lines`` lines a project (the
+        thread's steps, so a flood of output is indexed as the run calms), all of it when a search asks."""
         with self._lock:
             runs, plans = self._runs, self._plans
             self._runs = {pid: {r: False for r, ended in by.items() if not ended} for pid, by in runs.items()}
@@ -87,8 +107,16 @@ class BackgroundIndexer:
 
             def work(p: Project, run_ids: list[str] = index_runs, changed: list[Plan] = index_plans) -> None:
                 index = self.search.index(p)
-                if run_ids:
+                if run_ids and max_lines is None:
                     index.catch_up(run_ids)
+                elif run_ids and max_lines is not None:
+                    behind = index.catch_up_some(run_ids, max_lines)
+                    if behind:  # the rest on the next pass
+                        ended = runs.get(p.project_id, {})
+                        with self._lock:
+                            later = self._runs.setdefault(p.project_id, {})
+                            for run_id in behind:
+                                later.setdefault(run_id, ended.get(run_id, False))
                 for plan in changed:
                     index.guarded(lambda conn, plan=plan: index.index_plan(plan, conn))
             self._guard(project, work)

@@ -143,6 +143,8 @@ class SearchService:
                 index.rebuilt = None
         found.sort(key=lambda pair: pair[1].ts_ms, reverse=True)
         for project, hit in found[:limit]:
+            if not hit.text:
+                self.index(project).fill(hit)
             part, spans = snippet(hit.text, query)
             result.hits.append(SearchHit(
                 project_id=project.project_id, project_name=project.name, kind=hit.kind,
@@ -161,6 +163,7 @@ class SearchService:
             index = self.index(project)
             index.drop()
             index.catch_up()
+            index.compact()
             rows, runs = index.counts()
             done.append(Reindexed(project_id=project.project_id, project_name=project.name, rows=rows, runs=runs,
                                   bytes=index.size(), seconds=round(time.perf_counter() - began, 3)))

@@ -9,6 +9,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from pmdesk.engine.isolation import isolation_possible
+from pmdesk.engine.search import Query
 from pmdesk.models import ExecutorKind, InspectionPacket, PermissionMode, Project, Run, TaskState
 from pmdesk.store.summaries import summarize_packet
 from pmdesk.ui.controllers.shell import Shell
@@ -33,6 +34,7 @@ class RunsController(QObject):
         shell.page.decisionMade.connect(self.decide)
         shell.page.requestWanted.connect(self.load_request)
         shell.bridge.runsChanged.connect(self._elsewhere)
+        self._loads = 0  # logs asked for: only the newest one read is shown
 
     def _elsewhere(self, _project_id: str, runs: list[Run]) -> None:
         """The shown run works in another process: its log is read again when its record changes
@@ -84,12 +86,32 @@ class RunsController(QObject):
         store = self.engine.store(project)
         log = self.shell.page.log
 
+        self._loads += 1
+        ticket = self._loads
+
         async def load() -> None:
             events = await asyncio.to_thread(store.tail_events, run_id, LOG_TAIL)
-            if shiboken6.isValid(log) and log.run_id == run_id:
+            if shiboken6.isValid(log) and log.run_id == run_id and ticket == self._loads:
                 log.show_run(run_id, events)
 
         log.run_id = run_id
+        self.shell.run(load(), self.tr("Load log"))
+
+    def show_log_at(self, run_id: str, seq: int, query: Query | None) -> None:
+        """The run's log around one event (a search hit), scrolled to it with the words marked."""
+        project = self.shell.project
+        if project is None:
+            return
+        store = self.engine.store(project)
+        log = self.shell.page.log
+        self._loads += 1  # the tail being read for the selection is not shown over it
+        ticket = self._loads
+
+        async def load() -> None:
+            events = await asyncio.to_thread(store.read_events, run_id, max(0, seq - LOG_TAIL // 2), LOG_TAIL)
+            if shiboken6.isValid(log) and log.run_id == run_id and ticket == self._loads:
+                log.show_run(run_id, events, focus_seq=seq, query=query)
+
         self.shell.run(load(), self.tr("Load log"))
 
     def answer(self, run_id: str, text: str) -> None:

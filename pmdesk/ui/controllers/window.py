@@ -17,6 +17,7 @@ from pmdesk.ui.controllers.plans import PlansController
 from pmdesk.ui.controllers.projects import ProjectsController
 from pmdesk.ui.controllers.review import ReviewController
 from pmdesk.ui.controllers.runs import RunsController
+from pmdesk.ui.controllers.search import SearchController
 from pmdesk.ui.controllers.settings import SettingsController
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.widgets.tables import MenuExtra, copy_text
@@ -24,7 +25,8 @@ from pmdesk.ui.widgets.tables import MenuExtra, copy_text
 
 class WindowController(QObject):
     def __init__(self, shell: Shell, projects: ProjectsController, runs: RunsController, plans: PlansController,
-                 settings: SettingsController, review: ReviewController, packets: PacketsController) -> None:
+                 settings: SettingsController, review: ReviewController, packets: PacketsController,
+                 search: SearchController) -> None:
         super().__init__(shell)
         self.shell = shell
         self.settings = settings
@@ -45,7 +47,7 @@ class WindowController(QObject):
             ActionId.CLEAN_PLAN: review.clean_plan, ActionId.SHOW_CHANGES: review.show_changes,
             ActionId.RETRY_TASK: plans.retry_task, ActionId.FIX_PLAN: plans.fix_plan, ActionId.ARCHIVE_PLAN: lambda: plans.archive_plan(True),
             ActionId.RESTORE_PLAN: lambda: plans.archive_plan(False), ActionId.DELETE_PLAN: plans.delete_plan,
-            ActionId.NEXT_WAITING: projects.next_waiting,
+            ActionId.NEXT_WAITING: projects.next_waiting, ActionId.SEARCH: search.open_search,
         }
         for action_id, slot in slots.items():
             window.actions_by_id[action_id].triggered.connect(slot)
