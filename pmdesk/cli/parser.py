@@ -167,7 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--estimate", action="store_true", help="print the estimate (runs, waves, tokens, cost, time) only")
     r.add_argument("--in-place", action="store_true", help="no worktrees: run the tasks one at a time in the "
                                                            "project folder (for a folder that is not a git repository)")
+    r.add_argument("--model", help="the model the agents use (default: the project's, then the app's)")
+    r.add_argument("--budget", type=float, metavar="USD", help="what the plan's runs may spend in all, in USD")
+    r.add_argument("--budget-tokens", type=int, metavar="N", help="what the plan's runs may use in all, in tokens")
     r.set_defaults(func=plans.cmd_dispatch)
+
+    r = sub.add_parser("cost", parents=[js], help="what runs cost: a project's or a plan's, per day, today, "
+                       "this month, by plan or task, against the budget (every project when none is given)")
+    r.add_argument("target", metavar="PROJECT|PLAN", nargs="?")
+    r.add_argument("--since", metavar="DATE", help="only runs from this day (YYYY-MM-DD) on")
+    r.set_defaults(func=plans.cmd_cost)
+
+    r = sub.add_parser("budget", parents=[js], help="set a project's monthly budget or a plan's budget; "
+                       "plans held at a budget go on once it allows")
+    r.add_argument("target", metavar="PROJECT|PLAN")
+    r.add_argument("--usd", type=float, help="USD (a plan: in all; a project: per calendar month, UTC)")
+    r.add_argument("--tokens", type=int, help="tokens (likewise)")
+    r.add_argument("--clear", action="store_true", help="no budget")
+    r.set_defaults(func=plans.cmd_budget)
 
     r = sub.add_parser("verify", parents=[js, qt], help="run gate:all on a plan")
     r.add_argument("plan")

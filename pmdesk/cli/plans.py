@@ -13,10 +13,11 @@ from pmdesk.cli.errors import EXIT_OK, CliError
 from pmdesk.cli.follow import detach, follow_plan, print_output
 from pmdesk.cli.output import plan_exit, print_json, print_plan, table
 from pmdesk.cli.session import open_engine, project_of
-from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
+from pmdesk.engine.costs import CostReport, budget_text
+from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.plans.rules import PlanAction, verdict
 from pmdesk.errors import ErrorKind
-from pmdesk.models import ExecutorKind, PlanStatus, TaskState, cost_text, short
+from pmdesk.models import Budget, ExecutorKind, PlanStatus, TaskState, cost_text, short
 from pmdesk.store.locks import ProjectBusyError
 
 
@@ -95,15 +96,86 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def estimate_text(e: DispatchEstimate) -> str:
+    like = f"{e.executor.value}{f' / {e.model}' if e.model else ''}" if e.executor else "any agent"
+
     def basis(n: int) -> str:
-        return f" (from {n} past runs)" if n else ""
+        return f" (median of {n} similar runs: {like})" if n else ""
 
     tokens = f"≈ {e.tokens:,}{basis(e.tokens_basis)}" if e.tokens is not None else "unknown"
     cost = f"≈ {cost_text(e.cost_usd)}{basis(e.cost_basis)}" if e.cost_usd is not None else "unknown"
     time = (f"≈ {e.seconds / 60:.1f} min ({e.rounds} rounds of ≈ {e.seconds_per_run or 0:.0f} s)"
             if e.seconds is not None else "unknown")
-    return "\n".join([f"runs:   {e.runs}", f"waves:  {e.waves}", f"peak:   {e.peak} agents at once",
-                      f"tokens: {tokens}", f"cost:   {cost}", f"time:   {time}"])
+    lines = [f"runs:   {e.runs}", f"waves:  {e.waves}", f"peak:   {e.peak} agents at once",
+             f"tokens: {tokens}", f"cost:   {cost}", f"time:   {time}"]
+    if e.budget_left_usd is not None or e.budget_left_tokens is not None:
+        parts = ([cost_text(max(0.0, e.budget_left_usd))] if e.budget_left_usd is not None else []) + \
+            ([f"{max(0, e.budget_left_tokens):,} tokens"] if e.budget_left_tokens is not None else [])
+        lines.append(f"budget: {' and '.join(parts)} left")
+    if e.over_budget:
+        lines.append(f"        OVER: {e.over_budget}")
+    return "\n".join(lines)
+
+
+def _budget(usd: float | None, tokens: int | None) -> Budget | None:
+    for value, name in ((usd, "--budget"), (tokens, "--budget-tokens")):
+        if value is not None and value <= 0:
+            raise CliError(f"{name} must be more than 0, not {value}", kind=ErrorKind.BAD_REQUEST)
+    return Budget(usd=usd, tokens=tokens) if usd is not None or tokens is not None else None
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    if args.target and args.target.startswith("plan_"):
+        targets = [(project_of(engine, "plan", args.target), args.target)]
+    else:
+        targets = [(p, None) for p in ([engine.project(args.target)] if args.target else engine.projects())]
+
+    async def main() -> list[CostReport]:
+        return [await engine.cost(p, plan_id, args.since) for p, plan_id in targets]
+
+    reports = asyncio.run(main())
+    if args.json:
+        print_json(reports[0] if args.target else reports)
+        return EXIT_OK
+    for found in reports:
+        print(cost_report_text(found))
+        print()
+    return EXIT_OK
+
+
+def cost_report_text(r: CostReport) -> str:
+    head = f"{r.project_name}" + (f" · plan {r.plan_id}" if r.plan_id else "") + (f" · since {r.since}" if r.since else "")
+    lines = [head, f"  total:      {r.total.text()}  ({r.total.tokens:,} tokens)",
+             f"  today:      {r.today.text()}", f"  this month: {r.this_month.text()}"]
+    if r.budget is not None and r.spent is not None:
+        left = ([cost_text(max(0.0, r.left_usd))] if r.left_usd is not None else []) + \
+            ([f"{max(0, r.left_tokens):,} tokens"] if r.left_tokens is not None else [])
+        what = "plan budget" if r.plan_id else "monthly budget"
+        lines.append(f"  {what}: {budget_text(r.budget)}, {' and '.join(left)} left")
+    if r.days:
+        lines.append(table([[d.day, d.totals.text(), f"{d.totals.tokens:,}", str(d.totals.runs)] for d in r.days],
+                           ["day", "cost", "tokens", "runs"]))
+    items = r.tasks if r.plan_id else r.plans
+    if items:
+        lines.append(table([[short(i.label, 50), i.totals.text(), f"{i.totals.tokens:,}", str(i.totals.runs)]
+                            for i in items], ["task" if r.plan_id else "plan", "cost", "tokens", "runs"]))
+    return "\n".join(lines)
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    plan_id = args.target if args.target.startswith("plan_") else None
+    project = project_of(engine, "plan", plan_id) if plan_id else engine.project(args.target)
+    if not args.clear and args.usd is None and args.tokens is None:
+        raise CliError("give --usd and/or --tokens, or --clear", kind=ErrorKind.BAD_REQUEST)
+    budget = None if args.clear else _budget(args.usd, args.tokens)
+    set_to = asyncio.run(engine.set_budget(project, budget, plan_id))
+    if args.json:
+        print_json({"budget": set_to})
+    else:
+        what = f"plan {plan_id}" if plan_id else f"{project.name} (per month)"
+        print(f"budget of {what}: {budget_text(set_to) if set_to else 'none'}")
+    return EXIT_OK
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
@@ -112,7 +184,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     if args.estimate:
         plan = engine.store(project).get_plan(args.plan)
         limit = args.max_parallel or engine.project_settings(project).settings.concurrency
-        found = estimate(plan, not args.sequential, limit, engine.store(project).list_runs())
+        found = engine.plans.estimate(project, plan.plan_id, not args.sequential, limit,
+                                      ExecutorKind(args.executor) if args.executor else None, args.model,
+                                      _budget(args.budget, args.budget_tokens))
         print_json(found) if args.json else print(estimate_text(found))
         return EXIT_OK
 
@@ -132,7 +206,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                 response = await engine.dispatch(
                     project, args.plan, parallel=not args.sequential, max_parallel=args.max_parallel,
                     executor=ExecutorKind(args.executor) if args.executor else None, command=args.command,
-                    in_place=args.in_place)
+                    in_place=args.in_place, model=args.model, budget=_budget(args.budget, args.budget_tokens))
                 elsewhere = not engine.plans.is_live(args.plan)  # the project's owner (the window) runs it
                 if args.json and (args.no_wait or elsewhere):
                     print_json(response)
@@ -154,6 +228,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         else:
             print()
             print_plan(final)
+            if final.budget_stop:
+                print(f"\nheld: {final.budget_stop}; raise it with 'pmdesk budget' and the plan goes on",
+                      file=sys.stderr)
             for t in final.tasks:
                 if t.status == TaskState.AWAITING_RESPONSE:
                     print(f"\n{t.run_id} NEEDS RESPONSE — answer with: pmdesk respond {t.run_id} \"...\"",

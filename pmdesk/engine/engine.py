@@ -16,6 +16,7 @@ from typing import Any
 from pmdesk import config
 from pmdesk.engine import inbox
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.costs import CostReport, budget_text, report
 from pmdesk.engine.decisions import NotHeldHereError
 from pmdesk.engine.inspect import create_packet
 from pmdesk.engine.isolation import Isolation, git_init
@@ -29,6 +30,7 @@ from pmdesk.engine.recovery import recover_runs
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
 from pmdesk.engine.search import BackgroundIndexer, Reindexed, SearchResult, SearchService
+from pmdesk.engine.search.service import parse_since
 from pmdesk.engine.watch import StateWatcher
 from pmdesk.engine.worktrees.diff import Diff
 from pmdesk.engine.worktrees.git import exclude_state_dir
@@ -37,11 +39,13 @@ from pmdesk.errors import BadInputError, PmdeskError
 from pmdesk.executors.process import pid_alive
 from pmdesk.models import (
     ActivityType,
+    Budget,
     DispatchResponse,
     ExecutorKind,
     InspectionPacket,
     PermissionMode,
     Plan,
+    PlanStatus,
     Project,
     Run,
     jsonable,
@@ -55,7 +59,7 @@ from pmdesk.store.registry import ProjectRegistry
 KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
 LETTER_OPTIONS = {
     "launch": {"prompt", "executor", "model", "command", "in_worktree", "permission_mode"},
-    "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place"},
+    "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place", "budget"},
     "verify": {"force", "rebase"},
 }
 
@@ -301,6 +305,8 @@ class Engine:
         if letter.action == "dispatch":
             if args.get("executor"):
                 args["executor"] = ExecutorKind(args["executor"])
+            if args.get("budget") is not None:
+                args["budget"] = Budget.model_validate(args["budget"])
             return (await self.plans.dispatch(project, letter.run_id, **args)).to_json_dict()
         await self.plans.start_verify(project, letter.run_id, force=bool(args.get("force")),
                                       rebase=bool(args.get("rebase")))
@@ -333,6 +339,43 @@ class Engine:
             self.indexer = BackgroundIndexer(self.ctx, self.searching, self.projects)
             self.indexer.start()
         return self.indexer
+
+    async def cost(self, project: Project, plan_id: str | None = None, since: str | None = None) -> CostReport:
+        """What the project's runs (or the plan's and its fix plans') cost: per day, today, this month,
+        in all, by plan or by task, and against the budget."""
+        if since is not None:
+            parse_since(since)  # a date the user can fix, said before anything is read
+        store = self.store(project)
+        project = self.project_settings(project)
+
+        def read() -> CostReport:
+            plan = store.get_plan(plan_id) if plan_id else None
+            return report(project, store.list_runs(), store.list_plans(), plan, since)
+
+        return await asyncio.to_thread(read)
+
+    async def set_budget(self, project: Project, budget: Budget | None, plan_id: str | None = None) -> Budget | None:
+        """The project's monthly budget, or a plan's (None clears it). Plans held at a budget go on
+        when the new one allows their next run."""
+        shown = "none" if budget is None or not budget.is_set() else budget_text(budget)
+        budget = budget if budget is not None and budget.is_set() else None
+        if plan_id is not None:
+            await self.plans.changes.update(project, plan_id, lambda p: setattr(p, "budget", budget))
+            self.ctx.record(project, ActivityType.BUDGET_SET, f"plan budget: {shown}", plan_id=plan_id,
+                            data={"budget": budget.to_json_dict() if budget else None})
+        else:
+            project = self.project_settings(project)
+            project.settings = project.settings.model_copy(update={"monthly_budget": budget})
+            self.save_project(project)
+            self.ctx.record(project, ActivityType.BUDGET_SET, f"monthly budget: {shown}",
+                            data={"budget": budget.to_json_dict() if budget else None})
+        store = self.store(project)
+        for summary in store.list_plans():
+            if plan_id in (None, summary.plan_id) and summary.status == PlanStatus.RUNNING:
+                held = store.get_plan(summary.plan_id)
+                if held.budget_stop:
+                    self.plans.continue_plan(project, held.plan_id)
+        return budget
 
     async def follow_run(self, project: Project, run_id: str) -> Run:
         """Until the run ends or waits for an answer; a plan task's plan is followed on as long

@@ -23,15 +23,21 @@ def default_kind(ctx: EngineContext, project: Project) -> ExecutorKind:
     return default_executor(ctx.settings)
 
 
+def chosen_model(ctx: EngineContext, project: Project, kind: ExecutorKind, model: str | None) -> str | None:
+    """The model a run of ``kind`` uses: the one asked for, the project's, the app's (none for a command)."""
+    if kind not in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT):
+        return None
+    return model or ctx.project_settings(project).settings.default_model or ctx.settings.default_model
+
+
 def run_settings(ctx: EngineContext, project: Project, kind: ExecutorKind, model: str | None,
                  command: str | None) -> dict[str, Any]:
     """What a new run records as its settings (and its executor reads as options)."""
     project = ctx.project_settings(project)
     app = ctx.settings
-    chosen_model = model or project.settings.default_model or app.default_model
     out: dict[str, Any] = {
         "executor": kind.value,
-        "model": chosen_model if kind in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT) else None,
+        "model": chosen_model(ctx, project, kind, model),
         "max_turns": app.max_turns,
         "max_tokens_per_run": app.max_tokens_per_run,
         "command_timeout_s": app.command_timeout_s,

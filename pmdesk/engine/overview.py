@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
+from pmdesk.engine.costs import CostTotals, report
 from pmdesk.models import Model, Project, ProjectStatus, TaskState
 from pmdesk.store import RunSummary, StateStore
 
@@ -21,6 +24,8 @@ class ProjectOverview(Model):
     plans: int = 0
     last_activity: str | None = None
     problems: int = 0
+    cost_today: CostTotals = Field(default_factory=CostTotals)
+    cost_month: CostTotals = Field(default_factory=CostTotals)
 
 
 def derive_status(runs: list[RunSummary]) -> ProjectStatus:
@@ -44,6 +49,7 @@ def overview(project: Project, store: StateStore | None = None) -> ProjectOvervi
     runs = store.list_runs()
     plans = store.list_plans()
     stamps = [r.updated_at or r.created_at for r in runs] + [p.updated_at or p.created_at for p in plans]
+    spent = report(project, runs, [])
     return ProjectOverview(
         **base,
         status=derive_status(runs),
@@ -55,4 +61,6 @@ def overview(project: Project, store: StateStore | None = None) -> ProjectOvervi
         plans=len(plans),
         last_activity=max(stamps) if stamps else None,
         problems=len(store.problems()),
+        cost_today=spent.today,
+        cost_month=spent.this_month,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pmdesk.engine import inbox
+from pmdesk.engine.budgets import BudgetError, Budgets
 from pmdesk.engine.context import EngineContext, Lease
 from pmdesk.engine.decisions import Decisions
 from pmdesk.engine.executor_choice import default_kind, executor_for, preload_executor, run_settings
@@ -70,6 +71,7 @@ class LiveRun:
     snapshot: Run | None = None  # the run as last written by this process
     pending: ToolRequest | None = None  # what the agent waits on, known here before it is on disk
     claimed: set[str] = field(default_factory=set)  # requests already decided (of two racing answers, one)
+    stop_question: str | None = None  # what the run asks when it was stopped at a budget
 
 
 class NewRun(TypedDict, total=False):
@@ -92,6 +94,8 @@ class RunService:
         self.isolation = isolation
         self.live: dict[str, LiveRun] = {}
         self.decisions = Decisions(self)
+        self.budgets = Budgets(ctx)
+        self.budgets.stop_run = self._stop_at_budget
         self.on_letter: inbox.Handler | None = None  # decisions other processes post for runs held here
         self._postman: asyncio.Task[None] | None = None
 
@@ -159,6 +163,7 @@ class RunService:
             run_id=run.run_id, workdir=Path(run.worktree_path or project.path), prompt=run.prompt, model=run.model,
             emit=recorder.emit, emit_many=recorder.emit_many, state_dir=store.state_dir, options=options,
             agent_session_id=run.agent_session_id, env=self.ctx.child_env(),
+            on_usage=lambda usage, cost: self.budgets.on_usage(project, run.run_id, run.plan_id, usage, cost),
         )
 
     def _live(self, project: Project, store: StateStore, run: Run, executor: Executor,
@@ -260,7 +265,9 @@ class RunService:
                 await self._finish(live.project, live.store, live.run_id, outcome)
 
     async def _await_answer(self, live: LiveRun, outcome: Outcome) -> None:
-        question = outcome.question or "The agent is waiting for your answer."
+        question = live.stop_question or outcome.question or "The agent is waiting for your answer."
+        live.stop_question = None
+        self.budgets.turn_ended(live.run_id)
         live.recorder.emit("question", question)
         live.recorder.flush()
 
@@ -280,6 +287,7 @@ class RunService:
 
     async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
+        self.budgets.turn_ended(run_id)
         ended_here: list[bool] = []
         saved = await self._save_work(project, store, run_id)
 
@@ -360,6 +368,7 @@ class RunService:
             return await self.decisions.message(project, run_id, text)
         if run.status != TaskState.AWAITING_RESPONSE:
             raise RunError(f"run {run_id} is {run.status.value}, not waiting for an answer")
+        await self._within_budget(project, run)
         fresh = run_id not in self.live
         live = await self.held(project, run)
         answer = self.ctx.redactor.text(text)
@@ -498,6 +507,34 @@ class RunService:
 
     def _recorder(self, store: StateStore, run_id: str) -> EventRecorder:
         return EventRecorder(store, run_id, self.ctx.bus, self.ctx.redactor, store.last_event_seq(run_id))
+
+    async def _stop_at_budget(self, project: Project, run_id: str, why: str) -> None:
+        """A run crossed a budget while it worked: its turn is interrupted and it waits for its
+        user, who raises the budget and answers it to go on (or cancels it)."""
+        live = self.live.get(run_id)
+        if live is None or live.cancelling or live.stop_question or live.execution is None or not live.execution.alive:
+            return
+        live.stop_question = f"Stopped at budget: {why}. Raise the budget, then answer to go on."
+        live.recorder.emit("system", f"stopped at budget: {why}")
+        run = live.snapshot or live.store.get_run(run_id)
+        self.ctx.record(project, ActivityType.BUDGET_REACHED, f"run stopped at budget: {why}", run_id=run_id,
+                        plan_id=run.plan_id, task_id=run.plan_task_id, actor="system", data={"reason": why})
+        try:
+            await live.execution.interrupt()
+        except Exception:  # an agent that cannot be interrupted is ended instead: spending stops either way
+            await self.cancel(project, run_id, reason=f"stopped at budget: {why}")
+
+    async def _within_budget(self, project: Project, run: Run) -> None:
+        """An answer would let the run spend again: refused while a budget it counts against is spent."""
+        store = self.ctx.store(project)
+
+        def why() -> str | None:
+            plan = store.get_plan(run.plan_id) if run.plan_id else None
+            return self.budgets.reason(project, plan)
+
+        found = await asyncio.to_thread(why)
+        if found:
+            raise BudgetError(f"run {run.run_id} cannot go on: {found}. Raise the budget first (pmdesk budget).")
 
     def get(self, project: Project, run_id: str) -> Run:
         try:

@@ -131,6 +131,7 @@ class AgentExecution:
             self._state["turns"] += 1
             usage = _usage_of(response)
             self._usage = self._usage.add(usage)
+            self._ctx.report_usage(self._usage, cost_usd(self._ctx.model, self._usage))  # budgets see it mid-turn
             self._state["tokens"] = int(self._state.get("tokens", 0)) + usage.total
             content = [_block_dict(b) for b in response.content]
             messages.append({"role": "assistant", "content": content})

@@ -66,6 +66,11 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     agent_session_id: str | None = None
     env: dict[str, str] | None = None
+    on_usage: Callable[[Usage, float | None], None] | None = None  # the turn's usage so far, and its cost if known
+
+    def report_usage(self, usage: Usage, cost_usd: float | None) -> None:
+        if self.on_usage is not None:
+            self.on_usage(usage, cost_usd)
 
     def emit_lines(self, kind: str, lines: list[str]) -> None:
         if self.emit_many is not None:

@@ -24,6 +24,7 @@ from pmdesk.executors.claude_protocol import (
     tool_request,
     user_message,
 )
+from pmdesk.executors.pricing import cost_usd
 from pmdesk.executors.process import Child, ChildExecution, end_process_group, spawn
 from pmdesk.executors.process_tree import NOT_CONTAINED
 from pmdesk.models import TaskState, ToolRequest, Usage
@@ -60,6 +61,7 @@ class ClaudeExecution(ChildExecution):
         self._turns: asyncio.Queue[object] = asyncio.Queue()
         self._session_id = ctx.agent_session_id
         self._last_text: str | None = None
+        self._turn_usage: dict[str, Usage] = {}  # this turn's API calls (a message id each) and their usage
         self._cost_seen = 0.0
         self._stderr_tail: list[str] = []
         self._pending: dict[str, ToolRequest] = {}
@@ -114,6 +116,7 @@ class ClaudeExecution(ChildExecution):
         elif kind == "system":
             self._on_system(message)
         elif kind == "assistant":
+            self._note_usage(message.get("message") or {})
             content = (message.get("message") or {}).get("content") or []
             for block in content if isinstance(content, list) else []:
                 if not isinstance(block, dict):
@@ -130,6 +133,7 @@ class ClaudeExecution(ChildExecution):
                 if isinstance(block, dict) and block.get("type") == "tool_result":
                     emit("tool_result", _short(block.get("content"), 500), {"isError": bool(block.get("is_error"))})
         elif kind == "result":
+            self._turn_usage.clear()
             self._turns.put_nowait(message)
         elif kind == "stream_event":
             return
@@ -146,6 +150,19 @@ class ClaudeExecution(ChildExecution):
         self._pending[request.request_id] = request
         self._turns.put_nowait(Outcome(TaskState.AWAITING_RESPONSE, request=request,
                                        agent_session_id=self._session_id, agent_version=self._version))
+
+    def _note_usage(self, message: dict[str, Any]) -> None:
+        """What this turn has used so far, from each API call's usage (the CLI repeats a call's
+        usage on each of its content blocks: counted once by message id), for budgets mid-turn."""
+        usage = message.get("usage")
+        if not isinstance(usage, dict):
+            return
+        self._turn_usage[str(message.get("id") or len(self._turn_usage))] = _usage(usage)
+        total = Usage()
+        for each in self._turn_usage.values():
+            total = total.add(each)
+        model = message.get("model") if isinstance(message.get("model"), str) else self._ctx.model
+        self._ctx.report_usage(total, cost_usd(model, total))
 
     def _on_system(self, message: dict[str, Any]) -> None:
         subtype = message.get("subtype")

@@ -2,6 +2,7 @@
 
 from pmdesk.models.entities import (
     ActivityEvent,
+    Budget,
     ChangeStat,
     Clarification,
     Conflict,
@@ -74,6 +75,7 @@ from pmdesk.models.wording import (
 __all__ = [
     "ActivityEvent",
     "ActivityType",
+    "Budget",
     "ChangeStat",
     "Clarification",
     "Conflict",

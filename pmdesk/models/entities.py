@@ -141,6 +141,16 @@ class MergeRecord(Model):
     forced: bool = False
 
 
+class Budget(Model):
+    """A cap on spending; either figure may be left out. Runs with no known price count by tokens only."""
+
+    usd: float | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0)
+
+    def is_set(self) -> bool:
+        return self.usd is not None or self.tokens is not None
+
+
 class Plan(Model):
     plan_id: str
     project_id: str
@@ -166,6 +176,8 @@ class Plan(Model):
     archived_at: str | None = None  # put away by the user: left out of listings unless asked for
     goal: str | None = None  # planned from this written goal (no packet)
     parent_plan_id: str | None = None  # a fix plan: the FAILED plan whose integration it starts from
+    budget: Budget | None = None  # what the plan's runs may spend in all (set at dispatch)
+    budget_stop: str | None = None  # why its runs are held: a budget was reached (raise it and continue)
 
     _v_plan = field_validator("plan_id")(_id_validator("plan"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
@@ -367,6 +379,7 @@ class ProjectSettings(Model):
     allow_rules: list[str] = Field(default_factory=list)  # e.g. "Read", "Bash(npm test:*)"
     deny_rules: list[str] = Field(default_factory=list)
     bypass_confirmed: bool = False  # the user confirmed once that bypass may be used here
+    monthly_budget: Budget | None = None  # what the project's runs may spend in a calendar month (UTC)
 
 
 class Project(Model):

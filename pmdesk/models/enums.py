@@ -64,6 +64,8 @@ class ActivityType(StrEnum):
     RUN_STOPPED = "run_stopped"  # the user interrupted the agent's turn; the run waits for a message
     RUN_MESSAGED = "run_messaged"  # a message sent to an agent while it works
     PERMISSION_MODE_CHANGED = "permission_mode_changed"
+    BUDGET_SET = "budget_set"
+    BUDGET_REACHED = "budget_reached"  # a run was stopped, or not started, because a budget was reached
     PACKET_CREATED = "packet_created"
     PROJECT_ADDED = "project_added"
 

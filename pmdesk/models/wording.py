@@ -41,8 +41,11 @@ def duration_ms(start: str | None, end: str | None) -> int | None:
 
 
 def cost_text(usd: float | None) -> str:
-    """A cost in dollars; "unknown" where no price is known (never $0)."""
-    return UNKNOWN if usd is None else f"${usd:.4f}"
+    """A cost in dollars, to the cent from a dollar up and to a hundredth of a cent below;
+    "unknown" where no price is known (never $0)."""
+    if usd is None:
+        return UNKNOWN
+    return f"${usd:.2f}" if abs(usd) >= 1 else f"${usd:.4f}"
 
 
 def mark(passed: bool, skipped: bool = False) -> str:

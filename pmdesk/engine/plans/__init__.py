@@ -48,6 +48,7 @@ class PlanService:
         self.plan_from_answer = authoring.plan_from_answer
         self.edit_tasks = authoring.edit_tasks
         self.dispatch = scheduler.dispatch
+        self.estimate = scheduler.estimate
         self.continue_plan = scheduler.continue_plan
         self.follow = scheduler.follow
         self.wait = scheduler.wait

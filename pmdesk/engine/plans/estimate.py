@@ -1,7 +1,9 @@
 """The dispatch estimate: runs, waves, peak concurrency, and tokens, cost and time from history.
 
 Numbers only, so the window, the CLI and the API show the same estimate; each client words
-it. A quantity with no history behind it is None ("unknown"), never 0.
+it. Tokens, cost and time per run are the median of this project's finished runs of the same
+executor and model (verify runs left out); a quantity with no such run behind it is None
+("unknown"), never 0. What a budget leaves is given beside it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import statistics
 
 from pmdesk.engine.plans.shape import waves
-from pmdesk.models import Model, Plan, TaskState, parse_ts
+from pmdesk.models import ExecutorKind, Model, Plan, TaskState, parse_ts
 from pmdesk.store import RunSummary
 
 
@@ -25,16 +27,30 @@ class DispatchEstimate(Model):
     seconds: float | None = None
     seconds_per_run: float | None = None
     time_basis: int = 0
+    executor: ExecutorKind | None = None  # the runs it is like
+    model: str | None = None
+    tokens_per_run: int | None = None
+    cost_per_run: float | None = None
+    budget_left_usd: float | None = None  # the least a budget (the plan's, the project's this month) leaves
+    budget_left_tokens: int | None = None
+    over_budget: str | None = None  # why dispatching would exceed a budget
 
 
-def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary]) -> DispatchEstimate:
-    """From the plan's shape and the project's finished agent runs (verify runs excluded)."""
+def similar(history: list[RunSummary], executor: ExecutorKind | None, model: str | None) -> list[RunSummary]:
+    """Finished task-like runs (not verify's) of the same executor and model."""
+    return [r for r in history if r.status == TaskState.COMPLETE and r.task_run_id is None
+            and (executor is None or r.executor == executor) and (model is None or r.model == model)]
+
+
+def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary], executor: ExecutorKind | None = None,
+             model: str | None = None) -> DispatchEstimate:
+    """From the plan's shape and the project's finished runs like the ones dispatch would start."""
     levels = waves({t.task_id: list(t.dependencies) for t in plan.tasks})
     limit = max(1, limit) if parallel else 1
     n = len(plan.tasks)
     peak = min(limit, max((len(w) for w in levels), default=0))
     rounds = sum(-(-len(w) // limit) for w in levels) if parallel else n
-    done = [r for r in history if r.status == TaskState.COMPLETE and r.task_run_id is None]
+    done = similar(history, executor, model)
     tokens = [r.total_tokens for r in done if r.total_tokens]
     costs = [r.cost_usd for r in done if r.cost_usd is not None]
     durations = []  # working time: a run's time waiting for its user is left out
@@ -42,10 +58,13 @@ def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary]) 
         a, b = parse_ts(r.started_at), parse_ts(r.ended_at)
         if a and b:
             durations.append(max(0.0, (b - a).total_seconds() - r.waited_ms / 1000))
-    per = statistics.mean(durations) if durations else None
+    per = statistics.median(durations) if durations else None
+    per_tokens = int(statistics.median(tokens)) if tokens else None
+    per_cost = statistics.median(costs) if costs else None
     return DispatchEstimate(
         runs=n, waves=len(levels), peak=peak, rounds=rounds,
-        tokens=int(statistics.mean(tokens) * n) if tokens else None, tokens_basis=len(tokens),
-        cost_usd=statistics.mean(costs) * n if costs else None, cost_basis=len(costs),
+        tokens=per_tokens * n if per_tokens is not None else None, tokens_basis=len(tokens),
+        cost_usd=per_cost * n if per_cost is not None else None, cost_basis=len(costs),
         seconds=per * rounds if per is not None else None, seconds_per_run=per, time_basis=len(durations),
+        executor=executor, model=model, tokens_per_run=per_tokens, cost_per_run=per_cost,
     )

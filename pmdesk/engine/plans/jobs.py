@@ -37,6 +37,7 @@ class PlanJob:
     gates: list[GateProcess] = field(default_factory=list)  # verify's running gate, and the next one
     runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
     reread: bool = True  # read every task's run from disk on the next pass, not only those published
+    per_run: tuple[float | None, int | None] | None = None  # a run's estimate (cost, tokens), for its budgets
 
     async def tell_followers(self) -> None:
         async with self.changed:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
+from pmdesk.engine.budgets import BudgetError
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.costs import left
+from pmdesk.engine.executor_choice import chosen_model, default_kind
 from pmdesk.engine.isolation import IsolationError, base_of, plan_task_worktree
 from pmdesk.engine.plans.changes import PlanChanges, mirror_runs, moving_to, queued
+from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
 from pmdesk.engine.runs import RunService
@@ -19,6 +24,7 @@ from pmdesk.errors import ErrorKind
 from pmdesk.executors.base import ExecutorError
 from pmdesk.models import (
     ActivityType,
+    Budget,
     DispatchedRun,
     DispatchResponse,
     ExecutorKind,
@@ -67,9 +73,18 @@ def fix_base(parent: Plan) -> dict[str, object]:
     return {"base_branch": parent.base_branch, "base_commit": parent.integration.head_commit}
 
 
+def _budget_stop(why: str | None) -> Callable[[Plan], None]:
+    def change(plan: Plan) -> None:
+        plan.budget_stop = why
+
+    return change
+
+
 def settled(plan: Plan) -> bool:
-    """Every task has ended or waits for an answer: a foreground client may stop following."""
+    """Every task has ended or waits for an answer (or for a budget): a foreground client may stop following."""
     if plan.status != PlanStatus.RUNNING:
+        return True
+    if plan.budget_stop and not any(t.status == TaskState.RUNNING for t in plan.tasks):
         return True
     if all(t.status.is_terminal or t.status == TaskState.AWAITING_RESPONSE for t in plan.tasks):
         return True
@@ -86,17 +101,51 @@ class Scheduler:
 
     # -- dispatch -------------------------------------------------------------------------
 
+    def estimate(self, project: Project, plan_id: str, parallel: bool = True, max_parallel: int | None = None,
+                 executor: ExecutorKind | None = None, model: str | None = None, budget: Budget | None = None
+                 ) -> DispatchEstimate:
+        """What dispatching would take, from this project's runs like the ones it would start, and
+        what the budgets leave (blocking: the run listing)."""
+        store = self.ctx.store(project)
+        plan = store.get_plan(plan_id)
+        project = self.ctx.project_settings(project)
+        limit = 1 if not parallel else (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
+        try:
+            kind: ExecutorKind | None = executor or default_kind(self.ctx, project)
+        except ExecutorError:  # no agent here yet: dispatch says so for each task; the estimate goes by any run
+            kind = None
+        chosen = chosen_model(self.ctx, project, kind, model) if kind is not None else model
+        history = store.list_runs()
+        found = estimate(plan, parallel, limit, history, kind, chosen)
+        if budget is not None:
+            plan = plan.model_copy(update={"budget": budget})
+        plan_spent, month_spent = self.runs.budgets.spent(project, plan_id, history)
+        lefts = [left(plan.budget, plan_spent), left(project.settings.monthly_budget, month_spent)]
+        usd = [u for u, _t in lefts if u is not None]
+        tokens = [t for _u, t in lefts if t is not None]
+        found.budget_left_usd = min(usd) if usd else None
+        found.budget_left_tokens = min(tokens) if tokens else None
+        found.over_budget = self.runs.budgets.reason(project, plan, found.cost_usd, found.tokens, history)
+        return found
+
     async def dispatch(self, project: Project, plan_id: str, parallel: bool = True,
                        max_parallel: int | None = None, executor: ExecutorKind | None = None,
-                       model: str | None = None, command: str | None = None, in_place: bool = False) -> DispatchResponse:
+                       model: str | None = None, command: str | None = None, in_place: bool = False,
+                       budget: Budget | None = None) -> DispatchResponse:
         """Each task's run, in a worktree of its own on its own branch (DESIGN §10); ``in_place``
-        (confirmed by the user) runs them one at a time in the project folder instead."""
+        (confirmed by the user) runs them one at a time in the project folder instead. A dispatch
+        whose estimate would exceed a budget (``budget``: the plan's, from now on) starts nothing."""
         store = self.ctx.store(project)
         plan = store.get_plan(plan_id)
         require(plan, PlanAction.DISPATCH)
         project = self.ctx.project_settings(project)
         limit = 1 if not parallel or in_place else \
             (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
+        ahead = await asyncio.to_thread(self.estimate, project, plan_id, parallel, limit, executor, model, budget)
+        if ahead.over_budget:
+            basis = f"from {ahead.cost_basis} similar runs" if ahead.cost_basis else "with no similar run to go by"
+            raise BudgetError(f"dispatching {len(plan.tasks)} tasks ({basis}) would exceed a budget: "
+                              f"{ahead.over_budget}. Nothing was started; raise the budget or dispatch fewer tasks.")
         base: dict[str, object] = {"in_place": True}
         if not in_place:
             branch, commit = await asyncio.to_thread(base_of, project)  # IsolationError says what to do
@@ -104,8 +153,9 @@ class Scheduler:
             if plan.parent_plan_id:  # a fix plan: on top of the failed plan's merged work
                 base = fix_base(store.get_plan(plan.parent_plan_id))
         with self.ctx.owning(project):
+            fields: dict[str, object] = {"budget": budget} if budget is not None else {}
             plan = await self.changes.transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now(),
-                                                 **base)
+                                                 **base, **fields)
             where = "in place, one at a time" if in_place else \
                 f"each in its own worktree from {base['base_branch']} at {str(base['base_commit'])[:10]}"
             self.ctx.record(project, ActivityType.PLAN_DISPATCHED,
@@ -169,7 +219,9 @@ class Scheduler:
                         plan = await self._cancel_task(
                             project, plan_id, task, f"not started: dependency {dep.task_id} ended {dep.status.value}")
                     active = sum(t.status in ACTIVE for t in plan.tasks)
-                    for task in ready_tasks(plan)[: max(0, job.limit - active)]:
+                    starting = ready_tasks(plan)[: max(0, job.limit - active)]
+                    held = await self._held_at_budget(job, plan) if starting else None
+                    for task in [] if held else starting:
                         await self._start_task(project, plan_id, task)
                     plan = await self._sync_tasks(job)
                     if job.cancelled:
@@ -179,6 +231,8 @@ class Scheduler:
                             job.plan = await self.changes.complete(project, plan)
                         return
                     await job.tell_followers()
+                    if held and not any(t.status in ACTIVE for t in plan.tasks):
+                        return  # nothing at work and nothing may start: Continue, once the budget is raised
                     if not any(t.status in ACTIVE for t in plan.tasks) and not ready_tasks(plan):
                         if not blocked_tasks(plan):  # nothing can ever start: say why, never spin
                             await self._end_stuck(project, plan)
@@ -190,6 +244,21 @@ class Scheduler:
         finally:
             self.jobs.pop(plan_id, None)
             await job.tell_followers()
+
+    async def _held_at_budget(self, job: PlanJob, plan: Plan) -> str | None:
+        """Why the next run may not start (its estimate would exceed a budget), said on the plan
+        once; None clears what was said when the budget was raised."""
+        project = job.project
+        if job.per_run is None:
+            ahead = await asyncio.to_thread(self.estimate, project, plan.plan_id, True, job.limit)
+            job.per_run = (ahead.cost_per_run, ahead.tokens_per_run)
+        why = await asyncio.to_thread(self.runs.budgets.reason, project, plan, *job.per_run)
+        if (why and why != plan.budget_stop) or (not why and plan.budget_stop):
+            job.plan = await self.changes.update(project, plan.plan_id, _budget_stop(why))
+            if why:
+                self.ctx.record(project, ActivityType.BUDGET_REACHED, f"runs held: {why}", plan_id=plan.plan_id,
+                                actor="system", data={"reason": why})
+        return why
 
     async def _end_stuck(self, project: Project, plan: Plan) -> None:
         """Tasks that can never start (no run, or dependencies that will never complete) end ERROR."""

@@ -75,7 +75,7 @@ class BackgroundIndexer:
         pending = self._projects()
         while pending and not self._stop.is_set():
             busy = self._busy()
-            left = []
+            left: list[Project] = []
             for project in pending:
                 def step(p: Project, busy: bool = busy, left: list[Project] = left) -> None:
                     if self.search.index(p).catch_up_some(None, LIVE_LINES if busy else BACKLOG_LINES):
