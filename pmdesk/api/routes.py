@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,15 +14,17 @@ from pydantic import BaseModel
 
 from pmdesk.api import schemas
 from pmdesk.api.errors import ApiError
+from pmdesk.engine.costs import CostReport
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.engine.plans import Resolution
-from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
+from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.search import KINDS as SEARCH_KINDS
 from pmdesk.engine.search import SearchResult
 from pmdesk.models import (
     ActivityEvent,
+    Budget,
     DispatchRequest,
     DispatchResponse,
     InspectionPacket,
@@ -272,16 +275,15 @@ class Api:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, DispatchRequest)
         answer = await self.engine.plans.dispatch(project, plan_id, parallel=body.parallel,
-                                                  max_parallel=body.max_parallel, in_place=bool(body.in_place))
+                                                  max_parallel=body.max_parallel, in_place=bool(body.in_place),
+                                                  budget=body.budget)
         return _json(answer)
 
     async def estimate(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
         parallel = _bool_query(request, "parallel", True)
         limit = _int_query(request, "maxParallel", None, 1, 32)
-        store = self.engine.store(project)
-        concurrency = limit or self.engine.project_settings(project).settings.concurrency
-        return _json(estimate(store.get_plan(plan_id), parallel, concurrency, store.list_runs()))
+        return _json(await asyncio.to_thread(self.engine.plans.estimate, project, plan_id, parallel, limit))
 
     async def verify(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
@@ -346,6 +348,23 @@ class Api:
         return _json({"removed": done.removed, "branchesDeleted": done.branches_deleted, "backups": done.backups,
                       "refused": done.refused, "pruned": done.pruned}, 409 if done.refused else 200)
 
+    async def project_cost(self, request: web.Request) -> web.Response:
+        return _json(await self.engine.cost(self._project(request), since=request.query.get("since") or None))
+
+    async def plan_cost(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        return _json(await self.engine.cost(project, plan_id, request.query.get("since") or None))
+
+    async def project_budget(self, request: web.Request) -> web.Response:
+        body = await _body(request, schemas.SetBudget)
+        budget = Budget(usd=body.usd, tokens=body.tokens)
+        return _json(await self.engine.set_budget(self._project(request), budget))
+
+    async def plan_budget(self, request: web.Request) -> web.Response:
+        project, plan_id = self._owner("plan", "planId", request)
+        body = await _body(request, schemas.SetBudget)
+        return _json(await self.engine.set_budget(project, Budget(usd=body.usd, tokens=body.tokens), plan_id))
+
     async def search(self, request: web.Request) -> web.Response:
         text = request.query.get("q", "")
         project = None
@@ -378,6 +397,7 @@ _DIFF = {"type": "object", "required": ["target", "sections"], "properties": {
     "sections": {"type": "array", "items": {"type": "object", "properties": {
         "label": {"type": "string"}, "start": {"type": "string"}, "end": {"type": ["string", "null"]},
         "stat": {"type": "object"}, "patch": {"type": "string"}, "truncated": {"type": "boolean"}}}}}}
+_SINCE = ("since", {"type": "string"}, "only runs from this day (YYYY-MM-DD) on")
 _STATUS = ("status", {"type": "string", "enum": [s.value for s in TaskState]}, "only runs in this state")
 
 ROUTES: tuple[Route, ...] = (
@@ -467,6 +487,18 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/projects/{projectId}/clean", "cleanWorktrees",
           "Remove a plan's (or every merged) worktree and branch; unsaved work is refused unless forced",
           "clean_worktrees", schemas.Clean, {200: {"type": "object"}, 409: {"type": "object"}}),
+    Route("GET", "/api/projects/{projectId}/cost", "projectCost",
+          "What the project's runs cost: in all, today, this month, per day, by plan, and against the budget",
+          "project_cost", answers={200: CostReport}, query=(_SINCE,)),
+    Route("GET", "/api/plans/{planId}/cost", "planCost",
+          "What the plan's runs (and its fix plans') cost, by task, and against the plan's budget", "plan_cost",
+          answers={200: CostReport}, query=(_SINCE,)),
+    Route("PUT", "/api/projects/{projectId}/budget", "setProjectBudget",
+          "The project's budget per calendar month (neither figure: none); held plans go on once it allows",
+          "project_budget", schemas.SetBudget, {200: {"type": "object"}}),
+    Route("PUT", "/api/plans/{planId}/budget", "setPlanBudget",
+          "The plan's budget in all (neither figure: none); a plan held at it goes on once it allows",
+          "plan_budget", schemas.SetBudget, {200: {"type": "object"}}),
     Route("GET", "/api/search", "search",
           "Search every project's prompts, questions, answers, agent text, tool calls, output, gate output and "
           "plan tasks, newest first", "search", answers={200: SearchResult},

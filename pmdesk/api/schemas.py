@@ -51,6 +51,11 @@ class Permissions(Body):
     confirm_bypass: bool = Field(default=False, description="confirm once that bypass may be used here")
 
 
+class SetBudget(Body):
+    usd: float | None = Field(default=None, gt=0, description="USD (a plan: in all; a project: per calendar month)")
+    tokens: int | None = Field(default=None, gt=0, description="tokens (likewise)")
+
+
 class NewPlan(Body):
     """The spec's request, plus ``tasks`` to build a plan without the model (submit_plan format)."""
 

@@ -169,12 +169,15 @@ def cmd_budget(args: argparse.Namespace) -> int:
     if not args.clear and args.usd is None and args.tokens is None:
         raise CliError("give --usd and/or --tokens, or --clear", kind=ErrorKind.BAD_REQUEST)
     budget = None if args.clear else _budget(args.usd, args.tokens)
-    set_to = asyncio.run(engine.set_budget(project, budget, plan_id))
+    done = asyncio.run(engine.set_budget(project, budget, plan_id, go_on=False))  # this process is gone soon
     if args.json:
-        print_json({"budget": set_to})
-    else:
-        what = f"plan {plan_id}" if plan_id else f"{project.name} (per month)"
-        print(f"budget of {what}: {budget_text(set_to) if set_to else 'none'}")
+        print_json(done)
+        return EXIT_OK
+    what = f"plan {plan_id}" if plan_id else f"{project.name} (per month)"
+    print(f"budget of {what}: {budget_text(done.budget) if done.budget else 'none'}")
+    for held in done.held:
+        print(f"plan {held} was held at its budget: go on with 'pmdesk dispatch {held}' (or Continue in the window)",
+              file=sys.stderr)
     return EXIT_OK
 
 

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from pmdesk import config
 from pmdesk.engine import inbox
 from pmdesk.engine.context import EngineContext
@@ -43,6 +45,7 @@ from pmdesk.models import (
     DispatchResponse,
     ExecutorKind,
     InspectionPacket,
+    Model,
     PermissionMode,
     Plan,
     PlanStatus,
@@ -62,6 +65,12 @@ LETTER_OPTIONS = {
     "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place", "budget"},
     "verify": {"force", "rebase"},
 }
+
+
+class BudgetSet(Model):
+    budget: Budget | None = None
+    continued: list[str] = Field(default_factory=list)  # plans held at a budget that go on now
+    held: list[str] = Field(default_factory=list)  # plans still held (continue them with dispatch or Continue)
 
 
 class Engine:
@@ -354,28 +363,35 @@ class Engine:
 
         return await asyncio.to_thread(read)
 
-    async def set_budget(self, project: Project, budget: Budget | None, plan_id: str | None = None) -> Budget | None:
+    async def set_budget(self, project: Project, budget: Budget | None, plan_id: str | None = None,
+                         go_on: bool = True) -> BudgetSet:
         """The project's monthly budget, or a plan's (None clears it). Plans held at a budget go on
-        when the new one allows their next run."""
+        here when ``go_on`` (the window, ``serve``) and the new budget allows their next run; a
+        short-lived client (the command line) names them instead."""
         shown = "none" if budget is None or not budget.is_set() else budget_text(budget)
         budget = budget if budget is not None and budget.is_set() else None
+        data = {"budget": budget.to_json_dict() if budget else None}
         if plan_id is not None:
             await self.plans.changes.update(project, plan_id, lambda p: setattr(p, "budget", budget))
-            self.ctx.record(project, ActivityType.BUDGET_SET, f"plan budget: {shown}", plan_id=plan_id,
-                            data={"budget": budget.to_json_dict() if budget else None})
+            self.ctx.record(project, ActivityType.BUDGET_SET, f"plan budget: {shown}", plan_id=plan_id, data=data)
         else:
             project = self.project_settings(project)
             project.settings = project.settings.model_copy(update={"monthly_budget": budget})
             self.save_project(project)
-            self.ctx.record(project, ActivityType.BUDGET_SET, f"monthly budget: {shown}",
-                            data={"budget": budget.to_json_dict() if budget else None})
+            self.ctx.record(project, ActivityType.BUDGET_SET, f"monthly budget: {shown}", data=data)
+        done = BudgetSet(budget=budget)
         store = self.store(project)
         for summary in store.list_plans():
-            if plan_id in (None, summary.plan_id) and summary.status == PlanStatus.RUNNING:
-                held = store.get_plan(summary.plan_id)
-                if held.budget_stop:
-                    self.plans.continue_plan(project, held.plan_id)
-        return budget
+            if plan_id not in (None, summary.plan_id) or summary.status != PlanStatus.RUNNING:
+                continue
+            if not store.get_plan(summary.plan_id).budget_stop:
+                continue
+            try:
+                going = go_on and self.plans.continue_plan(project, summary.plan_id)
+            except ProjectBusyError:  # the process that owns the project continues it when asked (Continue)
+                going = False
+            (done.continued if going else done.held).append(summary.plan_id)
+        return done
 
     async def follow_run(self, project: Project, run_id: str) -> Run:
         """Until the run ends or waits for an answer; a plan task's plan is followed on as long

@@ -26,6 +26,7 @@ class ProjectOverview(Model):
     problems: int = 0
     cost_today: CostTotals = Field(default_factory=CostTotals)
     cost_month: CostTotals = Field(default_factory=CostTotals)
+    cost_total: CostTotals = Field(default_factory=CostTotals)
 
 
 def derive_status(runs: list[RunSummary]) -> ProjectStatus:
@@ -63,4 +64,5 @@ def overview(project: Project, store: StateStore | None = None) -> ProjectOvervi
         problems=len(store.problems()),
         cost_today=spent.today,
         cost_month=spent.this_month,
+        cost_total=spent.total,
     )

@@ -404,6 +404,7 @@ class DispatchRequest(Model):
     parallel: bool = True
     in_place: bool | None = None  # without isolation: sequentially, in the project folder
     max_parallel: int | None = Field(default=None, ge=1, le=32)
+    budget: Budget | None = None  # what the plan's runs may spend in all (a dispatch over it starts nothing)
 
 
 class DispatchedRun(Model):

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 from pmdesk.engine.plans.authoring import Generated
 from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.plans.shape import PlanGenerationError, validate_answer
-from pmdesk.models import ExecutorKind, PermissionMode, Plan
+from pmdesk.models import Budget, ExecutorKind, PermissionMode, Plan, cost_text
 from pmdesk.store import PacketSummary
 from pmdesk.ui.models.tables import executor_name
 
@@ -363,15 +364,23 @@ def estimate_texts(e: DispatchEstimate) -> dict[str, str]:
     """The engine's estimate in words; "unknown" where there is no history behind a figure."""
     unknown = tr("unknown")
 
-    def basis(n: int) -> str:
-        return tr(" (from %n past runs)").replace("%n", str(n))
+    like = executor_name(e.executor) + (f", {e.model}" if e.model else "") if e.executor else tr("any agent")
 
-    tokens = f"≈ {e.tokens:,} tokens{basis(e.tokens_basis)}" if e.tokens is not None else unknown
-    cost = f"≈ ${e.cost_usd:.2f}{basis(e.cost_basis)}" if e.cost_usd is not None else unknown
+    def basis(n: int) -> str:
+        return tr(" (median of %n similar runs: %1)").replace("%n", str(n)).replace("%1", like)
+
+    tokens = f"≈ {e.tokens:,} tokens{basis(e.tokens_basis)}" if e.tokens is not None else \
+        unknown + tr(" (no finished run of %1 yet)").replace("%1", like)
+    cost = f"≈ {cost_text(e.cost_usd)}{basis(e.cost_basis)}" if e.cost_usd is not None else unknown
     time = (tr("≈ %1 min (%2 rounds of ≈ %3 s)").replace("%1", f"{e.seconds / 60:.1f}").replace("%2", str(e.rounds))
             .replace("%3", f"{e.seconds_per_run or 0:.0f}") if e.seconds is not None else unknown)
+    left = ([cost_text(max(0.0, e.budget_left_usd))] if e.budget_left_usd is not None else []) + \
+        ([f"{max(0, e.budget_left_tokens):,} tokens"] if e.budget_left_tokens is not None else [])
+    budget = tr("no budget") if not left else tr("%1 left").replace("%1", tr(" and ").join(left))
+    if e.over_budget:
+        budget += "\n" + tr("Over budget: %1. Dispatch would start nothing.").replace("%1", e.over_budget)
     return {"runs": str(e.runs), "waves": str(e.waves), "peak": str(e.peak), "tokens": tokens, "cost": cost,
-            "time": time}
+            "time": time, "budget": budget}
 
 
 class DispatchDialog(QDialog):
@@ -379,9 +388,10 @@ class DispatchDialog(QDialog):
 
     gitInitRequested = Signal()
 
-    def __init__(self, plan: Plan, concurrency: int, estimator: Callable[[bool, int], DispatchEstimate],
+    def __init__(self, plan: Plan, concurrency: int, estimator: Callable[[bool, int, float | None], DispatchEstimate],
                  parent: QWidget | None = None, no_isolation: str | None = None) -> None:
-        """``no_isolation``: why the tasks cannot each get a worktree (the folder is no git repository)."""
+        """``no_isolation``: why the tasks cannot each get a worktree (the folder is no git repository).
+        ``estimator(parallel, limit, plan budget in USD)``: the engine's numbers, quick (no I/O)."""
         super().__init__(parent)
         self.setWindowTitle(self.tr("Dispatch plan"))
         self.plan = plan
@@ -412,11 +422,21 @@ class DispatchDialog(QDialog):
         self.limit.setRange(1, 32)
         self.limit.setValue(concurrency)
         form.addRow(self.tr("At most at once"), self.limit)
+        self.budget = QDoubleSpinBox()
+        self.budget.setAccessibleName(self.tr("Plan budget in USD"))
+        self.budget.setRange(0, 100_000)
+        self.budget.setDecimals(2)
+        self.budget.setPrefix("$")
+        self.budget.setSpecialValueText(self.tr("none"))
+        self.budget.setToolTip(self.tr("What the plan's runs may spend in all; a run that would go over it waits "
+                                       "for you (none: only the project's monthly budget counts)"))
+        form.addRow(self.tr("Plan budget"), self.budget)
         self.labels: dict[str, QLabel] = {}
         for key, title in (("runs", self.tr("Runs")), ("waves", self.tr("Waves (dependency levels)")),
                            ("peak", self.tr("Agents at once, at most")), ("tokens", self.tr("Tokens")),
-                           ("cost", self.tr("Cost")), ("time", self.tr("Time"))):
+                           ("cost", self.tr("Cost")), ("time", self.tr("Time")), ("budget", self.tr("Budget"))):
             label = QLabel()
+            label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.labels[key] = label
             form.addRow(title, label)
@@ -429,6 +449,7 @@ class DispatchDialog(QDialog):
         self.no_isolation = no_isolation
         self.parallel.toggled.connect(self._update)
         self.limit.valueChanged.connect(self._update)
+        self.budget.valueChanged.connect(self._update)
         self.in_place.toggled.connect(self._update)
         self._update()
 
@@ -444,18 +465,23 @@ class DispatchDialog(QDialog):
 
     def _update(self) -> None:
         in_place = self.in_place.isChecked()
-        self.ok.setEnabled(self.no_isolation is None or in_place)  # running in place is the user's explicit choice
         self.parallel.setEnabled(not in_place)
         if in_place:
             self.parallel.setChecked(False)
         self.limit.setEnabled(self.parallel.isChecked())
-        texts = estimate_texts(self.estimator(self.parallel.isChecked(), self.limit.value()))
+        found = self.estimator(self.parallel.isChecked(), self.limit.value(), self.budget.value() or None)
+        texts = estimate_texts(found)
         for key, label in self.labels.items():
             label.setText(texts[key])
+        # Running in place is the user's explicit choice; over budget, the engine would start nothing.
+        self.ok.setEnabled((self.no_isolation is None or in_place) and not found.over_budget)
+        self.ok.setToolTip(found.over_budget or "")
 
     def values(self) -> dict[str, Any]:
+        usd = self.budget.value()
         return {"parallel": self.parallel.isChecked(), "max_parallel": self.limit.value(),
-                "in_place": self.no_isolation is not None and self.in_place.isChecked()}
+                "in_place": self.no_isolation is not None and self.in_place.isChecked(),
+                "budget": Budget(usd=usd) if usd else None}
 
 
 class MergeDialog(QDialog):

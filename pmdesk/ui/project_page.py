@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pmdesk.engine.costs import budget_text, family, left, totals
 from pmdesk.engine.overview import ProjectOverview
-from pmdesk.models import Plan, PlanTask, Project, Run, TaskState, ToolRequest, check_mark
+from pmdesk.models import Plan, PlanStatus, PlanTask, Project, Run, TaskState, ToolRequest, check_mark, cost_text
 from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
 from pmdesk.store.summaries import plan_summary, run_summary
 from pmdesk.ui.actions import ActionId, mirror
@@ -115,8 +116,12 @@ class ProjectPage(QWidget):
         self.subtitle = QLabel()
         self.subtitle.setObjectName("PageSubtitle")
         self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cost_line = QLabel()
+        self.cost_line.setObjectName("PageSubtitle")
+        self.cost_line.setAccessibleName(self.tr("What the project's runs cost"))
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
+        titles.addWidget(self.cost_line)
         head.addLayout(titles)
         self.status_pill = QLabel()
         self.status_pill.setObjectName("StatusPill")
@@ -312,6 +317,15 @@ class ProjectPage(QWidget):
         self.projectShown.emit()
 
     def set_overview(self, overview: ProjectOverview) -> None:
+        budget = self.project.settings.monthly_budget if self.project is not None else None
+        month = overview.cost_month.text()
+        if budget is not None and budget.usd is not None:
+            month += self.tr(" of a %1 budget").replace("%1", cost_text(budget.usd))
+        elif budget is not None and budget.tokens is not None:
+            month += self.tr(" (%1 of %2 budget tokens)").replace("%1", f"{overview.cost_month.tokens:,}").replace(
+                "%2", f"{budget.tokens:,}")
+        self.cost_line.setText(self.tr("Cost today %1 · this month %2 · in all %3").replace(
+            "%1", overview.cost_today.text()).replace("%2", month).replace("%3", overview.cost_total.text()))
         self.status_pill.setText(status_text(overview.status))
         self.status_pill.setProperty("status", overview.status.value)
         self.status_pill.style().unpolish(self.status_pill)
@@ -438,11 +452,28 @@ class ProjectPage(QWidget):
         self.conflict_label.setText(text)
         self.conflict.show()
 
+    def _cost_text(self, plan: Plan) -> str:
+        """The plan's cost (with its fix plans) from the runs listed here, its budget, and a hold."""
+        ids = family(plan.plan_id, self.plans.source.records())
+        spent = totals(r for r in self.runs.source.records() if r.plan_id in ids)
+        text = self.tr("Cost %1").replace("%1", spent.text()) + (self.tr(" (with its fix plans)") if len(ids) > 1 else "")
+        if plan.budget is not None and plan.budget.is_set():
+            own = totals(r for r in self.runs.source.records() if r.plan_id == plan.plan_id)
+            usd, tokens = left(plan.budget, own)
+            parts = ([cost_text(max(0.0, usd))] if usd is not None else []) + \
+                ([f"{max(0, tokens):,} tokens"] if tokens is not None else [])
+            text += self.tr(" · budget %1, %2 left").replace("%1", budget_text(plan.budget)).replace(
+                "%2", self.tr(" and ").join(parts))
+        if plan.budget_stop:
+            text += "<br><b>" + self.tr("Held: %1. Raise the budget and the plan goes on.").replace(
+                "%1", html.escape(plan.budget_stop)) + "</b>"
+        return text
+
     def _result_text(self, plan: Plan | None) -> str:
-        chain = ""
+        chain = self._cost_text(plan) if plan is not None and plan.status != PlanStatus.DRAFT else ""
         if plan is not None and plan.parent_plan_id:
             parent = next((p for p in self.plans.source.records() if p.plan_id == plan.parent_plan_id), None)
-            chain = self.tr("<i>Fix of plan %1</i> (it starts from that plan's merged work; merging it merges "
+            chain += ("<br>" if chain else "") + self.tr("<i>Fix of plan %1</i> (it starts from that plan's merged work; merging it merges "
                             "both)").replace("%1", html.escape((parent.summary or parent.plan_id) if parent else plan.parent_plan_id))
         if plan is not None:
             fixes = [p for p in self.plans.source.records() if p.parent_plan_id == plan.plan_id]

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
 from pmdesk.config import AppSettings
 from pmdesk.engine.permissions import parse_rules
 from pmdesk.errors import PmdeskError
-from pmdesk.models import ExecutorKind, PermissionMode, Project
+from pmdesk.models import Budget, ExecutorKind, PermissionMode, Project
 from pmdesk.ui.models.tables import executor_name
 
 
@@ -119,6 +120,7 @@ class SettingsDialog(QDialog):
         gform.addWidget(self.detect)
         layout.addWidget(gates_box)
         layout.addWidget(self._permissions_box(project))
+        layout.addWidget(self._budget_box(project))
 
         api = QGroupBox(self.tr("Local HTTP API"))
         aform = QFormLayout(api)
@@ -195,6 +197,36 @@ class SettingsDialog(QDialog):
         self.permission_problem.hide()
         form.addRow(self.permission_problem)
         return box
+
+    def _budget_box(self, project: Project | None) -> QGroupBox:
+        box = QGroupBox(self.tr("Budget of %1").replace("%1", project.name) if project else self.tr("Budget"))
+        box.setEnabled(project is not None)
+        form = QFormLayout(box)
+        budget = project.settings.monthly_budget if project else None
+        self.budget_usd = QDoubleSpinBox()
+        self.budget_usd.setAccessibleName(self.tr("Monthly budget in USD"))
+        self.budget_usd.setRange(0, 1_000_000)
+        self.budget_usd.setDecimals(2)
+        self.budget_usd.setPrefix("$")
+        self.budget_usd.setSpecialValueText(self.tr("none"))
+        self.budget_usd.setValue(budget.usd if budget and budget.usd else 0)
+        form.addRow(self.tr("Per month (USD)"), self.budget_usd)
+        self.budget_tokens = QSpinBox()
+        self.budget_tokens.setAccessibleName(self.tr("Monthly budget in tokens"))
+        self.budget_tokens.setRange(0, 2_000_000_000)
+        self.budget_tokens.setSingleStep(100_000)
+        self.budget_tokens.setSpecialValueText(self.tr("none"))
+        self.budget_tokens.setValue(budget.tokens if budget and budget.tokens else 0)
+        form.addRow(self.tr("Per month (tokens)"), self.budget_tokens)
+        note = QLabel(self.tr("A calendar month, UTC. A dispatch whose estimate would go over starts nothing; a run "
+                              "that goes over stops and waits for you; raising the budget lets held plans go on."))
+        note.setWordWrap(True)
+        form.addRow(note)
+        return box
+
+    def budget(self) -> Budget | None:
+        usd, tokens = self.budget_usd.value(), self.budget_tokens.value()
+        return Budget(usd=usd or None, tokens=tokens or None) if usd or tokens else None
 
     def accept(self) -> None:
         """Stay open on a permission choice the engine would refuse, and say why beside it."""

@@ -218,7 +218,7 @@ def test_every_control_has_an_accessible_name(controllers: Controllers, qtbot: A
     plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"}]})
     for dialog in (NewRunDialog(["claude_code", "command"], None, "m", window), PlanDialog([], "m", window),
                    PacketDialog("pkt_x", "# A packet\n\ntext", "heading", window),
-                   DispatchDialog(plan, 3, lambda parallel, limit: estimate(plan, parallel, limit, []), window),
+                   DispatchDialog(plan, 3, lambda parallel, limit, _usd: estimate(plan, parallel, limit, []), window),
                    MergeDialog(plan, "main", False, [("a.txt", 1, 0)], None, window),
                    VerifyPanel(plan.plan_id, ["gate:all"], window)):
         assert unnamed(dialog) == [], type(dialog).__name__

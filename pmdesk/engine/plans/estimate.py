@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 
 from pmdesk.engine.plans.shape import waves
-from pmdesk.models import ExecutorKind, Model, Plan, TaskState, parse_ts
+from pmdesk.models import ExecutorKind, Model, Plan, TaskState, cost_text, parse_ts
 from pmdesk.store import RunSummary
 
 
@@ -68,3 +68,15 @@ def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary], 
         seconds=per * rounds if per is not None else None, seconds_per_run=per, time_basis=len(durations),
         executor=executor, model=model, tokens_per_run=per_tokens, cost_per_run=per_cost,
     )
+
+
+def within(found: DispatchEstimate, left_usd: float | None, left_tokens: int | None) -> DispatchEstimate:
+    """The estimate with what the budgets leave, and whether it fits (for a client that varies the
+    shape or the plan's budget without asking the engine again)."""
+    found.budget_left_usd, found.budget_left_tokens = left_usd, left_tokens
+    found.over_budget = None
+    if found.cost_usd is not None and left_usd is not None and found.cost_usd > left_usd:
+        found.over_budget = f"the estimate {cost_text(found.cost_usd)} is more than the {cost_text(max(0.0, left_usd))} left"
+    elif found.tokens is not None and left_tokens is not None and found.tokens > left_tokens:
+        found.over_budget = f"the estimate of {found.tokens:,} tokens is more than the {max(0, left_tokens):,} left"
+    return found

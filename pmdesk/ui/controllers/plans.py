@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject
 
 from pmdesk.engine.gates import gates_for
 from pmdesk.engine.isolation import isolation_problem
-from pmdesk.engine.plans.estimate import estimate
+from pmdesk.engine.plans.estimate import DispatchEstimate, estimate, within
 from pmdesk.engine.plans.rules import PlanAction
 from pmdesk.errors import PmdeskError
 from pmdesk.models import DispatchResponse, Plan
@@ -109,13 +109,20 @@ class PlansController(QObject):
         project, plan = self.shell.project, self._plan()
         if project is None or plan is None:
             return
-        history = self.shell.page.runs.source.records()
+        store = self.engine.store(project)
 
         async def open_it() -> None:
             problem = await asyncio.to_thread(isolation_problem, project)  # git, off the Qt thread
-            dialog = DispatchDialog(plan, project.settings.concurrency,
-                                    lambda parallel, limit: estimate(plan, parallel, limit, history),
-                                    self.shell.window, no_isolation=problem)
+            base = await asyncio.to_thread(self.engine.plans.estimate, project, plan.plan_id)  # history, budgets
+            history = await asyncio.to_thread(store.list_runs)
+
+            def estimator(parallel: bool, limit: int, usd: float | None) -> DispatchEstimate:
+                found = estimate(plan, parallel, limit, history, base.executor, base.model)
+                lefts = [u for u in (base.budget_left_usd, usd) if u is not None]  # a DRAFT has spent nothing
+                return within(found, min(lefts) if lefts else None, base.budget_left_tokens)
+
+            dialog = DispatchDialog(plan, project.settings.concurrency, estimator, self.shell.window,
+                                    no_isolation=problem)
 
             def go() -> None:
                 values = dialog.values()
@@ -125,7 +132,8 @@ class PlansController(QObject):
 
                 self.shell.run(self.engine.plans.dispatch(project, plan.plan_id, parallel=values["parallel"],
                                                           max_parallel=values["max_parallel"],
-                                                          in_place=values["in_place"]), self.tr("Dispatch"), done)
+                                                          in_place=values["in_place"], budget=values["budget"]),
+                               self.tr("Dispatch"), done)
 
             async def make_repository() -> None:
                 said = await asyncio.to_thread(self.engine.git_init, project)

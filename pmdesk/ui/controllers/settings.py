@@ -112,6 +112,8 @@ class SettingsController(QObject):
                 project.settings.gates = dialog.gate_lines()
                 self.engine.save_project(project)
                 saved = self.engine.set_permissions(project, **dialog.permissions())
+                if dialog.budget() != saved.settings.monthly_budget:
+                    shell.run(self.engine.set_budget(saved, dialog.budget()), self.tr("Budget"))
                 if shell.project and shell.project.project_id == saved.project_id:
                     shell.page.project = saved
             shell.dashboard.agent_banner.setVisible(not self.agent_available())

@@ -73,6 +73,12 @@ def projects_model(parent: Any = None) -> RecordTableModel:
         Column(tr("Awaiting"), lambda o: str(o.awaiting), sort=lambda o: o.awaiting, align_right=True),
         Column(tr("Failed"), lambda o: str(o.failed), sort=lambda o: o.failed, align_right=True),
         Column(tr("Runs"), lambda o: str(o.total), sort=lambda o: o.total, align_right=True),
+        Column(tr("Today"), lambda o: o.cost_today.text(), sort=lambda o: o.cost_today.cost_usd or 0.0, align_right=True,
+               tooltip=lambda o: tr("Today: %1, %2 tokens").replace("%1", o.cost_today.text())
+               .replace("%2", f"{o.cost_today.tokens:,}")),
+        Column(tr("This month"), lambda o: o.cost_month.text(), sort=lambda o: o.cost_month.cost_usd or 0.0,
+               align_right=True, tooltip=lambda o: tr("This month: %1, %2 tokens").replace("%1", o.cost_month.text())
+               .replace("%2", f"{o.cost_month.tokens:,}")),
         Column(tr("Last activity"), lambda o: ago(o.last_activity), sort=lambda o: o.last_activity or ""),
         Column(tr("Path"), lambda o: o.path, tooltip=lambda o: o.path),
     ], key=lambda o: o.project_id, parent=parent)
