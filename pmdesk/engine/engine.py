@@ -384,13 +384,21 @@ class Engine:
         for summary in store.list_plans():
             if plan_id not in (None, summary.plan_id) or summary.status != PlanStatus.RUNNING:
                 continue
-            if not store.get_plan(summary.plan_id).budget_stop:
+            plan = store.get_plan(summary.plan_id)
+            if not plan.budget_stop:
                 continue
+            ahead = await asyncio.to_thread(self.plans.estimate, project, plan.plan_id)
+            still = await asyncio.to_thread(self.runs.budgets.reason, project, plan, ahead.cost_per_run,
+                                            ahead.tokens_per_run)
+            if still:
+                done.held.append(plan.plan_id)
+                continue
+            await self.plans.changes.update(project, plan.plan_id, lambda p: setattr(p, "budget_stop", None))
             try:
-                going = go_on and self.plans.continue_plan(project, summary.plan_id)
+                going = go_on and self.plans.continue_plan(project, plan.plan_id)
             except ProjectBusyError:  # the process that owns the project continues it when asked (Continue)
                 going = False
-            (done.continued if going else done.held).append(summary.plan_id)
+            (done.continued if going else done.held).append(plan.plan_id)
         return done
 
     async def follow_run(self, project: Project, run_id: str) -> Run:

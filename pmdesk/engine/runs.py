@@ -519,6 +519,9 @@ class RunService:
         run = live.snapshot or live.store.get_run(run_id)
         self.ctx.record(project, ActivityType.BUDGET_REACHED, f"run stopped at budget: {why}", run_id=run_id,
                         plan_id=run.plan_id, task_id=run.plan_task_id, actor="system", data={"reason": why})
+        if run.plan_id:  # the plan says so too, until the budget is raised
+            plan = await self.ctx.disk(live.store.update_plan, run.plan_id, lambda p: setattr(p, "budget_stop", why))
+            self.ctx.publish_plan(project, plan)
         try:
             await live.execution.interrupt()
         except Exception:  # an agent that cannot be interrupted is ended instead: spending stops either way

@@ -149,9 +149,11 @@ async def test_a_run_that_crosses_its_budget_is_stopped_and_answerable(engine: E
     await until(lambda: store.get_plan(plan.plan_id).tasks[0].status == TaskState.AWAITING_RESPONSE)
     assert any(e.type == ActivityType.BUDGET_REACHED and e.run_id == run_id for e in store.list_activity(50))
 
+    assert "2,500 tokens" in (store.get_plan(plan.plan_id).budget_stop or "")  # the plan says so too
     with pytest.raises(BudgetError, match="Raise the budget first"):
         await engine.answer(project, run_id, "go on")
     await engine.set_budget(project, Budget(tokens=100_000), plan_id=plan.plan_id)
+    assert store.get_plan(plan.plan_id).budget_stop is None
     fake_api.queue(text_reply("done at last"))
     await engine.answer(project, run_id, "go on")
     await until(lambda: store.get_run(run_id).status == TaskState.COMPLETE, timeout=30)
