@@ -152,6 +152,15 @@ async def main(out: Path, controllers: Controllers) -> None:
     if controllers.shell.dialog is not None:
         controllers.shell.dialog.grab().save(str(out / "merge-dialog.png"))
         controllers.shell.dialog.reject()
+    # One search over everything (Ctrl+K).
+    controllers.search.open_search()
+    finder = controllers.search.dialog
+    assert finder is not None
+    finder.resize(900, 420)
+    finder.query.setText("checkout")
+    await asyncio.sleep(1.5)
+    finder.grab().save(str(out / "search.png"))
+    finder.close()
     window.resize(800, 500)  # a small screen
     await asyncio.sleep(0.8)
     window.grab().save(str(out / "project-small.png"))

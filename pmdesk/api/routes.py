@@ -16,6 +16,7 @@ from pmdesk.api import schemas
 from pmdesk.api.errors import ApiError
 from pmdesk.engine.costs import CostReport
 from pmdesk.engine.engine import Engine
+from pmdesk.engine.listing import DEFAULT_PAGE, MAX_PAGE, ORDERS, page_runs, parse_filter
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.engine.plans import Resolution
@@ -27,6 +28,7 @@ from pmdesk.models import (
     Budget,
     DispatchRequest,
     DispatchResponse,
+    ExecutorKind,
     InspectionPacket,
     Plan,
     PlanCreatedResponse,
@@ -41,7 +43,6 @@ from pmdesk.store import PlanSummary, RunSummary
 
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -145,16 +146,19 @@ class Api:
         return _json(self.engine.remove_project(project.project_id))
 
     async def project_runs(self, request: web.Request) -> web.Response:
+        """A page of the project's runs; the next one is in the Link header (rel="next")."""
         store = self.engine.store(self._project(request))
-        status = request.query.get("status")
-        runs = store.list_runs()
-        if status:
-            try:
-                wanted = TaskState(status)
-            except ValueError:
-                raise ApiError(400, "invalid_query", f"unknown status {status!r}") from None
-            runs = [r for r in runs if r.status == wanted]
-        return _json(runs)
+        q = request.query
+        wanted = parse_filter(q.get("status"), q.get("executor"), q.get("plan"), q.get("q"))
+        limit = _int_query(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
+        order = q.get("order") or "newest"
+        page = page_runs(await asyncio.to_thread(store.list_runs), wanted, order, q.get("after") or None,  # type: ignore[arg-type]
+                         limit)
+        answer = _json(page.items)
+        answer.headers["X-Total-Count"] = str(page.total)
+        if page.next:
+            answer.headers["Link"] = f'<{request.rel_url.update_query(after=page.next)}>; rel="next"'
+        return answer
 
     async def project_plans(self, request: web.Request) -> web.Response:
         return _json(self.engine.store(self._project(request)).list_plans())
@@ -399,6 +403,13 @@ _DIFF = {"type": "object", "required": ["target", "sections"], "properties": {
         "stat": {"type": "object"}, "patch": {"type": "string"}, "truncated": {"type": "boolean"}}}}}}
 _SINCE = ("since", {"type": "string"}, "only runs from this day (YYYY-MM-DD) on")
 _STATUS = ("status", {"type": "string", "enum": [s.value for s in TaskState]}, "only runs in this state")
+_RUN_PAGE = (_STATUS,
+             ("executor", {"type": "string", "enum": [k.value for k in ExecutorKind]}, "only runs of this executor"),
+             ("plan", {"type": "string"}, "only the runs of this plan"),
+             ("q", {"type": "string"}, "only runs whose prompt, question or error holds this text"),
+             ("order", {"type": "string", "enum": list(ORDERS)}, "newest (default) or oldest first"),
+             ("after", {"type": "string"}, "the cursor of the Link header's next page"),
+             ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"page size (default {DEFAULT_PAGE})"))
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/projects", "listProjects", "Every registered project with its derived status",
@@ -409,8 +420,9 @@ ROUTES: tuple[Route, ...] = (
           "get_project", answers={200: "ProjectDetail"}),
     Route("DELETE", "/api/projects/{projectId}", "removeProject", "Unregister a project (its files stay)",
           "remove_project", answers={200: Project}),
-    Route("GET", "/api/projects/{projectId}/runs", "listRuns", "A project's runs", "project_runs",
-          answers={200: [RunSummary]}, query=(_STATUS,)),
+    Route("GET", "/api/projects/{projectId}/runs", "listRuns",
+          "A page of a project's runs (X-Total-Count: how many pass the filter; Link rel=next: the next page)",
+          "project_runs", answers={200: [RunSummary]}, query=_RUN_PAGE),
     Route("POST", "/api/projects/{projectId}/runs", "createRun", "Start a run; returns once its agent is up",
           "create_run", schemas.NewRun, {201: Run}),
     Route("GET", "/api/projects/{projectId}/plans", "listPlans", "A project's plans", "project_plans",

@@ -76,9 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "elsewhere (pmdesk approve, the window, the API)")
     r.set_defaults(func=runs.cmd_run)
 
-    r = sub.add_parser("runs", parents=[js], help="list a project's runs")
+    r = sub.add_parser("runs", parents=[js], help="a page of a project's runs, newest first")
     r.add_argument("project")
-    r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--limit", type=int, default=50, help="runs on the page (at most 1000)")
+    r.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the last page printed")
+    r.add_argument("--status", help="only runs in this state (e.g. ERROR)")
+    r.add_argument("--executor", choices=[*EXECUTORS, "gate"])
+    r.add_argument("--plan", help="only the runs of this plan")
+    r.add_argument("--text", help="only runs whose prompt, question or error holds this")
+    r.add_argument("--order", choices=["newest", "oldest"], default="newest")
     r.set_defaults(func=runs.cmd_runs)
 
     r = sub.add_parser("log", parents=[js], help="the last lines of a run's log")

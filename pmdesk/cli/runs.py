@@ -12,6 +12,7 @@ from pmdesk.cli.follow import follow_elsewhere, in_foreground
 from pmdesk.cli.output import event_line, print_json, table
 from pmdesk.cli.session import open_engine, project_of
 from pmdesk.engine.inspect import packet_markdown
+from pmdesk.engine.listing import DEFAULT_PAGE, page_runs, parse_filter
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.models import ExecutorKind, cost_text, duration_ms, short
 from pmdesk.store.locks import ProjectBusyError
@@ -45,17 +46,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     engine = open_engine()
     project = engine.project(args.project)
-    runs = sorted(engine.store(project).list_runs(), key=lambda r: r.created_at, reverse=True)
-    if args.json:
-        print_json(runs)
+    wanted = parse_filter(args.status, args.executor, args.plan, args.text)
+    page = page_runs(engine.store(project).list_runs(), wanted, args.order, args.after, args.limit)
+    if args.json:  # the API's body (a list); the next page's cursor goes where the API's Link header would
+        print_json(page.items)
+        if page.next:
+            print(f"next: {page.next}", file=sys.stderr)
         return EXIT_OK
     rows = []
-    for r in runs[: args.limit]:
+    for r in page.items:
         ms = duration_ms(r.started_at, r.ended_at)
         rows.append([r.run_id, r.status.value, r.executor.value, r.started_at or "—",
                      f"{ms / 1000:.1f}s" if ms is not None else "—", cost_text(r.cost_usd), short(r.prompt, 50)])
     print(table(rows, ["RUN", "STATUS", "EXECUTOR", "STARTED", "DURATION", "COST", "PROMPT"]) if rows
-          else f"no runs in {project.name} yet")
+          else f"no runs in {project.name} yet" if not page.total else "no runs after that cursor")
+    if page.next:
+        print(f"{len(page.items)} of {page.total}; next page: pmdesk runs {args.project} --after {page.next}"
+              + (f" --limit {args.limit}" if args.limit != DEFAULT_PAGE else ""), file=sys.stderr)
     return EXIT_OK
 
 

@@ -92,7 +92,10 @@ def run_day(run: RunSummary) -> str:
 
 
 def metered(runs: Iterable[RunSummary]) -> list[RunSummary]:
-    return [r for r in runs if r.executor in METERED]
+    """The model runs that have something to count: a cost or tokens reported, or an end after a
+    start (then a missing cost is unknown). A run at work that has reported nothing yet is left out."""
+    return [r for r in runs if r.executor in METERED
+            and (r.cost_usd is not None or r.total_tokens > 0 or (r.status.is_terminal and r.started_at))]
 
 
 def totals(runs: Iterable[RunSummary]) -> CostTotals:

@@ -100,7 +100,7 @@ class DashboardPage(QWidget):
 
         self.model = projects_model(self)
         self.table = RecordTable(self.model, badge_column=1, stretch=9,
-                                 widths={0: 170, 2: 75, 3: 80, 4: 70, 5: 60, 6: 90, 7: 100, 8: 110})
+                                 widths={0: 170, 2: 75, 3: 80, 4: 70, 5: 60, 6: 150, 7: 150, 8: 110})
         self.table.sort_by(1, Qt.SortOrder.AscendingOrder)  # most urgent first
         self.table.opened.connect(lambda _record: self._open_selected())
         self.table.setAccessibleName(self.tr("Projects"))

@@ -34,6 +34,7 @@ from pmdesk.ui.models.record_model import RecordRole
 from pmdesk.ui.models.tables import TaskRow, packets_model, plans_model, runs_model, status_text, task_rows, tasks_model
 from pmdesk.ui.widgets.badge import AwaitingBadge
 from pmdesk.ui.widgets.diff_view import DiffView
+from pmdesk.ui.widgets.elided_label import ElidedLabel
 from pmdesk.ui.widgets.log_view import LogView
 from pmdesk.ui.widgets.request_card import RequestCard
 from pmdesk.ui.widgets.tables import RecordTable
@@ -116,7 +117,7 @@ class ProjectPage(QWidget):
         self.subtitle = QLabel()
         self.subtitle.setObjectName("PageSubtitle")
         self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.cost_line = QLabel()
+        self.cost_line = ElidedLabel()
         self.cost_line.setObjectName("PageSubtitle")
         self.cost_line.setAccessibleName(self.tr("What the project's runs cost"))
         titles.addWidget(self.title)

@@ -31,12 +31,13 @@ from pmdesk.store import StateStore
 from pmdesk.store.jsonl import day_files
 from pmdesk.store.safe_files import DamagedFileError, open_for_reading
 
-VERSION = "2"
+VERSION = "3"
 KINDS = ("prompt", "question", "answer", "assistant", "tool", "output", "gate", "task")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
-EVENT_KINDS = {  # an event's kind → what the user searches it as (status and system lines are not searched)
+EVENT_KINDS = {  # an event's kind → what the user searches it as (status and system lines are not searched, nor
+    # Claude Code's result line, which repeats the turn's last agent text)
     "question": "question", "permission": "question", "answer": "answer", "decision": "answer",
-    "assistant": "assistant", "result": "assistant", "tool_use": "tool", "tool_result": "output",
+    "assistant": "assistant", "tool_use": "tool", "tool_result": "output",
     "stdout": "output", "stderr": "output", "gate": "gate",
 }
 _EVENT_CODES = {name: _CODE[kind] for name, kind in EVENT_KINDS.items()}

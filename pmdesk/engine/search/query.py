@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pmdesk.errors import BadQueryError
 
 _PART = re.compile(r'"([^"]*)"?|(\S+)')
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +39,9 @@ class Query:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where the query's terms are in ``text``, to highlight (case and accents as typed)."""
         found: list[tuple[int, int]] = []
-        for term in self.terms:
-            pattern = r"\W+".join(re.escape(w) for w in term.words)
-            pattern = rf"(?<!\w){pattern}" + (r"\w*" if term.prefix else r"(?!\w)")
+        for term in self.terms:  # a word is letters and digits, as the index's tokenizer has it ("_" parts words)
+            pattern = r"[\W_]+".join(re.escape(w) for w in term.words)
+            pattern = rf"(?<![^\W_]){pattern}" + (r"[^\W_]*" if term.prefix else r"(?![^\W_])")
             found.extend(m.span() for m in re.finditer(pattern, text, re.IGNORECASE))
         found.sort()
         merged: list[tuple[int, int]] = []

@@ -1,0 +1,101 @@
+"""Pages of a project's runs, never the whole list: filtered, sorted, and continued by a cursor.
+
+The cursor names the last run a page showed (its creation time and id), so the next page
+starts right after it whatever was written meanwhile: every run that existed when paging
+began is seen exactly once, and a run made since is never seen twice. The CLI, the API and
+the window page through this one function, so their filters and orders agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pmdesk.errors import BadQueryError
+from pmdesk.models import ExecutorKind, TaskState
+from pmdesk.store import RunSummary
+
+Order = Literal["newest", "oldest"]
+ORDERS: tuple[Order, ...] = ("newest", "oldest")
+DEFAULT_PAGE = 200
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    status: TaskState | None = None
+    executor: ExecutorKind | None = None
+    plan_id: str | None = None
+    text: str | None = None  # in the prompt (or the question, or the error), any case
+
+    def accepts(self) -> Callable[[RunSummary], bool]:
+        needle = (self.text or "").casefold()
+
+        def accepted(run: RunSummary) -> bool:
+            return ((self.status is None or run.status == self.status)
+                    and (self.executor is None or run.executor == self.executor)
+                    and (self.plan_id is None or run.plan_id == self.plan_id)
+                    and (not needle or needle in run.prompt.casefold()
+                         or needle in (run.question or "").casefold() or needle in (run.error or "").casefold()))
+        return accepted
+
+
+@dataclass(slots=True)
+class RunPage:
+    items: list[RunSummary] = field(default_factory=list)
+    next: str | None = None  # the cursor of the page after this one (None: this is the last)
+    total: int = 0  # runs that pass the filter, on every page
+
+
+def parse_filter(status: str | None = None, executor: str | None = None, plan_id: str | None = None,
+                 text: str | None = None) -> RunFilter:
+    """A filter from words a user typed; a value pmdesk does not know is refused with what it knows."""
+    try:
+        wanted = TaskState(status.upper()) if status else None
+    except ValueError:
+        raise BadQueryError(f"unknown status {status!r}: choose from {', '.join(s.value for s in TaskState)}") from None
+    try:
+        kind = ExecutorKind(executor) if executor else None
+    except ValueError:
+        raise BadQueryError(f"unknown executor {executor!r}: choose from "
+                            f"{', '.join(k.value for k in ExecutorKind)}") from None
+    return RunFilter(wanted, kind, plan_id or None, text or None)
+
+
+def encode_cursor(run: RunSummary) -> str:
+    raw = json.dumps([run.created_at, run.run_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, run_id = json.loads(raw)
+        if isinstance(created, str) and isinstance(run_id, str):
+            return created, run_id
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    raise BadQueryError(f"{cursor[:40]!r} is not a cursor pmdesk gave: start again without 'after'")
+
+
+def page_runs(runs: list[RunSummary], wanted: RunFilter = RunFilter(), order: Order = "newest",
+              after: str | None = None, limit: int = DEFAULT_PAGE) -> RunPage:
+    if order not in ORDERS:
+        raise BadQueryError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
+    limit = max(1, min(limit, MAX_PAGE))
+    accepted = wanted.accepts()
+    chosen = [r for r in runs if accepted(r)]
+    newest = order == "newest"
+    chosen.sort(key=lambda r: (r.created_at, r.run_id), reverse=newest)
+    start = 0
+    if after is not None:
+        mark = decode_cursor(after)
+        start = next((i for i, r in enumerate(chosen)
+                      if ((r.created_at, r.run_id) < mark if newest else (r.created_at, r.run_id) > mark)), len(chosen))
+    items = chosen[start:start + limit]
+    more = start + limit < len(chosen)
+    return RunPage(items, encode_cursor(items[-1]) if more and items else None, len(chosen))
