@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -84,18 +85,27 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 def page_runs(runs: list[RunSummary], wanted: RunFilter = RunFilter(), order: Order = "newest",
               after: str | None = None, limit: int = DEFAULT_PAGE) -> RunPage:
+    """One page: the ``limit`` runs after the cursor in ``order``, picked without sorting them all
+    (a heap of ``limit``: 100,000 runs cost one pass)."""
     if order not in ORDERS:
         raise BadQueryError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
     limit = max(1, min(limit, MAX_PAGE))
-    accepted = wanted.accepts()
-    chosen = [r for r in runs if accepted(r)]
     newest = order == "newest"
-    chosen.sort(key=lambda r: (r.created_at, r.run_id), reverse=newest)
-    start = 0
+    chosen: Iterable[RunSummary] = runs if wanted == RunFilter() else filter(wanted.accepts(), runs)
     if after is not None:
-        mark = decode_cursor(after)
-        start = next((i for i, r in enumerate(chosen)
-                      if ((r.created_at, r.run_id) < mark if newest else (r.created_at, r.run_id) > mark)), len(chosen))
-    items = chosen[start:start + limit]
-    more = start + limit < len(chosen)
-    return RunPage(items, encode_cursor(items[-1]) if more and items else None, len(chosen))
+        created, run_id = decode_cursor(after)
+        mark = created + "\x00" + run_id
+        chosen = [r for r in chosen if ((r.created_at + "\x00" + r.run_id < mark) if newest
+                                       else (r.created_at + "\x00" + r.run_id > mark))]
+    else:
+        chosen = list(chosen)
+    pick = heapq.nlargest if newest else heapq.nsmallest
+    items = pick(limit + 1, chosen, key=_key)
+    total = len(runs) if wanted == RunFilter() else sum(1 for _ in filter(wanted.accepts(), runs))
+    more = len(items) > limit
+    items = items[:limit]
+    return RunPage(items, encode_cursor(items[-1]) if more else None, total)
+
+
+def _key(run: RunSummary) -> str:
+    return run.created_at + "\x00" + run.run_id  # ISO times of one width: the text orders as the time

@@ -63,6 +63,28 @@ class Controllers:
         await self.settings.start()
         self.warming = asyncio.ensure_future(self.engine.warm_up())  # the SDK, before the user needs it
 
+    async def keep_working(self, stop: asyncio.Event | None = None, step_s: float = 0.5) -> None:
+        """The window has closed with "Leave them working": pmdesk goes on without it (no API, no
+        tray) while runs work or plans are scheduled, carrying out what other pmdesk processes ask
+        of them (a new window's answers); then it ends as ``stop`` does. ``stop`` set (a signal): now."""
+        from pmdesk.models import TaskState
+
+        self.bridge.close()
+        await self.settings.local_api.stop()  # the next window may serve the API
+        self.tray.hide()
+        engine = self.engine
+        while not (stop is not None and stop.is_set()):
+            working = any(live.snapshot is None or live.snapshot.status == TaskState.RUNNING
+                          for live in engine.runs.live.values())
+            if not working and not engine.plans.jobs:
+                break
+            try:
+                await asyncio.wait_for(stop.wait() if stop is not None else asyncio.sleep(step_s), step_s)
+            except TimeoutError:
+                pass
+        await engine.runs.detach()
+        await engine.shutdown()
+
     async def stop(self) -> None:
         """The window has closed: stop serving, leave waiting runs answerable, end the rest."""
         self.bridge.close()
@@ -211,20 +233,23 @@ def run_app(selftest: bool = False) -> int:
 
             code: int = loop.run_until_complete(run_selftest(window, controllers))
             return code
-        closed = asyncio.Event()
+        closed, stopping = asyncio.Event(), asyncio.Event()
         window.closing.connect(closed.set)
-        stop_on_signals(window)
+        stop_on_signals(window, stopping.set)
         loop.run_until_complete(controllers.start())
         if os.environ.get("PMDESK_STARTUP_PROBE") == "ready":
             _report("readyAt", window)
         loop.run_until_complete(closed.wait())
-        loop.run_until_complete(controllers.stop())
+        if window.leave_working and not stopping.is_set():
+            loop.run_until_complete(controllers.keep_working(stopping))
+        else:
+            loop.run_until_complete(controllers.stop())
     return 0
 
 
-def stop_on_signals(window: MainWindow) -> None:
+def stop_on_signals(window: MainWindow, stopping: Any = None) -> None:
     """Ctrl-C, TERM and HUP close the window as Quit would, without asking: runs that work are
-    cancelled (their whole trees), runs that wait stay answerable. Qt's loop does not run
+    cancelled (their whole trees), runs that wait stay answerable; ``stopping()`` is called too. Qt's loop does not run
     Python's signal handlers by itself; the wake-up fd brings each signal into it."""
     import signal
     import socket
@@ -244,6 +269,8 @@ def stop_on_signals(window: MainWindow) -> None:
     def woken() -> None:
         with contextlib.suppress(OSError):
             reader.recv(64)
+        if stopping is not None:
+            stopping()  # also when the window is gone and pmdesk keeps runs working without it
         window.allow_close = True
         window.close()
 

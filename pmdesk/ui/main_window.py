@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.actions_by_id: dict[ActionId, QAction] = build_actions(self, self.menus)
         self.quit_guard: Callable[[], bool] | None = None  # True: the guard asks first; close later
         self.allow_close = False
+        self.leave_working = False  # closed with "Leave them working": pmdesk goes on until its runs end
         self.attached = False
         geometry = QSettings().value("window/geometry")
         if geometry is not None:

@@ -34,6 +34,11 @@ class Tray(QObject):
         self.icon.show()
         bridge.activityAdded.connect(self.notify)
 
+    def hide(self) -> None:
+        """The window is gone (its runs go on without it): a tray icon would open nothing."""
+        if self.icon is not None:
+            self.icon.hide()
+
     def _raise(self) -> None:
         self.window.showNormal()
         self.window.activateWindow()

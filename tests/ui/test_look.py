@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -234,16 +235,49 @@ def test_quitting_with_a_run_at_work_asks_and_says_what_happens(controllers: Con
     made = engine.runs.create(project, "work", executor=ExecutorKind.COMMAND, command="sh -c 'sleep 30'")
     run(qtbot, engine.runs.start(project, made.run_id))
     window.close()
-    box = controllers.shell._boxes[-1]
+    box = controllers.window.quit_box
+    assert box is not None
     text = box.text()
-    assert "1 run(s) are still working" in text and "not supported yet" in text
-    assert box.button(box.StandardButton.Yes).text() == "End them and quit"
-    box.button(box.StandardButton.No).click()
+    assert "1 run(s) are still working" in text and "Leave them working" in text and "pmdesk stopped" in text
+    buttons = {b.text(): b for b in box.buttons()}
+    assert set(buttons) == {"Leave them working", "End them and quit", "Keep pmdesk open"}
+    assert box.defaultButton() is buttons["Leave them working"]
+    buttons["Keep pmdesk open"].click()
     assert window.isVisible()  # kept open
     window.close()
-    box = controllers.shell._boxes[-1]
-    box.button(box.StandardButton.Yes).click()
+    box = controllers.window.quit_box
+    assert box is not None
+    next(b for b in box.buttons() if b.text() == "End them and quit").click()
     qtbot.waitUntil(lambda: not window.isVisible())
+    assert not window.leave_working
     run(qtbot, controllers.stop())
     ended = engine.store(project).get_run(made.run_id)
     assert ended.status == TaskState.CANCELLED and ended.error == STOPPED
+
+
+def test_left_working_runs_finish_after_the_window_closes_and_another_client_attaches(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    project = engine.add_project(str(tmp_path), "p")
+    made = engine.runs.create(project, "work", executor=ExecutorKind.COMMAND,
+                              command="sh -c 'sleep 2.5; echo finished the work'")
+    run(qtbot, engine.runs.start(project, made.run_id))
+    window.close()
+    box = controllers.window.quit_box
+    assert box is not None
+    next(b for b in box.buttons() if b.text() == "Leave them working").click()
+    qtbot.waitUntil(lambda: not window.isVisible())
+    assert window.leave_working
+    keeping = asyncio.ensure_future(controllers.keep_working(step_s=0.1))
+    # Another pmdesk (the next start's window, here the command line) sees the run at work, held here.
+    seen = json.loads(run_cli("runs", "p", "--json").stdout)[0]
+    assert seen["status"] == "RUNNING" and not keeping.done()
+    qtbot.waitUntil(keeping.done, timeout=20_000)  # pmdesk ends once its runs have
+    keeping.result()
+    ended = engine.store(project).get_run(made.run_id)
+    assert ended.status == TaskState.COMPLETE and ended.error is None  # it was left working, not stopped
+    assert "finished the work" in [e.text for e in engine.store(project).read_events(made.run_id)]
+    assert engine.store(project).owner_lock.is_free()  # the next window owns the project now

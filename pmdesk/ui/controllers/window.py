@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QMessageBox
 
 from pmdesk import __version__
 from pmdesk.engine.plans.rules import PlanAction, retry_verdict
@@ -30,6 +31,7 @@ class WindowController(QObject):
         super().__init__(shell)
         self.shell = shell
         self.settings = settings
+        self.quit_box: QMessageBox | None = None
         window, page = shell.window, shell.page
         slots = {
             ActionId.ADD_PROJECT: projects.add_project_dialog, ActionId.SETTINGS: settings.settings_dialog,
@@ -142,22 +144,32 @@ class WindowController(QObject):
             "Record.<br>State lives in each project's .claude/state.").replace("%1", __version__))
 
     def confirm_quit(self) -> bool:
-        """True when closing must wait for the user's confirmation."""
+        """True when closing must wait for the user's choice: leave the working runs working (pmdesk
+        goes on without its window until they end), end them, or stay."""
         engine = self.shell.engine
         working = [r for r, live in engine.runs.live.items()
                    if engine.store(live.project).get_run(r).status == TaskState.RUNNING]
-        if not working:
+        if not working and not engine.plans.jobs:
             return False
         window = self.shell.window
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit pmdesk?"), self.tr(
+            "%n run(s) are still working.\n\nLeave them working: the window closes, and pmdesk goes on without it "
+            "until they (and their plans) are done. Open pmdesk again to follow and answer them.\n\n"
+            "End them: their records say that pmdesk stopped. Runs waiting for an answer stay answerable either way."
+        ).replace("%n", str(len(working))), QMessageBox.StandardButton.NoButton, window)
+        leave = box.addButton(self.tr("Leave them working"), QMessageBox.ButtonRole.AcceptRole)
+        end = box.addButton(self.tr("End them and quit"), QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton(self.tr("Keep pmdesk open"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(leave)
+        box.setEscapeButton(stay)
 
-        def quit_now() -> None:
-            window.allow_close = True
-            window.close()
+        def chosen(button: object) -> None:
+            if button in (leave, end):
+                window.leave_working = button is leave
+                window.allow_close = True
+                window.close()
 
-        box = self.shell.confirm(self.tr("Quit pmdesk?"), self.tr(
-            "%n run(s) are still working. Quitting ends them, and their records say that pmdesk stopped. "
-            "Leaving runs working after pmdesk quits is not supported yet. Runs waiting for an answer stay "
-            "answerable after the next start.").replace("%n", str(len(working))), quit_now)
-        box.button(box.StandardButton.Yes).setText(self.tr("End them and quit"))
-        box.button(box.StandardButton.No).setText(self.tr("Keep pmdesk open"))
+        box.buttonClicked.connect(chosen)
+        self.quit_box = box
+        box.open()
         return True
