@@ -15,8 +15,10 @@ RESOURCES = ("pmdesk.qss", "pmdesk.svg", "dev.pmdesk.pmdesk.desktop", "dev.pmdes
 
 def test_the_package_list_matches_the_tree() -> None:
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "pmdesk").rglob("__init__.py")}
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "pmdesk").rglob("*.py")}
     assert found | {"pmdesk.resources"} == listed  # a new package left out of the list would miss the wheel
+    for package in found:  # and a folder of modules without an __init__ is a namespace setuptools leaves out
+        assert (ROOT / package.replace(".", "/") / "__init__.py").is_file(), package
 
 
 def test_the_wheel_carries_the_resources_and_no_deprecation_of_ours(tmp_path: Path) -> None:
@@ -30,6 +32,7 @@ def test_the_wheel_carries_the_resources_and_no_deprecation_of_ours(tmp_path: Pa
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert {f"pmdesk/resources/{name}" for name in RESOURCES} <= names
     assert "pmdesk/ui/controllers/window.py" in names and "pmdesk/engine/plans/rules.py" in names
+    assert "pmdesk/engine/worktrees/merge.py" in names and "pmdesk/engine/search/index.py" in names
     assert "License-Expression: MIT" in metadata
     for name in RESOURCES:  # one source: nothing of them is left in the package or packaging/
         assert not (ROOT / "pmdesk" / "resources" / name).exists()

@@ -1,0 +1,1 @@
+"""Git worktrees, one room a verb: checkout, integration, merge, inventory, diff, layout."""
