@@ -105,6 +105,21 @@ def totals(runs: Iterable[RunSummary]) -> CostTotals:
     return out
 
 
+def at_a_glance(runs: Iterable[RunSummary], now: datetime | None = None) -> tuple[CostTotals, CostTotals, CostTotals]:
+    """(today, this month, in all) in one pass: what the dashboard shows of every project."""
+    now = now or datetime.now(UTC)
+    today, month = now.strftime("%Y-%m-%d"), this_month(now)
+    day_total, month_total, total = CostTotals(), CostTotals(), CostTotals()
+    for run in metered(runs):
+        day = run_day(run)
+        total.add(run.cost_usd, run.total_tokens)
+        if day.startswith(month):
+            month_total.add(run.cost_usd, run.total_tokens)
+            if day == today:
+                day_total.add(run.cost_usd, run.total_tokens)
+    return day_total, month_total, total
+
+
 def family(plan_id: str, plans: Iterable[PlanSummary | Plan]) -> set[str]:
     """The plan and its fix plans, and theirs."""
     children: dict[str, list[str]] = {}
