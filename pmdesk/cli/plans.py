@@ -99,7 +99,7 @@ def estimate_text(e: DispatchEstimate) -> str:
     like = f"{e.executor.value}{f' / {e.model}' if e.model else ''}" if e.executor else "any agent"
 
     def basis(n: int) -> str:
-        return f" (median of {n} similar runs: {like})" if n else ""
+        return "" if not n else f" (from 1 similar run: {like})" if n == 1 else f" (median of {n} similar runs: {like})"
 
     tokens = f"≈ {e.tokens:,}{basis(e.tokens_basis)}" if e.tokens is not None else "unknown"
     cost = f"≈ {cost_text(e.cost_usd)}{basis(e.cost_basis)}" if e.cost_usd is not None else "unknown"

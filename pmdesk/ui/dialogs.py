@@ -367,10 +367,10 @@ def estimate_texts(e: DispatchEstimate) -> dict[str, str]:
     like = executor_name(e.executor) + (f", {e.model}" if e.model else "") if e.executor else tr("any agent")
 
     def basis(n: int) -> str:
-        return tr(" (median of %n similar runs: %1)").replace("%n", str(n)).replace("%1", like)
+        said = tr(" (from 1 similar run: %1)") if n == 1 else tr(" (median of %n similar runs: %1)")
+        return said.replace("%n", str(n)).replace("%1", like)
 
-    tokens = f"≈ {e.tokens:,} tokens{basis(e.tokens_basis)}" if e.tokens is not None else \
-        unknown + tr(" (no finished run of %1 yet)").replace("%1", like)
+    tokens = f"≈ {e.tokens:,} tokens{basis(e.tokens_basis)}" if e.tokens is not None else unknown
     cost = f"≈ {cost_text(e.cost_usd)}{basis(e.cost_basis)}" if e.cost_usd is not None else unknown
     time = (tr("≈ %1 min (%2 rounds of ≈ %3 s)").replace("%1", f"{e.seconds / 60:.1f}").replace("%2", str(e.rounds))
             .replace("%3", f"{e.seconds_per_run or 0:.0f}") if e.seconds is not None else unknown)

@@ -181,7 +181,7 @@ def test_the_whole_loop_through_the_window(controllers: Controllers, qtbot: Any,
     assert isinstance(dispatch_dialog, DispatchDialog)
     assert "own git worktree" in dispatch_dialog.where.text() and dispatch_dialog.ok.isEnabled()
     assert dispatch_dialog.labels["runs"].text() == "2" and dispatch_dialog.labels["waves"].text() == "2"
-    assert "past runs" in dispatch_dialog.labels["cost"].text()  # from the earlier run, not made up
+    assert "from 1 similar run" in dispatch_dialog.labels["cost"].text()  # the earlier run's, not made up
     dispatch_dialog.accept()
     qtbot.waitUntil(lambda: page.verify_button.isVisible(), timeout=20000)
     assert not (root / "edited.txt").exists()  # the agents worked in their worktrees, not the checkout

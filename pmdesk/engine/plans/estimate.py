@@ -37,9 +37,10 @@ class DispatchEstimate(Model):
 
 
 def similar(history: list[RunSummary], executor: ExecutorKind | None, model: str | None) -> list[RunSummary]:
-    """Finished task-like runs (not verify's) of the same executor and model."""
+    """Finished task-like runs (not verify's) of the same executor and model (a run that left its
+    model to the agent's default is like any of that executor's)."""
     return [r for r in history if r.status == TaskState.COMPLETE and r.task_run_id is None
-            and (executor is None or r.executor == executor) and (model is None or r.model == model)]
+            and (executor is None or r.executor == executor) and (model is None or r.model in (None, model))]
 
 
 def estimate(plan: Plan, parallel: bool, limit: int, history: list[RunSummary], executor: ExecutorKind | None = None,

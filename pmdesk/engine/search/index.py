@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,8 @@ class SearchIndex:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    _retrying(lambda: conn.execute("PRAGMA journal_mode=WAL"))  # asks no busy handler
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA journal_size_limit={1 << 20}")  # the WAL shrinks back after a checkpoint
                 conn.executescript(_SCHEMA)
@@ -373,6 +375,18 @@ class SearchIndex:
         conn = self._conn()
         return (conn.execute("SELECT count(*) FROM hits").fetchone()[0],
                 conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+
+def _retrying(work: Any, attempts: int = 50) -> Any:
+    """``work()``, again after a moment while another connection holds the lock it needs."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
+    return None
 
 
 @contextlib.contextmanager

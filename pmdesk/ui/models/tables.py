@@ -13,7 +13,7 @@ from pmdesk.models import ActivityEvent, PlanTask, TaskState, cost_text, parse_t
 from pmdesk.models import executor_name as models_executor_name
 from pmdesk.models import short as shorten
 from pmdesk.store import PlanSummary, RunSummary
-from pmdesk.ui.models.record_model import Column, RecordTableModel
+from pmdesk.ui.models.record_model import Column, PagedRecordModel, RecordTableModel
 
 
 def tr(text: str) -> str:
@@ -84,8 +84,9 @@ def projects_model(parent: Any = None) -> RecordTableModel:
     ], key=lambda o: o.project_id, parent=parent)
 
 
-def runs_model(parent: Any = None) -> RecordTableModel:
-    return RecordTableModel([
+def runs_model(parent: Any = None) -> PagedRecordModel:
+    """A project's runs: a page at a time (a year of them is tens of thousands)."""
+    return PagedRecordModel([
         Column(tr("Status"), lambda r: status_text(r.status), badge=lambda r: r.status == TaskState.AWAITING_RESPONSE,
                look=lambda r: r.status),
         Column(tr("Prompt"), lambda r: short(r.prompt), tooltip=lambda r: r.prompt),

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
-from pmdesk.ui.models.record_model import RecordRole, RecordTableModel, SortRole
+from pmdesk.ui.models.record_model import PagedRecordModel, RecordRole, RecordTableModel, SortRole
 from pmdesk.ui.widgets.badge import BadgeDelegate
 
 MenuExtra = tuple[str, Callable[[Any], None]]  # a menu item's text, and what it does with the record
@@ -36,11 +36,22 @@ class RecordProxy(QSortFilterProxyModel):
             self.accept = accept
             self.invalidateFilter()
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """A paged model sorts every record itself; the proxy keeps its order."""
+        source = self.sourceModel()
+        if isinstance(source, PagedRecordModel):
+            source.sort(column, order)
+            return
+        super().sort(column, order)
+
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         if self.accept is None:
             return True
         model = self.sourceModel()
         return bool(self.accept(model.index(source_row, 0, source_parent).data(RecordRole)))
+
+
+FIT_ROWS, MIN_WIDTH, MAX_WIDTH = 100, 40, 360
 
 
 class RecordTable(QTableView):
@@ -77,6 +88,13 @@ class RecordTable(QTableView):
             self.setColumnWidth(badge_column, 150)
         for column, width in (widths or {}).items():
             self.setColumnWidth(column, width)
+        self._floor = dict(widths or {})  # the widths given are the least a column gets
+        if badge_column is not None:
+            self._floor.setdefault(badge_column, 150)
+        self._stretch = stretch if stretch is not None else model.columnCount() - 1
+        self._fitted = False
+        model.modelReset.connect(self._fit_once)
+        model.rowsInserted.connect(self._fit_once)
         self.activated.connect(self._activated)  # a double-click, or Enter, by the platform's convention
         self.open_text: str | None = None
         self.menu_actions: Sequence[QAction | None] = ()
@@ -84,6 +102,22 @@ class RecordTable(QTableView):
         self.menu: QMenu | None = None  # the context menu open now
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._show_menu)
+
+    def _fit_once(self, *_args: object) -> None:
+        if not self._fitted and self.source.rowCount():
+            self._fitted = True
+            QTimer.singleShot(0, self, self.fit_columns)  # with the table as context: never after it is gone
+
+    def fit_columns(self) -> None:
+        """Columns as wide as their content (the first rows measured), within bounds; once, when the
+        first rows arrive, so a width the user set is kept. The stretching column takes the rest."""
+        header = self.horizontalHeader()
+        header.setResizeContentsPrecision(FIT_ROWS)
+        for column in range(self.source.columnCount()):
+            if column == self._stretch or self.isColumnHidden(column):
+                continue
+            wanted = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+            self.setColumnWidth(column, max(self._floor.get(column, MIN_WIDTH), min(wanted, MAX_WIDTH)))
 
     def set_menu(self, open_text: str | None, actions: Sequence[QAction | None] = (),
                  extras: Sequence[MenuExtra] = ()) -> None:
@@ -134,7 +168,7 @@ class RecordTable(QTableView):
         return record
 
     def select_key(self, key: object) -> None:
-        row = self.source.row_of(key)
+        row = self.source.reveal(key)
         if row is None:
             return
         index = self.proxy.mapFromSource(self.source.index(row, 0))

@@ -1,0 +1,61 @@
+"""A year of runs in the window: the runs table shows a page and fetches the next as the user
+scrolls, keeping the selection; a header click sorts every run, not the page; a new run comes in
+at its place; selecting a run not shown yet fetches until it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from pmdesk.engine.engine import Engine
+from pmdesk.models import ExecutorKind, Run, TaskState, new_id
+from pmdesk.ui.app import Controllers
+from pmdesk.ui.main_window import MainWindow
+
+
+def test_the_runs_table_pages_sorts_everything_and_keeps_the_selection(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    store = engine.store(project)
+    ids = []
+    for i in range(1200):  # written as another tool would: the files, not through this window
+        stamp = f"2026-10-{1 + i // 100:02d}T{i % 24:02d}:{i % 60:02d}:00.000Z"
+        run = Run(run_id=new_id("run"), project_id=project.project_id, prompt=f"run number {i}",
+                  executor=ExecutorKind.COMMAND, status=TaskState.COMPLETE, created_at=stamp, started_at=stamp,
+                  ended_at=stamp, cost_usd=None)
+        store.put_run(run)
+        ids.append(run.run_id)
+    page = window.project_page
+    model = page.runs.source
+    model.page = 300
+    controllers.projects.open_project(project.project_id)
+    qtbot.waitUntil(lambda: model.total() == 1200, timeout=15000)
+    assert model.rowCount() == 300 and model.canFetchMore()
+    newest = max(model.records(), key=lambda r: r.started_at)
+    assert model.record(0).run_id == newest.run_id  # sorted over all 1,200, not the page
+
+    page.runs.selectRow(5)
+    chosen = page.selected_run()
+    assert chosen is not None
+    page.runs.scrollToBottom()  # the view asks for more as it reaches the end
+    qtbot.waitUntil(lambda: model.rowCount() >= 600, timeout=5000)
+    assert page.selected_run() is not None and page.selected_run().run_id == chosen.run_id  # kept
+
+    # A header click sorts every run: the oldest of all comes first.
+    page.runs.sortByColumn(3, Qt.SortOrder.AscendingOrder)
+    oldest = min(model.records(), key=lambda r: r.started_at)
+    assert model.record(0).run_id == oldest.run_id and model.rowCount() >= 600
+
+    # Selecting a run far down fetches until it is shown.
+    page.runs.sortByColumn(3, Qt.SortOrder.DescendingOrder)
+    page.runs.select_key(oldest.run_id)
+    assert page.selected_run() is not None and page.selected_run().run_id == oldest.run_id
+    assert model.rowCount() == 1200
+
+    # A new run comes in at the top, where its order puts it.
+    made = engine.runs.create(project, "the newest", executor=ExecutorKind.COMMAND, command="true")
+    page.runs_changed([engine.store(project).get_run(made.run_id)])
+    assert model.record(0).run_id == made.run_id and model.total() == 1201
