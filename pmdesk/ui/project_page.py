@@ -275,6 +275,7 @@ class ProjectPage(QWidget):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1000, 1000])  # halves at first (the user's split is restored on later starts)
         layout.addWidget(self.splitter, 1)
         self.clock = QTimer(self)
         self.clock.setInterval(1000)

@@ -51,7 +51,7 @@ class RecordProxy(QSortFilterProxyModel):
         return bool(self.accept(model.index(source_row, 0, source_parent).data(RecordRole)))
 
 
-FIT_ROWS, MIN_WIDTH, MAX_WIDTH = 100, 40, 360
+FIT_ROWS, MIN_WIDTH, MAX_WIDTH = 100, 40, 240
 
 
 class RecordTable(QTableView):
@@ -88,9 +88,8 @@ class RecordTable(QTableView):
             self.setColumnWidth(badge_column, 150)
         for column, width in (widths or {}).items():
             self.setColumnWidth(column, width)
-        self._floor = dict(widths or {})  # the widths given are the least a column gets
-        if badge_column is not None:
-            self._floor.setdefault(badge_column, 150)
+        self._designed = dict(widths or {})
+        self._badge = badge_column
         self._stretch = stretch if stretch is not None else model.columnCount() - 1
         self._fitted = False
         model.modelReset.connect(self._fit_once)
@@ -109,15 +108,20 @@ class RecordTable(QTableView):
             QTimer.singleShot(0, self, self.fit_columns)  # with the table as context: never after it is gone
 
     def fit_columns(self) -> None:
-        """Columns as wide as their content (the first rows measured), within bounds; once, when the
-        first rows arrive, so a width the user set is kept. The stretching column takes the rest."""
+        """Columns as wide as their content (the first rows measured), up to their designed width;
+        once, when the first rows arrive, so a width the user set is kept. The stretching column
+        takes the rest, and elides with a tooltip where it is short."""
         header = self.horizontalHeader()
         header.setResizeContentsPrecision(FIT_ROWS)
         for column in range(self.source.columnCount()):
-            if column == self._stretch or self.isColumnHidden(column):
+            if column == self._stretch or self.isColumnHidden(column) or column == self._badge \
+                    or self.source.columns[column].look is not None:  # a status changes: its designed width stays
                 continue
-            wanted = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
-            self.setColumnWidth(column, max(self._floor.get(column, MIN_WIDTH), min(wanted, MAX_WIDTH)))
+            fit = max(self.sizeHintForColumn(column), header.sectionSizeHint(column), MIN_WIDTH)
+            designed = self._designed.get(column)
+            # A designed width is the most a column takes (narrower content gives the room to the
+            # stretching column); a column without one grows to its content, within bounds.
+            self.setColumnWidth(column, min(fit, designed) if designed else min(fit, MAX_WIDTH))
 
     def set_menu(self, open_text: str | None, actions: Sequence[QAction | None] = (),
                  extras: Sequence[MenuExtra] = ()) -> None:
