@@ -360,6 +360,18 @@ class PlanDialog(QDialog):
         return self.editor.answer()
 
 
+def dollars_box(name: str, value: float) -> QDoubleSpinBox:
+    """An amount in USD where 0 reads "none" (no budget)."""
+    box = QDoubleSpinBox()
+    box.setAccessibleName(name)
+    box.setRange(0, 1_000_000)
+    box.setDecimals(2)
+    box.setPrefix("$")
+    box.setSpecialValueText(tr("none"))
+    box.setValue(value)
+    return box
+
+
 def estimate_texts(e: DispatchEstimate) -> dict[str, str]:
     """The engine's estimate in words; "unknown" where there is no history behind a figure."""
     unknown = tr("unknown")
@@ -422,12 +434,7 @@ class DispatchDialog(QDialog):
         self.limit.setRange(1, 32)
         self.limit.setValue(concurrency)
         form.addRow(self.tr("At most at once"), self.limit)
-        self.budget = QDoubleSpinBox()
-        self.budget.setAccessibleName(self.tr("Plan budget in USD"))
-        self.budget.setRange(0, 100_000)
-        self.budget.setDecimals(2)
-        self.budget.setPrefix("$")
-        self.budget.setSpecialValueText(self.tr("none"))
+        self.budget = dollars_box(self.tr("Plan budget in USD"), 0.0)
         self.budget.setToolTip(self.tr("What the plan's runs may spend in all; a run that would go over it waits "
                                        "for you (none: only the project's monthly budget counts)"))
         form.addRow(self.tr("Plan budget"), self.budget)

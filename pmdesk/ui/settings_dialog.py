@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -29,6 +28,7 @@ from pmdesk.config import AppSettings
 from pmdesk.engine.permissions import parse_rules
 from pmdesk.errors import PmdeskError
 from pmdesk.models import Budget, ExecutorKind, PermissionMode, Project
+from pmdesk.ui.dialogs import dollars_box
 from pmdesk.ui.models.tables import executor_name
 
 
@@ -203,13 +203,7 @@ class SettingsDialog(QDialog):
         box.setEnabled(project is not None)
         form = QFormLayout(box)
         budget = project.settings.monthly_budget if project else None
-        self.budget_usd = QDoubleSpinBox()
-        self.budget_usd.setAccessibleName(self.tr("Monthly budget in USD"))
-        self.budget_usd.setRange(0, 1_000_000)
-        self.budget_usd.setDecimals(2)
-        self.budget_usd.setPrefix("$")
-        self.budget_usd.setSpecialValueText(self.tr("none"))
-        self.budget_usd.setValue(budget.usd if budget and budget.usd else 0)
+        self.budget_usd = dollars_box(self.tr("Monthly budget in USD"), budget.usd if budget and budget.usd else 0.0)
         form.addRow(self.tr("Per month (USD)"), self.budget_usd)
         self.budget_tokens = QSpinBox()
         self.budget_tokens.setAccessibleName(self.tr("Monthly budget in tokens"))
