@@ -6,6 +6,7 @@
     .venv/bin/python -m benchmarks --only isolation   worktrees, integration, disk (issue 15)
     .venv/bin/python -m benchmarks --only permissions a permission's round trip in the window (issue 16)
     .venv/bin/python -m benchmarks --only search      a million events searched, against grep (issue 18)
+    .venv/bin/python -m benchmarks --only scale       a year of runs in one project: pages, overview (issue 20)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 from benchmarks.common import Result, print_table, private_home
 
-SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions", "search")
+SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions", "search", "scale")
 
 
 def main() -> int:
@@ -61,6 +62,10 @@ def main() -> int:
         from benchmarks import bench_search
 
         section("search", bench_search.run)
+    if "scale" in only:
+        from benchmarks import bench_scale
+
+        section("scale", bench_scale.run)
     print()
     print_table(results)
     return 0

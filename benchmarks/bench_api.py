@@ -72,7 +72,8 @@ def run(quick: bool, root: Path) -> list[Result]:
     paths = {
         "GET /api/plans/:planId": f"/api/plans/{plan.plan_id}",
         "GET /api/projects (listing)": "/api/projects",
-        f"GET /api/projects/:id/runs ({n_runs:,} runs)": f"/api/projects/{project.project_id}/runs",
+        f"GET /api/projects/:id/runs ({n_runs:,} runs, a page of 200)": f"/api/projects/{project.project_id}/runs",
+        "GET /api/projects/:id/runs?limit=50 (the first page)": f"/api/projects/{project.project_id}/runs?limit=50",
         "GET /api/openapi.json (baseline)": "/api/openapi.json",
     }
     results: list[Result] = []

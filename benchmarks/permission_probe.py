@@ -136,13 +136,19 @@ def window(n: int) -> dict[str, Any]:
     shown_ids: set[str] = set()
     original = card.show_request
     waiting_paint = [False]
+    expected: list[str | None] = [None]  # the request whose card is awaited: a paint of anything else does not count
 
     def show_request(run_id: str, request: Any) -> None:
+        new = request is not None and request.request_id not in shown_ids
+        if new:
+            waiting_paint[0] = True  # the card may paint inside show_request (it does, at once)
+            expected[0] = request.request_id
         original(run_id, request)
-        if request is not None and card.isVisible() and request.request_id not in shown_ids:
+        if new and card.isVisible():
             shown_ids.add(request.request_id)
             filled.append(time.time())
-            waiting_paint[0] = True
+        elif new:
+            waiting_paint[0] = False
 
     def click() -> None:
         clicked.append(time.time())
@@ -151,7 +157,8 @@ def window(n: int) -> dict[str, Any]:
 
     class Painted(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and waiting_paint[0]:
+            holds = card.request is not None and card.request.request_id == expected[0]
+            if event.type() == QEvent.Type.Paint and waiting_paint[0] and holds and card.isVisible():
                 waiting_paint[0] = False
                 painted.append(time.time())
                 QTimer.singleShot(0, click)  # the user, who now sees it, clicks Allow

@@ -59,6 +59,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING fts5(text, plan_id UNINDEXED, tas
 """
 
 
+class IndexBusyError(PmdeskError):
+    kind = ErrorKind.BUSY
+    code = "search.index_busy"
+
+
 class IndexDamagedError(PmdeskError):
     kind = ErrorKind.DAMAGED
     code = "search.index_damaged"
@@ -158,7 +163,8 @@ class SearchIndex:
             return work(self._conn())
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
+                raise IndexBusyError(f"the search index of {self.store.state_dir.parent.parent.name} is busy "
+                                     "(another pmdesk is writing it); try again in a moment") from exc
             self.drop()
             self.rebuilt = f"the search index was damaged ({exc}) and was built again from the records"
             try:

@@ -148,6 +148,16 @@ class RequestCard(QFrame):
             self.message.clear()
         self.show()
         self._keep_readable()
+        self._paint_now()
+
+    def _paint_now(self) -> None:
+        """The agent waits on this card: laid out and painted now, not a frame or two later."""
+        holder = self.parentWidget()
+        layout = holder.layout() if holder is not None else None
+        if layout is not None:
+            layout.activate()
+        if self.isVisible():
+            self.repaint()
 
     def take_keyboard(self) -> None:
         """The keyboard goes to the first answer: Allow, the first option, or Approve."""
