@@ -27,7 +27,9 @@ from pmdesk.engine.notifications import ChangeBus, ProjectsChanged
 from pmdesk.engine.overview import ProjectOverview, overview
 from pmdesk.engine.permissions import parse_mode, parse_rules
 from pmdesk.engine.plans import PlanService
+from pmdesk.engine.plans.jobs import JobKind
 from pmdesk.engine.plans.rules import PlanAction, require
+from pmdesk.engine.plans.scheduler import settled
 from pmdesk.engine.recovery import recover_runs
 from pmdesk.engine.redact import Redactor
 from pmdesk.engine.runs import RunService
@@ -51,6 +53,7 @@ from pmdesk.models import (
     PlanStatus,
     Project,
     Run,
+    TaskState,
     jsonable,
     validate_id,
 )
@@ -461,6 +464,15 @@ class Engine:
             remove_stale_temp_files(self.store(project).state_dir)
         remove_stale_temp_files(self.registry.directory, depth=0)
         return notes
+
+    def work_in_hand(self) -> tuple[int, int]:
+        """(runs working here, plans with work still to start here): what quitting would end.
+        A run or plan that only waits for an answer is not counted: it stays answerable."""
+        working = sum(live.snapshot is None or live.snapshot.status == TaskState.RUNNING
+                      for live in self.runs.live.values())
+        plans = sum(job.kind == JobKind.VERIFY or job.plan is None or not settled(job.plan)
+                    for job in self.plans.jobs.values())
+        return working, plans
 
     def watch_others(self) -> StateWatcher:
         """From now on, what other pmdesk processes write in the projects is published here too."""

@@ -65,18 +65,15 @@ class Controllers:
 
     async def keep_working(self, stop: asyncio.Event | None = None, step_s: float = 0.5) -> None:
         """The window has closed with "Leave them working": pmdesk goes on without it (no API, no
-        tray) while runs work or plans are scheduled, carrying out what other pmdesk processes ask
-        of them (a new window's answers); then it ends as ``stop`` does. ``stop`` set (a signal): now."""
-        from pmdesk.models import TaskState
-
+        tray) while runs work or plans have work to start, carrying out what other pmdesk processes
+        ask of them (a new window's answers); then it ends as ``stop`` does, and what waits for an
+        answer stays answerable from the next start. ``stop`` set (a signal): now."""
         self.bridge.close()
         await self.settings.local_api.stop()  # the next window may serve the API
         self.tray.hide()
         engine = self.engine
         while not (stop is not None and stop.is_set()):
-            working = any(live.snapshot is None or live.snapshot.status == TaskState.RUNNING
-                          for live in engine.runs.live.values())
-            if not working and not engine.plans.jobs:
+            if engine.work_in_hand() == (0, 0):  # what is left only waits for answers: answerable later
                 break
             try:
                 await asyncio.wait_for(stop.wait() if stop is not None else asyncio.sleep(step_s), step_s)

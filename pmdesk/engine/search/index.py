@@ -210,6 +210,8 @@ class SearchIndex:
 
     def _run(self, conn: sqlite3.Connection, run_id: str, known: tuple[int, int] | None,
              budget: list[int] | None = None) -> int:
+        if budget is not None:
+            budget[0] -= 1  # reading the run's record counts as a line: a step over 100,000 quiet runs is bounded too
         try:
             run = self.store.get_run(run_id)
         except PmdeskError:

@@ -71,7 +71,7 @@ class BackgroundIndexer:
 
     def _backlog(self) -> None:
         """What was written while no indexer ran, in steps: quick ones while nothing works, and
-        LIVE_LINES a second while a run of this process does (its lines come first)."""
+        LIVE_LINES a second while a run of this process does (its own lines followed between)."""
         pending = self._projects()
         while pending and not self._stop.is_set():
             busy = self._busy()
@@ -82,8 +82,10 @@ class BackgroundIndexer:
                         left.append(p)
                 self._guard(project, step)
             pending = left
-            if pending and busy and self._stop.wait(INTERVAL_S):
-                return
+            if busy:
+                self.catch_up_now(LIVE_LINES)  # the runs at work are followed meanwhile, as after
+                if pending and self._stop.wait(INTERVAL_S):
+                    return
 
     def _busy(self) -> bool:
         with self._lock:

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QMessageBox
 
 from pmdesk import __version__
 from pmdesk.engine.plans.rules import PlanAction, retry_verdict
-from pmdesk.models import TaskState
 from pmdesk.ui.actions import ActionId, UiState, apply_state
 from pmdesk.ui.controllers.packets import PacketsController
 from pmdesk.ui.controllers.plans import PlansController
@@ -146,17 +145,16 @@ class WindowController(QObject):
     def confirm_quit(self) -> bool:
         """True when closing must wait for the user's choice: leave the working runs working (pmdesk
         goes on without its window until they end), end them, or stay."""
-        engine = self.shell.engine
-        working = [r for r, live in engine.runs.live.items()
-                   if engine.store(live.project).get_run(r).status == TaskState.RUNNING]
-        if not working and not engine.plans.jobs:
+        working, plans = self.shell.engine.work_in_hand()
+        if not working and not plans:
             return False
         window = self.shell.window
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit pmdesk?"), self.tr(
-            "%n run(s) are still working.\n\nLeave them working: the window closes, and pmdesk goes on without it "
+            "%n run(s) are still working%p.\n\nLeave them working: the window closes, and pmdesk goes on without it "
             "until they (and their plans) are done. Open pmdesk again to follow and answer them.\n\n"
             "End them: their records say that pmdesk stopped. Runs waiting for an answer stay answerable either way."
-        ).replace("%n", str(len(working))), QMessageBox.StandardButton.NoButton, window)
+        ).replace("%n", str(working)).replace("%p", self.tr(", and %1 plan(s) have tasks to start").replace(
+            "%1", str(plans)) if plans else ""), QMessageBox.StandardButton.NoButton, window)
         leave = box.addButton(self.tr("Leave them working"), QMessageBox.ButtonRole.AcceptRole)
         end = box.addButton(self.tr("End them and quit"), QMessageBox.ButtonRole.DestructiveRole)
         stay = box.addButton(self.tr("Keep pmdesk open"), QMessageBox.ButtonRole.RejectRole)
