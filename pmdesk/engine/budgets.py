@@ -101,13 +101,6 @@ class Budgets:
         return (over(plan_budget, plan_spent, "the plan's", more_usd, more_tokens)
                 or over(month_budget, month_spent, f"{project.name}'s monthly", more_usd, more_tokens))
 
-    def check(self, project: Project, plan: Plan | None, more_usd: float | None, more_tokens: int | None,
-              what: str) -> None:
-        """Raise BudgetError when ``what`` (its estimate ``more``) would exceed a budget."""
-        why = self.reason(project, plan, more_usd, more_tokens)
-        if why:
-            raise BudgetError(f"{what} would exceed a budget: {why}. Raise the budget (pmdesk budget) or do less.")
-
     # -- a run at work -------------------------------------------------------------------------
 
     def on_usage(self, project: Project, run_id: str, plan_id: str | None, usage: Usage, cost_usd: float | None) -> None:

@@ -110,12 +110,12 @@ async def test_a_task_is_held_at_the_budget_until_it_is_raised(engine: Engine, t
     plan = engine.plans.plan_from_answer(project, {"tasks": [
         {"id": "a", "description": "first"}, {"id": "b", "description": "second", "dependencies": ["a"]}]})
     allow_tools(engine, project)
-    fake_api.queue(tool_use("run_command", {"command": "sleep 1"}), text_reply("first done"))
+    fake_api.queue(tool_use("run_command", {"command": "sleep 3"}), text_reply("first done"))  # time to lower it
     await engine.plans.dispatch(project, plan.plan_id, executor=AGENT, model=MODEL)
     store = engine.store(project)
     await until(lambda: store.get_plan(plan.plan_id).tasks[0].status == TaskState.RUNNING)
     await engine.set_budget(project, Budget(usd=0.2))  # lowered while the first task works
-    await until(lambda: bool(store.get_plan(plan.plan_id).budget_stop), timeout=20)
+    await until(lambda: bool(store.get_plan(plan.plan_id).budget_stop), timeout=40)
     held = store.get_plan(plan.plan_id)
     assert held.status == PlanStatus.RUNNING and held.tasks[0].status == TaskState.COMPLETE
     assert held.tasks[1].status == TaskState.QUEUED and "monthly budget of $0.2000" in (held.budget_stop or "")
@@ -125,7 +125,7 @@ async def test_a_task_is_held_at_the_budget_until_it_is_raised(engine: Engine, t
 
     fake_api.queue(text_reply("second done"))
     await engine.set_budget(project, Budget(usd=5.0))  # raised: the plan goes on by itself
-    await until(lambda: store.get_plan(plan.plan_id).tasks[1].status == TaskState.COMPLETE, timeout=20)
+    await until(lambda: store.get_plan(plan.plan_id).tasks[1].status == TaskState.COMPLETE, timeout=40)
     assert store.get_plan(plan.plan_id).budget_stop is None
 
 
