@@ -28,6 +28,8 @@ def generate(root: Path, runs: int, events_per_run: int) -> tuple[StateStore, st
                   status=statuses[i % 4], created_at=now, started_at=now, ended_at=now, summary="done " * 20)
         (store.state_dir / "runs" / f"{run.run_id}.json").write_text(run.to_json())
         first = first or run.run_id
+        if not events_per_run:
+            continue
         events_dir = store.state_dir / "events" / run.run_id
         events_dir.mkdir()
         lines = [json.dumps({"eventId": f"evt_{uuid.uuid4()}", "runId": run.run_id, "seq": k + 1, "ts": now,

@@ -42,8 +42,15 @@ def first_paint() -> None:
     app.exec()
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
 def lag(seconds: float, runs: int, rate: int) -> None:
-    """8 runs streaming into the open window; a 5 ms timer measures how late the loop is."""
+    """Runs streaming into the open window (the dashboard lists every registered project); a 5 ms
+    timer measures how late the loop is; resident memory before, at the end of the stream and
+    after the runs ended."""
     from PySide6.QtCore import QTimer
 
     from pmdesk.engine.engine import Engine
@@ -71,6 +78,8 @@ def lag(seconds: float, runs: int, rate: int) -> None:
 
     async def main() -> None:
         await controllers.start()
+        await asyncio.sleep(1)
+        rss_start = _rss_mib()
         controllers.projects.open_project(project.project_id)
         ids = []
         for i in range(runs):
@@ -86,15 +95,30 @@ def lag(seconds: float, runs: int, rate: int) -> None:
         last[0] = began = time.perf_counter()
         lags.clear()
         probe.start()
+        peak = [0.0]
+
+        async def sample() -> None:
+            while True:
+                peak[0] = max(peak[0], _rss_mib())
+                await asyncio.sleep(1)
+
+        sampler = asyncio.ensure_future(sample())
+        await asyncio.sleep(max(0.0, seconds - 1.5))
+        rss_streaming = _rss_mib()
         for run_id in ids:
             await engine.runs.wait(run_id)
         probe.stop()
+        sampler.cancel()
+        await asyncio.sleep(3)
+        rss_after = _rss_mib()
         lines = sum(engine.store(project).last_event_seq(r) for r in ids)
         ordered = sorted(lags)
         worst = max(range(len(lags)), key=lags.__getitem__)
         print(json.dumps({"p99": ordered[int(len(ordered) * 0.99)], "max": ordered[-1], "samples": len(ordered),
                           "max_at": at[worst] - began,
-                          "lines": lines, "log_blocks": window.project_page.log.blockCount()}), flush=True)
+                          "lines": lines, "log_blocks": window.project_page.log.blockCount(),
+                          "rss_start": rss_start, "rss_streaming": rss_streaming, "rss_peak": peak[0],
+                          "rss_after": rss_after, "projects": len(engine.projects())}), flush=True)
         await engine.shutdown()
 
     with loop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from dataclasses import MISSING, fields
 from functools import cache
@@ -37,6 +38,13 @@ def _summary_model(cls: type) -> type[BaseModel]:
     return model
 
 
+PAGE_HEADERS = {
+    "Link": {"description": 'the next page: <url>; rel="next" (absent on the last page)', "schema": {"type": "string"}},
+    "X-Total-Count": {"description": "how many items pass the filter, on every page (absent where not counted)",
+                      "schema": {"type": "integer"}},
+}
+
+
 def _ref(value: Any, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
     if isinstance(value, str):
         return {"$ref": REF.format(model=value)}
@@ -57,6 +65,8 @@ def _operation(route: Route, models: dict[str, type[BaseModel]]) -> dict[str, An
     for status, schema in route.answers.items():
         responses[str(status)] = {"description": "OK" if status < 300 else "",
                                   "content": {"application/json": {"schema": _ref(schema, models)}}}
+        if route.paged and status == 200:
+            responses["200"]["headers"] = PAGE_HEADERS
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
     for status, text in ERRORS.items():
         if status in (413, 422) and route.body is None and route.method == "GET":
@@ -84,6 +94,12 @@ def _path_params(path: str) -> list[str]:
 
 
 @cache
+def openapi_bytes() -> bytes:
+    """The document as served: encoded once, it never changes while the process runs."""
+    return json.dumps(openapi_document()).encode()
+
+
+@cache
 def openapi_document() -> dict[str, Any]:
     models: dict[str, type[BaseModel]] = {
         "RunSummary": _summary_model(RunSummary), "PlanSummary": _summary_model(PlanSummary),
@@ -101,8 +117,12 @@ def openapi_document() -> dict[str, Any]:
         "required": ["overview", "settings", "plans", "runs"],
         "properties": {"overview": {"$ref": REF.format(model="ProjectOverview")},
                        "settings": {"$ref": REF.format(model="ProjectSettings")},
-                       "plans": {"type": "array", "items": {"$ref": REF.format(model="PlanSummary")}},
-                       "runs": {"type": "array", "items": {"$ref": REF.format(model="RunSummary")}}},
+                       "plans": {"type": "array", "items": {"$ref": REF.format(model="PlanSummary")},
+                                 "description": "the first page, newest first"},
+                       "plansNext": {"type": ["string", "null"], "description": "listPlans ?after= for the rest"},
+                       "runs": {"type": "array", "items": {"$ref": REF.format(model="RunSummary")},
+                                "description": "the first page, newest first"},
+                       "runsNext": {"type": ["string", "null"], "description": "listRuns ?after= for the rest"}},
     }
     return {
         "openapi": "3.1.0",

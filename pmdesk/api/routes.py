@@ -16,13 +16,14 @@ from pmdesk.api import schemas
 from pmdesk.api.errors import ApiError
 from pmdesk.engine.costs import CostReport
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.listing import DEFAULT_PAGE, MAX_PAGE, ORDERS, page_runs, parse_filter
+from pmdesk.engine.listing import DEFAULT_PAGE, MAX_PAGE, ORDERS, Order, page_activity, page_of, page_runs, parse_filter
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.engine.plans import Resolution
 from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.search import KINDS as SEARCH_KINDS
 from pmdesk.engine.search import SearchResult
+from pmdesk.errors import BadQueryError
 from pmdesk.models import (
     ActivityEvent,
     Budget,
@@ -39,7 +40,7 @@ from pmdesk.models import (
     jsonable,
     validate_id,
 )
-from pmdesk.store import PlanSummary, RunSummary
+from pmdesk.store import PacketSummary, PlanSummary, RunSummary
 
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -57,12 +58,42 @@ class Route:
     body: type[BaseModel] | None = None
     answers: dict[int, Any] = field(default_factory=dict)  # status -> schema ref (a type, [type] or a dict)
     query: tuple[tuple[str, dict[str, Any], str], ...] = ()
+    paged: bool = False  # answers a page: Link rel="next" and (where counted) X-Total-Count
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
     # What is answered was written first, through the store's scrub (records, events, activity).
     text = json.dumps(jsonable(value), ensure_ascii=False)
     return web.Response(body=text.encode("utf-8", "replace"), status=status, content_type="application/json")
+
+
+def _page(request: web.Request, items: Any, next_cursor: str | None, total: int | None) -> web.Response:
+    """A page as the API answers every listing: the items, the next page in the Link header."""
+    answer = _json(items)
+    if total is not None:
+        answer.headers["X-Total-Count"] = str(total)
+    if next_cursor:
+        answer.headers["Link"] = f'<{request.rel_url.update_query(after=next_cursor)}>; rel="next"'
+    return answer
+
+
+def _limit(request: web.Request) -> int:
+    return _int_query(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
+
+
+def _order(request: web.Request) -> Order:
+    order = request.query.get("order") or "newest"
+    if order not in ORDERS:
+        raise BadQueryError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
+    return order
+
+
+def _plan_mark(plan: PlanSummary) -> tuple[str, str]:
+    return plan.created_at, plan.plan_id
+
+
+def _packet_mark(packet: PacketSummary) -> tuple[str, str]:
+    return packet["createdAt"], packet["packetId"]
 
 
 def _int_query(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -127,7 +158,7 @@ class Api:
     # -- projects -----------------------------------------------------------------------------
 
     async def list_projects(self, request: web.Request) -> web.Response:
-        return _json([self.engine.overview(p) for p in self.engine.projects()])
+        return web.Response(body=self.engine.overviews_json(), content_type="application/json")
 
     async def add_project(self, request: web.Request) -> web.Response:
         body = await _body(request, schemas.NewProject)
@@ -136,10 +167,13 @@ class Api:
         return _json(self.engine.add_project(body.path, body.name), 201)
 
     async def get_project(self, request: web.Request) -> web.Response:
+        """The overview, settings and the first page of plans and of runs (the rest: their listings)."""
         project = self.engine.project_settings(self._project(request))
         store = self.engine.store(project)
+        runs = page_runs(await asyncio.to_thread(store.list_runs))
+        plans = page_of(store.list_plans(), _plan_mark)
         return _json({"overview": self.engine.overview(project), "settings": project.settings,
-                      "plans": store.list_plans(), "runs": store.list_runs()})
+                      "plans": plans.items, "plansNext": plans.next, "runs": runs.items, "runsNext": runs.next})
 
     async def remove_project(self, request: web.Request) -> web.Response:
         project = self._project(request)
@@ -150,32 +184,34 @@ class Api:
         store = self.engine.store(self._project(request))
         q = request.query
         wanted = parse_filter(q.get("status"), q.get("executor"), q.get("plan"), q.get("q"))
-        limit = _int_query(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
-        order = q.get("order") or "newest"
-        page = page_runs(await asyncio.to_thread(store.list_runs), wanted, order, q.get("after") or None,  # type: ignore[arg-type]
-                         limit)
-        answer = _json(page.items)
-        answer.headers["X-Total-Count"] = str(page.total)
-        if page.next:
-            answer.headers["Link"] = f'<{request.rel_url.update_query(after=page.next)}>; rel="next"'
-        return answer
+        page = page_runs(await asyncio.to_thread(store.list_runs), wanted, _order(request), q.get("after") or None,
+                         _limit(request))
+        return _page(request, page.items, page.next, page.total)
 
     async def project_plans(self, request: web.Request) -> web.Response:
-        return _json(self.engine.store(self._project(request)).list_plans())
+        plans = self.engine.store(self._project(request)).list_plans()
+        page = page_of(plans, _plan_mark, _order(request), request.query.get("after") or None, _limit(request))
+        return _page(request, page.items, page.next, len(plans))
 
     async def project_packets(self, request: web.Request) -> web.Response:
-        return _json(self.engine.store(self._project(request)).list_packets())
+        packets = await asyncio.to_thread(self.engine.store(self._project(request)).list_packets)
+        page = page_of(packets, _packet_mark, _order(request), request.query.get("after") or None, _limit(request))
+        return _page(request, page.items, page.next, len(packets))
 
     async def project_activity(self, request: web.Request) -> web.Response:
-        limit = _int_query(request, "limit", 200, 1, 5000) or 200
-        return _json(self.engine.store(self._project(request)).list_activity(limit))
+        store = self.engine.store(self._project(request))
+        page = await asyncio.to_thread(page_activity, store, request.query.get("after") or None, _limit(request))
+        return _page(request, page.items, page.next, None)
 
     async def awaiting(self, request: web.Request) -> web.Response:
         out = []
         for project in self.engine.projects():
             if not Path(project.path).is_dir():
                 continue  # a vanished folder has nothing to answer
-            for summary in self.engine.store(project).list_runs():
+            store = self.engine.store(project)
+            if not store.run_tally().count(TaskState.AWAITING_RESPONSE):
+                continue  # the kept tally says so without a listing
+            for summary in store.list_runs():
                 if summary.status == TaskState.AWAITING_RESPONSE:
                     out.append({**summary.to_json_dict(), "projectId": project.project_id, "projectName": project.name})
         return _json(out)
@@ -202,8 +238,11 @@ class Api:
         run = store.get_run(run_id)
         events = store.read_events(run_id, after=after, limit=limit)
         cursor = events[-1].seq if events else after
-        return _json({"runId": run_id, "status": run.status.value, "events": events,
-                      "next": cursor, "more": len(events) == limit})
+        more = len(events) == limit
+        answer = _json({"runId": run_id, "status": run.status.value, "events": events, "next": cursor, "more": more})
+        if more and cursor is not None:
+            answer.headers["Link"] = f'<{request.rel_url.update_query(after=cursor)}>; rel="next"'
+        return answer
 
     async def respond(self, request: web.Request) -> web.Response:
         project, run_id = self._owner("run", "runId", request)
@@ -379,7 +418,9 @@ class Api:
                 raise ApiError(404, "not_found", f"no registered project {project_id}")
         kinds = request.query.getall("kind", []) or None
         limit = _int_query(request, "limit", 50, 1, 500) or 50
-        return _json(await self.engine.search(text, project, kinds, request.query.get("since"), limit))
+        found = await self.engine.search(text, project, kinds, request.query.get("since"), limit,
+                                         request.query.get("after") or None)
+        return _page(request, found, found.next, None)
 
 
 def _verify_answer(plan: Plan) -> dict[str, Any]:
@@ -410,6 +451,7 @@ _RUN_PAGE = (_STATUS,
              ("order", {"type": "string", "enum": list(ORDERS)}, "newest (default) or oldest first"),
              ("after", {"type": "string"}, "the cursor of the Link header's next page"),
              ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"page size (default {DEFAULT_PAGE})"))
+_PAGE = _RUN_PAGE[4:]  # order, after, limit
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/projects", "listProjects", "Every registered project with its derived status",
@@ -422,24 +464,23 @@ ROUTES: tuple[Route, ...] = (
           "remove_project", answers={200: Project}),
     Route("GET", "/api/projects/{projectId}/runs", "listRuns",
           "A page of a project's runs (X-Total-Count: how many pass the filter; Link rel=next: the next page)",
-          "project_runs", answers={200: [RunSummary]}, query=_RUN_PAGE),
+          "project_runs", answers={200: [RunSummary]}, query=_RUN_PAGE, paged=True),
     Route("POST", "/api/projects/{projectId}/runs", "createRun", "Start a run; returns once its agent is up",
           "create_run", schemas.NewRun, {201: Run}),
-    Route("GET", "/api/projects/{projectId}/plans", "listPlans", "A project's plans", "project_plans",
-          answers={200: [PlanSummary]}),
+    Route("GET", "/api/projects/{projectId}/plans", "listPlans", "A page of a project's plans, newest first",
+          "project_plans", answers={200: [PlanSummary]}, query=_PAGE, paged=True),
     Route("POST", "/api/projects/{projectId}/plan", "createPlan",
           "Generate a plan from an inspection packet (or from tasks given in the body)",
           "create_plan", schemas.NewPlan, {201: PlanCreatedResponse}),
-    Route("GET", "/api/projects/{projectId}/packets", "listPackets", "A project's inspection packets",
-          "project_packets", answers={200: {"type": "array", "items": {"type": "object"}}}),
-    Route("GET", "/api/projects/{projectId}/activity", "listActivity", "The evidence trail, newest first",
-          "project_activity", answers={200: [ActivityEvent]},
-          query=(("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "how many"),)),
+    Route("GET", "/api/projects/{projectId}/packets", "listPackets", "A page of a project's inspection packets",
+          "project_packets", answers={200: {"type": "array", "items": {"type": "object"}}}, query=_PAGE, paged=True),
+    Route("GET", "/api/projects/{projectId}/activity", "listActivity", "A page of the evidence trail, newest first",
+          "project_activity", answers={200: [ActivityEvent]}, query=_PAGE[1:], paged=True),
     Route("GET", "/api/awaiting", "listAwaiting", "Runs waiting for an answer, across projects", "awaiting",
           answers={200: {"type": "array", "items": {"type": "object"}}}),
     Route("GET", "/api/runs/{runId}", "getRun", "A run", "get_run", answers={200: Run}),
     Route("GET", "/api/runs/{runId}/events", "listRunEvents", "A run's events, paged by seq", "run_events",
-          answers={200: _PAGE_OF_EVENTS}, query=(_AFTER, _LIMIT)),
+          answers={200: _PAGE_OF_EVENTS}, query=(_AFTER, _LIMIT), paged=True),
     Route("POST", "/api/runs/{runId}/respond", "respondToRun", "Answer a run that needs a response",
           "respond", schemas.Answer, {200: Run}),
     Route("POST", "/api/runs/{runId}/approve", "approveRun",
@@ -518,5 +559,7 @@ ROUTES: tuple[Route, ...] = (
                  ("project", {"type": "string"}, "only this project"),
                  ("kind", {"type": "string", "enum": list(SEARCH_KINDS)}, "only this kind (repeatable)"),
                  ("since", {"type": "string"}, "only hits from this day (YYYY-MM-DD) or time on"),
-                 ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "how many hits at most"))),
+                 ("after", {"type": "string"}, "the cursor of the last page (its next, or the Link header)"),
+                 ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "how many hits at most")),
+          paged=True),
 )

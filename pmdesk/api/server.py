@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from pmdesk.api.errors import ApiError, as_api_error, error_response
-from pmdesk.api.openapi import openapi_document
+from pmdesk.api.openapi import openapi_bytes
 from pmdesk.api.routes import ROUTES, Api
 from pmdesk.api.schemas import MAX_BODY_BYTES
 from pmdesk.api.token import load_or_create_token, token_matches, token_path
@@ -76,7 +76,7 @@ def create_app(engine: Engine, token: str, *, check_host: bool = True) -> web.Ap
     app[API_KEY] = api
 
     async def openapi(_: web.Request) -> web.Response:
-        return web.json_response(openapi_document())
+        return web.Response(body=openapi_bytes(), content_type="application/json")
 
     app.router.add_get("/api/openapi.json", openapi)
     for route in ROUTES:
@@ -133,6 +133,7 @@ def serve(host: str, port: int, allow_remote: bool = False) -> int:
             print(f"recovered: {note}", file=sys.stderr)
         server = ApiServer(engine, host, port, allow_remote=allow_remote)
         await server.start()
+        engine.watch_others()  # what the CLI and the window write is published (and indexed) here too
         engine.index_in_background()
         if not is_loopback(host):
             print(f"WARNING: listening on {host}: anyone who can reach it and has the token controls your agents",

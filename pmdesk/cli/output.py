@@ -114,3 +114,13 @@ def run_exit(run: Run) -> int:
 
 def plan_exit(plan: Plan) -> int:
     return EXIT_FAILED if plan.status in (PlanStatus.FAILED, PlanStatus.CANCELLED) else EXIT_OK
+
+
+def next_page(command: str, cursor: str | int | None, limit: int, default: int, shown: int,
+              total: int | None = None) -> None:
+    """Where a page ends and the next begins, on stderr (stdout stays the page itself)."""
+    if cursor is None:
+        return
+    counted = f"{shown} of {total}" if total is not None else f"{shown} shown"
+    print(f"{counted}; next page: pmdesk {command} --after {cursor}" + (f" --limit {limit}" if limit != default else ""),
+          file=sys.stderr)

@@ -87,9 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--order", choices=["newest", "oldest"], default="newest")
     r.set_defaults(func=runs.cmd_runs)
 
-    r = sub.add_parser("log", parents=[js], help="the last lines of a run's log")
+    r = sub.add_parser("log", parents=[js], help="the last lines of a run's log, or a page of it from a seq")
     r.add_argument("run")
-    r.add_argument("--lines", type=int, default=200)
+    r.add_argument("--lines", type=int, default=200, help="how many (the last ones, unless --after)")
+    r.add_argument("--after", type=int, metavar="SEQ", help="the lines after this seq, oldest first (0: from the start)")
     r.set_defaults(func=runs.cmd_log)
 
     r = sub.add_parser("respond", parents=[js], help="answer a run that needs a response")
@@ -141,9 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from-file", help="tasks in the submit_plan format")
     r.set_defaults(func=plans.cmd_plan)
 
-    r = sub.add_parser("plans", parents=[js], help="list a project's plans")
+    r = sub.add_parser("plans", parents=[js], help="a page of a project's plans, newest first")
     r.add_argument("project")
     r.add_argument("--archived", action="store_true", help="archived plans too")
+    r.add_argument("--limit", type=int, default=50, help="plans on the page (at most 1000)")
+    r.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the last page printed")
     r.set_defaults(func=plans.cmd_plans)
 
     r = sub.add_parser("retry", parents=[js, qt], help="run a task that failed, was cancelled or changed nothing "
@@ -237,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these kinds (repeat or comma-separate): " + ", ".join(SEARCH_KINDS))
     r.add_argument("--since", metavar="DATE", help="only hits from this day (YYYY-MM-DD) or time on")
     r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the last page printed")
     r.add_argument("--reindex", action="store_true", help="build the index again from the records first")
     r.set_defaults(func=search.cmd_search)
 
@@ -244,9 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("plan")
     r.set_defaults(func=plans.cmd_show)
 
-    r = sub.add_parser("activity", parents=[js], help="the evidence trail, newest first")
+    r = sub.add_parser("packets", parents=[js], help="a page of a project's inspection packets, newest first")
     r.add_argument("project")
     r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the last page printed")
+    r.set_defaults(func=projects.cmd_packets)
+
+    r = sub.add_parser("activity", parents=[js], help="a page of the evidence trail, newest first")
+    r.add_argument("project")
+    r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the last page printed")
     r.set_defaults(func=projects.cmd_activity)
 
     r = sub.add_parser("serve", help="the local HTTP API, headless")

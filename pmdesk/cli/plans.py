@@ -11,9 +11,10 @@ from typing import Any
 
 from pmdesk.cli.errors import EXIT_OK, CliError
 from pmdesk.cli.follow import detach, follow_plan, print_output
-from pmdesk.cli.output import plan_exit, print_json, print_plan, table
+from pmdesk.cli.output import next_page, plan_exit, print_json, print_plan, table
 from pmdesk.cli.session import open_engine, project_of
 from pmdesk.engine.costs import CostReport, budget_text
+from pmdesk.engine.listing import page_of
 from pmdesk.engine.plans.estimate import DispatchEstimate
 from pmdesk.engine.plans.rules import PlanAction, verdict
 from pmdesk.errors import ErrorKind
@@ -54,17 +55,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_plans(args: argparse.Namespace) -> int:
     engine = open_engine()
     project = engine.project(args.project)
-    listed = sorted(engine.store(project).list_plans(), key=lambda p: p.created_at, reverse=True)
-    plans = [p for p in listed if args.archived or not p.archived_at]
+    listed = engine.store(project).list_plans()
+    chosen = [p for p in listed if args.archived or not p.archived_at]
+    page = page_of(chosen, lambda p: (p.created_at, p.plan_id), "newest", args.after, args.limit)
+    command = f"plans {args.project}" + (" --archived" if args.archived else "")
     if args.json:
-        print_json(plans)
+        print_json(page.items)
+        next_page(command, page.next, args.limit, 50, len(page.items), len(chosen))
         return EXIT_OK
     rows = [[p.plan_id, p.status.value + (" (archived)" if p.archived_at else ""), f"{p.tasks_complete}/{p.task_count}",
-             p.created_at, short(p.summary, 50)] for p in plans]
-    hidden = len(listed) - len(plans)
-    print(table(rows, ["PLAN", "STATUS", "DONE", "CREATED", "SUMMARY"]) if rows else f"no plans in {project.name} yet")
+             p.created_at, short(p.summary, 50)] for p in page.items]
+    hidden = len(listed) - len(chosen)
+    print(table(rows, ["PLAN", "STATUS", "DONE", "CREATED", "SUMMARY"]) if rows else
+          f"no plans in {project.name} yet" if not chosen else "no plans after that cursor")
     if hidden:
         print(f"({hidden} archived plan(s) left out: --archived lists them)")
+    next_page(command, page.next, args.limit, 50, len(page.items), len(chosen))
     return EXIT_OK
 
 

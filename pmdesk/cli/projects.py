@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from pmdesk.cli.errors import EXIT_OK, CliError
-from pmdesk.cli.output import print_json, table
+from pmdesk.cli.output import next_page, print_json, table
 from pmdesk.cli.session import open_engine
+from pmdesk.engine.listing import page_activity, page_of
 from pmdesk.models import ExecutorKind, short
 
 
@@ -106,13 +107,30 @@ def _set(args: argparse.Namespace) -> int:
 def cmd_activity(args: argparse.Namespace) -> int:
     engine = open_engine()
     project = engine.project(args.project)
-    events = engine.store(project).list_activity(args.limit)
+    page = page_activity(engine.store(project), args.after, args.limit)
     if args.json:
-        print_json(events)
-        return EXIT_OK
-    for e in events:
-        ids = " ".join(x for x in (e.plan_id, e.run_id) if x)
-        print(f"{e.ts}  {e.type.value:<22} {e.actor:<8} {short(e.message, 80)}  {ids}")
-    if not events:
-        print(f"no activity in {project.name} yet")
+        print_json(page.items)
+    else:
+        for e in page.items:
+            ids = " ".join(x for x in (e.plan_id, e.run_id) if x)
+            print(f"{e.ts}  {e.type.value:<22} {e.actor:<8} {short(e.message, 80)}  {ids}")
+        if not page.items:
+            print(f"no activity in {project.name} yet" if not args.after else "no activity before that cursor")
+    next_page(f"activity {args.project}", page.next, args.limit, 50, len(page.items))
+    return EXIT_OK
+
+
+def cmd_packets(args: argparse.Namespace) -> int:
+    engine = open_engine()
+    project = engine.project(args.project)
+    packets = engine.store(project).list_packets()
+    page = page_of(packets, lambda p: (p["createdAt"], p["packetId"]), "newest", args.after, args.limit)
+    if args.json:
+        print_json(page.items)
+    else:
+        rows = [[p["packetId"], p["createdAt"], p["runId"] or "—", p["status"] or "—", short(p["prompt"], 50)]
+                for p in page.items]
+        print(table(rows, ["PACKET", "CREATED", "RUN", "STATUS", "PROMPT"]) if rows else
+              f"no inspection packets in {project.name} yet" if not packets else "no packets after that cursor")
+    next_page(f"packets {args.project}", page.next, args.limit, 50, len(page.items), len(packets))
     return EXIT_OK

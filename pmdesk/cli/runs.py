@@ -9,10 +9,10 @@ from typing import Any
 
 from pmdesk.cli.errors import EXIT_OK
 from pmdesk.cli.follow import follow_elsewhere, in_foreground
-from pmdesk.cli.output import event_line, print_json, table
+from pmdesk.cli.output import event_line, next_page, print_json, table
 from pmdesk.cli.session import open_engine, project_of
 from pmdesk.engine.inspect import packet_markdown
-from pmdesk.engine.listing import DEFAULT_PAGE, page_runs, parse_filter
+from pmdesk.engine.listing import DEFAULT_PAGE, MAX_PAGE, page_runs, parse_filter
 from pmdesk.engine.permissions import parse_mode
 from pmdesk.models import ExecutorKind, cost_text, duration_ms, short
 from pmdesk.store.locks import ProjectBusyError
@@ -50,8 +50,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     page = page_runs(engine.store(project).list_runs(), wanted, args.order, args.after, args.limit)
     if args.json:  # the API's body (a list); the next page's cursor goes where the API's Link header would
         print_json(page.items)
-        if page.next:
-            print(f"next: {page.next}", file=sys.stderr)
+        next_page(f"runs {args.project}", page.next, args.limit, DEFAULT_PAGE, len(page.items), page.total)
         return EXIT_OK
     rows = []
     for r in page.items:
@@ -60,21 +59,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
                      f"{ms / 1000:.1f}s" if ms is not None else "—", cost_text(r.cost_usd), short(r.prompt, 50)])
     print(table(rows, ["RUN", "STATUS", "EXECUTOR", "STARTED", "DURATION", "COST", "PROMPT"]) if rows
           else f"no runs in {project.name} yet" if not page.total else "no runs after that cursor")
-    if page.next:
-        print(f"{len(page.items)} of {page.total}; next page: pmdesk runs {args.project} --after {page.next}"
-              + (f" --limit {args.limit}" if args.limit != DEFAULT_PAGE else ""), file=sys.stderr)
+    next_page(f"runs {args.project}", page.next, args.limit, DEFAULT_PAGE, len(page.items), page.total)
     return EXIT_OK
 
 
 def cmd_log(args: argparse.Namespace) -> int:
     engine = open_engine()
     project = project_of(engine, "run", args.run)
-    events = engine.store(project).tail_events(args.run, args.lines)
+    store = engine.store(project)
+    lines = max(1, min(args.lines, MAX_PAGE))
+    events = store.tail_events(args.run, lines) if args.after is None else \
+        store.read_events(args.run, after=args.after, limit=lines)
     if args.json:
         print_json(events)
     else:
         for e in events:
             print(event_line(e.kind, e.text))
+    if args.after is not None and len(events) == lines:
+        next_page(f"log {args.run}", events[-1].seq, args.lines, 200, len(events))
     return EXIT_OK
 
 

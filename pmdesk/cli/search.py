@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 
 from pmdesk.cli.errors import EXIT_OK, CliError
-from pmdesk.cli.output import print_json
+from pmdesk.cli.output import next_page, print_json
 from pmdesk.cli.session import open_engine
 from pmdesk.engine.search import SearchHit
 from pmdesk.errors import ErrorKind
@@ -48,9 +49,13 @@ def cmd_search(args: argparse.Namespace) -> int:
             return EXIT_OK
     if not args.query:
         raise CliError("give a query (words, a \"phrase\", a prefix*), or --reindex", kind=ErrorKind.BAD_REQUEST)
-    result = asyncio.run(engine.search(" ".join(args.query), project, args.kind, args.since, args.limit))
+    words = " ".join(args.query)
+    result = asyncio.run(engine.search(words, project, args.kind, args.since, args.limit, args.after))
+    command = "search " + shlex.join(args.query) + (f" --project {args.project}" if args.project else "") + \
+        "".join(f" --kind {k}" for k in args.kind or ()) + (f" --since {args.since}" if args.since else "")
     if args.json:
         print_json(result)
+        next_page(command, result.next, args.limit, 50, len(result.hits))
         return EXIT_OK
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -59,4 +64,5 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{hit.ts[:16].replace('T', ' ')}  {hit.project_name}  {hit.kind:<9}  {where(hit)}")
         print(f"    {marked(hit, colour)}")
     print(f"{len(result.hits)} hit{'s' if len(result.hits) != 1 else ''} in {result.took_ms:.0f} ms", file=sys.stderr)
+    next_page(command, result.next, args.limit, 50, len(result.hits))
     return EXIT_OK

@@ -16,10 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pmdesk.engine.context import EngineContext
-from pmdesk.engine.costs import CostTotals, metered, run_day, this_month
+from pmdesk.engine.costs import CostTotals, metered, this_month
 from pmdesk.errors import ErrorKind, PmdeskError
 from pmdesk.models import Budget, Plan, Project, Usage, cost_text
 from pmdesk.store import RunSummary
+from pmdesk.store.tally import run_day
 
 CHECK_EVERY_S = 1.0  # a run's spending is checked against its budgets at most this often
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
-from pmdesk.models import Budget, ExecutorKind, Model, Plan, Project, cost_text
+from pmdesk.models import Budget, Model, Plan, Project, cost_text
 from pmdesk.store import PlanSummary, RunSummary
-
-METERED = frozenset({ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT})
+from pmdesk.store.tally import NANO, RunTally, counts_cost, run_day
 
 
 class CostTotals(Model):
@@ -87,15 +86,8 @@ def budget_text(budget: Budget) -> str:
     return " and ".join(parts) or "none"
 
 
-def run_day(run: RunSummary) -> str:
-    return (run.started_at or run.created_at or "")[:10]
-
-
 def metered(runs: Iterable[RunSummary]) -> list[RunSummary]:
-    """The model runs that have something to count: a cost or tokens reported, or an end after a
-    start (then a missing cost is unknown). A run at work that has reported nothing yet is left out."""
-    return [r for r in runs if r.executor in METERED
-            and (r.cost_usd is not None or r.total_tokens > 0 or (r.status.is_terminal and r.started_at))]
+    return [r for r in runs if counts_cost(r)]
 
 
 def totals(runs: Iterable[RunSummary]) -> CostTotals:
@@ -105,18 +97,19 @@ def totals(runs: Iterable[RunSummary]) -> CostTotals:
     return out
 
 
-def at_a_glance(runs: Iterable[RunSummary], now: datetime | None = None) -> tuple[CostTotals, CostTotals, CostTotals]:
-    """(today, this month, in all) in one pass: what the dashboard shows of every project."""
+def kept_at_a_glance(tally: RunTally, now: datetime | None = None) -> tuple[CostTotals, CostTotals, CostTotals]:
+    """The same three from a project's kept tally (its cost by day), without a listing; summed in
+    nanodollars, so the figure does not depend on the order the days were kept in."""
     now = now or datetime.now(UTC)
     today, month = now.strftime("%Y-%m-%d"), this_month(now)
-    day_total, month_total, total = CostTotals(), CostTotals(), CostTotals()
-    for run in metered(runs):
-        day = run_day(run)
-        total.add(run.cost_usd, run.total_tokens)
-        if day.startswith(month):
-            month_total.add(run.cost_usd, run.total_tokens)
-            if day == today:
-                day_total.add(run.cost_usd, run.total_tokens)
+    sums = [[0] * 5 for _ in range(3)]  # today, this month, in all: runs, priced, unpriced, tokens, nanodollars
+    for day, figures in tally.days.items():
+        for i, wanted in enumerate((day == today, day.startswith(month), True)):
+            if wanted:
+                sums[i] = [a + b for a, b in zip(sums[i], figures, strict=True)]
+    day_total, month_total, total = (
+        CostTotals(runs=runs, priced=priced, unpriced=unpriced, tokens=tokens, cost_usd=nano / NANO if priced else None)
+        for runs, priced, unpriced, tokens, nano in sums)
     return day_total, month_total, total
 
 

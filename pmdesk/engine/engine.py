@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from pmdesk.engine.inspect import create_packet
 from pmdesk.engine.isolation import Isolation, git_init
 from pmdesk.engine.lazy_imports import load
 from pmdesk.engine.notifications import ChangeBus, ProjectsChanged
-from pmdesk.engine.overview import ProjectOverview, overview
+from pmdesk.engine.overview import Overviews, ProjectOverview
 from pmdesk.engine.permissions import parse_mode, parse_rules
 from pmdesk.engine.plans import PlanService
 from pmdesk.engine.plans.jobs import JobKind
@@ -79,6 +80,7 @@ class BudgetSet(Model):
 class Engine:
     def __init__(self, registry: ProjectRegistry | None = None, role: str = "engine") -> None:
         self.registry = registry or ProjectRegistry(config.config_dir())
+        self._overviews = Overviews()
         self.ctx = EngineContext(self.registry, config.load_settings(), role)
         self.watcher: StateWatcher | None = None
         self.isolation = Isolation(self.ctx)
@@ -200,7 +202,14 @@ class Engine:
         return [p for p in found if p]
 
     def overview(self, project: Project) -> ProjectOverview:
-        return overview(project, self.store(project) if Path(project.path).is_dir() else None)
+        return self._overviews.of(project, self.store(project) if os.path.isdir(project.path) else None)
+
+    def overviews_json(self) -> bytes:
+        """Every project's overview as one JSON array, from the kept ones (``GET /api/projects``)."""
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        parts = [self._overviews.json(p, self.store(p) if os.path.isdir(p.path) else None, today)
+                 for p in self.projects()]
+        return b"[" + b",".join(parts) + b"]"
 
     # -- use cases that span services --------------------------------------------------------
 
@@ -325,9 +334,9 @@ class Engine:
         return None
 
     async def search(self, text: str, project: Project | None = None, kinds: list[str] | None = None,
-                     since: str | None = None, limit: int = 50) -> SearchResult:
+                     since: str | None = None, limit: int = 50, after: str | None = None) -> SearchResult:
         """Every registered project's prompts, questions, answers, agent text, tool calls, output, gate
-        output and plan tasks, newest first. A process with no indexer of its own (the command line)
+        output and plan tasks, newest first, a page at a time (``after``: the last page's ``next``). A process with no indexer of its own (the command line)
         catches the index up first; the window and ``serve`` keep theirs current as runs write."""
         projects = [project] if project is not None else self.projects()
         indexer = self.indexer
@@ -336,7 +345,7 @@ class Engine:
             if indexer is not None:
                 indexer.catch_up_now()  # what runs wrote in the last second is found too
             return self.searching.search(projects, text, kinds, since, limit, catch_up=indexer is None,
-                                         building=indexer is not None and not indexer.ready.is_set())
+                                         building=indexer is not None and not indexer.ready.is_set(), after=after)
 
         return await asyncio.to_thread(ask)
 

@@ -14,12 +14,13 @@ import bisect
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pmdesk.errors import BadQueryError
-from pmdesk.models import ExecutorKind, TaskState
-from pmdesk.store import RunSummary
+from pmdesk.models import ActivityEvent, ExecutorKind, TaskState
+from pmdesk.store import RunSummary, StateStore
 
+T = TypeVar("T")
 Order = Literal["newest", "oldest"]
 ORDERS: tuple[Order, ...] = ("newest", "oldest")
 DEFAULT_PAGE = 200
@@ -68,7 +69,12 @@ def parse_filter(status: str | None = None, executor: str | None = None, plan_id
 
 
 def encode_cursor(run: RunSummary) -> str:
-    raw = json.dumps([run.created_at, run.run_id], separators=(",", ":")).encode()
+    return encode_mark((run.created_at, run.run_id))
+
+
+def encode_mark(mark: tuple[str, str]) -> str:
+    """A cursor: the (time, id) of the last item a page showed, as URL-safe text."""
+    raw = json.dumps(list(mark), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -147,3 +153,35 @@ def page_runs(runs: list[RunSummary], wanted: RunFilter = RunFilter(), order: Or
 
 def _key(run: RunSummary) -> str:
     return run.created_at + "\x00" + run.run_id  # ISO times of one width: the text orders as the time
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    """A page of plans, packets or activity: the same cursors as runs, by (time, id)."""
+
+    items: list[T] = field(default_factory=list)
+    next: str | None = None
+    total: int | None = None  # None where counting would read everything (the activity trail)
+
+
+def page_of(items: Iterable[T], mark: Callable[[T], tuple[str, str]], order: Order = "newest",
+            after: str | None = None, limit: int = DEFAULT_PAGE) -> Page[T]:
+    """A page of a short listing (a project's plans or packets: hundreds, not 100,000), sorted here."""
+    if order not in ORDERS:
+        raise BadQueryError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
+    limit = max(1, min(limit, MAX_PAGE))
+    newest = order == "newest"
+    listed = sorted(items, key=mark, reverse=newest)
+    if after is not None:
+        at = decode_cursor(after)
+        listed = [i for i in listed if (mark(i) < at if newest else mark(i) > at)]
+    chosen = listed[:limit]
+    more = len(listed) > limit
+    return Page(chosen, encode_mark(mark(chosen[-1])) if more else None, None)
+
+
+def page_activity(store: StateStore, after: str | None = None, limit: int = DEFAULT_PAGE) -> Page[ActivityEvent]:
+    """The evidence trail newest first, a page at a time, read from the day files the page reaches."""
+    limit = max(1, min(limit, MAX_PAGE))
+    items, more = store.activity_before(decode_cursor(after) if after else None, limit)
+    return Page(items, encode_mark((items[-1].ts, items[-1].activity_id)) if more and items else None, None)

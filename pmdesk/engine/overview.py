@@ -1,15 +1,17 @@
-"""A project's derived status and counts, from its run listing (no record is parsed)."""
+"""A project's derived status and counts, from the kept tallies of its listings (DESIGN §3)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import Field
 
-from pmdesk.engine.costs import CostTotals, at_a_glance
+from pmdesk.engine.costs import CostTotals, kept_at_a_glance
 from pmdesk.models import Model, Project, ProjectStatus, TaskState
-from pmdesk.store import RunSummary, StateStore
+from pmdesk.store import StateStore
+from pmdesk.store.tally import RunTally
 
 
 class ProjectOverview(Model):
@@ -30,45 +32,83 @@ class ProjectOverview(Model):
     cost_total: CostTotals = Field(default_factory=CostTotals)
 
 
-def derive_status(runs: list[RunSummary], states: Counter[TaskState] | None = None) -> ProjectStatus:
-    states = states if states is not None else Counter(r.status for r in runs)
-    if states[TaskState.AWAITING_RESPONSE]:
+def kept_status(tally: RunTally) -> ProjectStatus:
+    """"error" means the last run to finish failed; an old failure fixed since is history."""
+    if tally.count(TaskState.AWAITING_RESPONSE):
         return ProjectStatus.NEEDS_RESPONSE
-    # "error" means the last run to finish failed; an old failure fixed since is history.
-    if states[TaskState.ERROR]:
-        ended = (r for r in runs if r.status in (TaskState.COMPLETE, TaskState.ERROR))
-        last = max(ended, key=lambda r: r.ended_at or r.created_at)
-        if last.status == TaskState.ERROR:
-            return ProjectStatus.ERROR
-    if states[TaskState.RUNNING] or states[TaskState.QUEUED]:
+    if tally.count(TaskState.ERROR) and tally.last_ended is not None and tally.last_ended[1] == TaskState.ERROR.value:
+        return ProjectStatus.ERROR
+    if tally.count(TaskState.RUNNING) or tally.count(TaskState.QUEUED):
         return ProjectStatus.RUNNING
     return ProjectStatus.IDLE
 
 
 def overview(project: Project, store: StateStore | None = None) -> ProjectOverview:
-    """Counted in a few passes over the listing (100,000 runs: tens of milliseconds)."""
+    """From the kept tallies of runs and plans: a few stats and two small files when the project
+    is at rest; one listing (which keeps them again) when files changed since."""
     base = {"project_id": project.project_id, "name": project.name, "path": project.path}
-    if not Path(project.path).is_dir():
-        return ProjectOverview(**base, status=ProjectStatus.MISSING)
-    store = store or StateStore.for_project(project.path, project.project_id)
-    runs = store.list_runs()
-    plans = store.list_plans()
-    states = Counter(r.status for r in runs)
-    stamps = [max((r.updated_at or r.created_at for r in runs), default=""),
-              max((p.updated_at or p.created_at for p in plans), default="")]
-    today, month, total = at_a_glance(runs)
+    if store is None:
+        if not os.path.isdir(project.path):
+            return ProjectOverview(**base, status=ProjectStatus.MISSING)
+        store = StateStore.for_project(project.path, project.project_id)
+    runs = store.run_tally()
+    plans = store.plan_tally()
+    today, month, total = kept_at_a_glance(runs)
     return ProjectOverview(
         **base,
-        status=derive_status(runs, states),
-        total=len(runs),
-        completed=states[TaskState.COMPLETE],
-        failed=states[TaskState.ERROR],
-        running=states[TaskState.RUNNING] + states[TaskState.QUEUED],
-        awaiting=states[TaskState.AWAITING_RESPONSE],
-        plans=len(plans),
-        last_activity=max(stamps) or None,
-        problems=len(store.problems()),
+        status=kept_status(runs),
+        total=runs.total,
+        completed=runs.count(TaskState.COMPLETE),
+        failed=runs.count(TaskState.ERROR),
+        running=runs.count(TaskState.RUNNING) + runs.count(TaskState.QUEUED),
+        awaiting=runs.count(TaskState.AWAITING_RESPONSE),
+        plans=plans.total,
+        last_activity=max(runs.last_activity, plans.last_activity) or None,
+        problems=store.problem_count(),
         cost_today=today,
         cost_month=month,
         cost_total=total,
     )
+
+
+@dataclass(slots=True)
+class _Kept:
+    identity: tuple[str, str, str]  # name, path, day (today's cost changes with the day)
+    at_rest: tuple[object, ...] | None  # the stats that stay equal while nothing changed
+    tallies: tuple[object, ...]
+    overview: ProjectOverview
+    json: bytes
+
+
+class Overviews:
+    """Each project's overview, made again only when its tallies, problems, name or day changed,
+    with its JSON for the API. While a project is at rest, asking costs a few stats."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, _Kept] = {}
+
+    def of(self, project: Project, store: StateStore | None, today: str | None = None) -> ProjectOverview:
+        return self._entry(project, store, today).overview
+
+    def json(self, project: Project, store: StateStore | None, today: str | None = None) -> bytes:
+        return self._entry(project, store, today).json
+
+    def _entry(self, project: Project, store: StateStore | None, today: str | None) -> _Kept:
+        """``store`` is None for a project whose folder is gone."""
+        identity = (project.name, project.path, today or datetime.now(UTC).strftime("%Y-%m-%d"))
+        if store is None:
+            made = overview(project, None)
+            return _Kept(identity, None, (), made, made.to_json().encode())
+        kept = self._kept.get(project.project_id)
+        at_rest = store.tallies_unchanged()
+        if kept is not None and at_rest is not None and kept.at_rest == at_rest and kept.identity == identity:
+            return kept
+        tallies = (store.run_tally(), store.plan_tally(), store.problem_count())
+        if kept is not None and kept.identity == identity and \
+                all(a is b or a == b for a, b in zip(kept.tallies, tallies, strict=True)):
+            made, text = kept.overview, kept.json
+        else:
+            made = overview(project, store)
+            text = made.to_json().encode()
+        kept = self._kept[project.project_id] = _Kept(identity, store.tallies_unchanged(), tallies, made, text)
+        return kept

@@ -76,6 +76,9 @@ class StateWatcher:
             projects = []  # a damaged registry: its folder is still watched, for when it is mended
         for project in projects:
             state = self.ctx.store(project).state_dir if Path(project.path).is_dir() else None
+            if state is not None:
+                with contextlib.suppress(OSError):  # a folder made later would go unwatched until a restart
+                    self.ctx.store(project).ensure_layout()
             for name in WATCHED:
                 if state is not None and (state / name).is_dir():
                     folders[state / name] = project

@@ -13,6 +13,7 @@ from typing import Any
 from pmdesk.store.atomic import atomic_write_json
 from pmdesk.store.errors import StoreError
 from pmdesk.store.safe_files import DamagedFileError, read_json
+from pmdesk.store.tally import Tally
 
 INDEX_VERSION = 5  # 5: a plan's row ends with archivedAt and parentPlanId, a run's with waitedMs
 INDEX_LIMIT = 512 * 1024 * 1024  # the rows of 1,000,000 runs
@@ -25,9 +26,61 @@ class ListingIndex:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self._memo: dict[str, tuple[tuple[int, int, int], int, list[Any]]] = {}
+        self._tallies: dict[str, tuple[tuple[int, int, int] | None, int, int, Any]] = {}  # key, mtime, listed, tally
+        self._tally_paths: dict[str, tuple[str, str]] = {}
+
+    def tally(self, directory_name: str, load: Callable[[Path], Any], summarize: Callable[[Any], Any],
+              decode: Callable[[Any], Any], kind: type[Tally]) -> Any:
+        """The kept summary of a listing: a stat of the folder and of a small file when the folder
+        has been quiet since it was kept (files written by another tool: one listing rebuilds it)."""
+        paths = self._tally_paths.get(directory_name)
+        if paths is None:  # as strings, made once: a dashboard of 50 projects asks for 100 tallies
+            paths = self._tally_paths[directory_name] = (
+                str(self.state_dir / directory_name), str(self.state_dir / "index" / f"{directory_name}.tally.json"))
+        directory, path = paths
+        try:
+            dir_mtime = os.lstat(directory).st_mtime_ns
+        except FileNotFoundError:
+            return kind.build([])
+        key = _stat_key(path)
+        known = self._tallies.get(directory_name)
+        if known is not None and key is not None and known[0] == key and known[1] == dir_mtime and \
+                dir_mtime < known[2] - QUIET_NS:
+            return known[3]
+        kept = _read_json(Path(path))
+        if isinstance(kept, dict) and kept.get("version") == [INDEX_VERSION, kind.VERSION] and \
+                kept.get("dirMtimeNs") == dir_mtime and dir_mtime < int(kept.get("listedAtNs", 0)) - QUIET_NS:
+            try:
+                found = kind.from_json(kept["tally"])
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+                pass  # damaged: rebuilt by the listing below
+            else:
+                self._tallies[directory_name] = (key, dir_mtime, int(kept["listedAtNs"]), found)
+                return found
+        self.refresh(directory_name, load, summarize, decode, tally=kind)
+        kept_now = self._tallies.get(directory_name)
+        return kept_now[3] if kept_now is not None else kind.build([])
+
+    def kept_unchanged(self, directory_name: str) -> tuple[int, tuple[int, int, int]] | None:
+        """The folder's mtime and the tally file's key when the tally this process holds is still
+        the trusted one (the folder quiet since it was kept); None when only ``tally`` can tell."""
+        known = self._tallies.get(directory_name)
+        paths = self._tally_paths.get(directory_name)
+        if known is None or paths is None or known[0] is None:
+            return None
+        try:
+            dir_mtime = os.lstat(paths[0]).st_mtime_ns
+            st = os.stat(paths[1])
+        except OSError:
+            return None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if known[0] != key or known[1] != dir_mtime or dir_mtime >= known[2] - QUIET_NS:
+            return None
+        return dir_mtime, key
 
     def refresh(self, directory_name: str, load: Callable[[Path], Any], summarize: Callable[[Any], Any],
-                decode: Callable[[Any], Any] | None = None, full: bool = False) -> list[Any]:
+                decode: Callable[[Any], Any] | None = None, full: bool = False,
+                tally: type[Tally] | None = None) -> list[Any]:
         """Summaries of every record of ``kind``, without parsing records that did not change.
 
         The index is a cache in two files: ``<dir>.keys.json`` (each file's mtime, size and
@@ -50,7 +103,8 @@ class ListingIndex:
         dir_mtime = info.st_mtime_ns
         rows_key = _stat_key(rows_path)
         memo = self._memo.get(kind)
-        if memo is not None and not full and memo[0] == rows_key and memo[1] == dir_mtime:
+        if memo is not None and not full and memo[0] == rows_key and memo[1] == dir_mtime and \
+                (tally is None or self._tallies.get(kind, (None, None))[1] == dir_mtime):
             return list(memo[2])  # nothing changed since the last quiet listing in this process
         cached = _read_json(rows_path)
         head_ok = isinstance(cached, dict) and cached.get("version") == INDEX_VERSION
@@ -63,6 +117,9 @@ class ListingIndex:
             else:
                 if rows_key is not None:
                     self._memo[kind] = (rows_key, dir_mtime, decoded)
+                if tally is not None:
+                    head = {k: cached.get(k) for k in ("version", "gen", "dirMtimeNs", "listedAtNs")}
+                    self._keep_tally(kind, tally, head, decoded, None)
                 return list(decoded)
         listed_at = time.time_ns()
         previous: dict[str, tuple[list[int], Any]] = {}
@@ -74,6 +131,9 @@ class ListingIndex:
         out_keys: list[list[int]] = []
         out_rows: list[Any] = []
         changed = not previous
+        gone: list[Any] = []  # the rows of files changed or gone since, and of those changed or new
+        came: list[Any] = []
+        seen: set[str] = set()  # files of the last listing still here
         for entry in os.scandir(directory):
             name = entry.name
             if not name.endswith(".json") or name.startswith("."):
@@ -84,6 +144,8 @@ class ListingIndex:
                 continue
             key = [st.st_mtime_ns, st.st_size, st.st_ino]
             known = previous.get(name)
+            if known is not None:
+                seen.add(name)
             if known is not None and known[0] == key:
                 summary = known[1]
             else:
@@ -91,24 +153,68 @@ class ListingIndex:
                 try:
                     summary = summarize(load(Path(entry.path)))
                 except (StoreError, ValueError):  # a damaged record is quarantined by load() and left out
+                    summary = None
+                if known is not None:
+                    gone.append(known[1])
+                if summary is None:
                     continue
+                came.append(summary)
             out_names.append(name)
             out_keys.append(key)
             out_rows.append(summary)
+        if len(seen) != len(previous):  # files gone since: their rows go too
+            gone.extend(row for name, (_key, row) in previous.items() if name not in seen)
         trusted_before = head_ok and dir_mtime < int(cached.get("listedAtNs", 0)) - QUIET_NS
+        head = {"version": INDEX_VERSION, "gen": cached.get("gen") if head_ok else None, "dirMtimeNs": dir_mtime,
+                "listedAtNs": listed_at}
         if changed or len(out_names) != len(previous) or not head_ok or cached.get("dirMtimeNs") != dir_mtime \
                 or not trusted_before:
-            gen = uuid.uuid4().hex
+            head["gen"] = uuid.uuid4().hex
             try:
-                atomic_write_json(keys_path, {"gen": gen, "names": out_names, "keys": out_keys}, durable=False,
-                                  indent=None)
-                atomic_write_json(rows_path, {"version": INDEX_VERSION, "gen": gen, "dirMtimeNs": dir_mtime,
-                                              "listedAtNs": listed_at, "rows": out_rows}, durable=False, indent=None)
+                atomic_write_json(keys_path, {"gen": head["gen"], "names": out_names, "keys": out_keys},
+                                  durable=False, indent=None)
+                atomic_write_json(rows_path, {**head, "rows": out_rows}, durable=False, indent=None)
             except OSError:
                 pass  # a cache that cannot be written (a folder in its place, a full disk): list without it
-        return [decode(row) for row in out_rows]
+        decoded = [decode(row) for row in out_rows]
+        if tally is not None:
+            delta = ([decode(r) for r in gone], [decode(r) for r in came]) if previous else None
+            self._keep_tally(kind, tally, head, decoded, delta, cached.get("gen") if head_ok else None)
+        return decoded
 
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    def _keep_tally(self, kind: str, tally: type[Tally], head: dict[str, Any], rows: list[Any],
+                    delta: tuple[list[Any], list[Any]] | None, previous_gen: Any = None) -> None:
+        """The tally of these rows: the kept one updated by ``delta`` when it matches the rows
+        the delta starts from (``previous_gen``), else counted from every row; written beside them."""
+        path = self.state_dir / "index" / f"{kind}.tally.json"
+        version = [INDEX_VERSION, tally.VERSION]
+        kept = _read_json(path)
+        found: Any = None
+        unchanged = False
+        if isinstance(kept, dict) and kept.get("version") == version:
+            wanted = previous_gen if delta is not None else head.get("gen")
+            same_rows = delta is not None or kept.get("dirMtimeNs") == head.get("dirMtimeNs")
+            if wanted is not None and kept.get("gen") == wanted and same_rows:
+                try:
+                    found = tally.from_json(kept["tally"])
+                except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+                    found = None
+                unchanged = found is not None and all(kept.get(k) == head.get(k) for k in ("gen", "dirMtimeNs",
+                                                                                           "listedAtNs"))
+                if found is not None and delta is not None and not found.update(*delta):
+                    found, unchanged = None, False
+                unchanged = unchanged and not (delta and (delta[0] or delta[1]))
+        if found is None:
+            found = tally.build(rows)
+        if not unchanged:
+            try:
+                atomic_write_json(path, {**head, "version": version, "tally": found.to_json()}, durable=False,
+                                  indent=None)
+            except OSError:
+                pass  # kept in this process only
+        self._tallies[kind] = (_stat_key(path), int(head["dirMtimeNs"]), int(head["listedAtNs"]), found)
+
+def _stat_key(path: Path | str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:

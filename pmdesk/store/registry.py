@@ -74,8 +74,23 @@ class ProjectRegistry:
         self.path = self.directory / "projects.json"
         self._lock = FileLock(str(self.directory / "projects.lock"), timeout=30, is_singleton=False)
         self.damage: str | None = None  # entries that are not projects: they are kept, writes are refused
+        self._seen: tuple[tuple[int, int, int], list[Project], str | None] | None = None
 
     def _read(self) -> list[Project]:
+        """The projects, parsed again only when the file changed (a dashboard asks often)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            st = None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else None
+        if key is not None and self._seen is not None and self._seen[0] == key:
+            self.damage = self._seen[2]
+            return list(self._seen[1])
+        projects = self._parse()
+        self._seen = (key, projects, self.damage) if key is not None else None
+        return list(projects)
+
+    def _parse(self) -> list[Project]:
         try:
             raw = read_json(self.path)
         except FileNotFoundError:
@@ -102,7 +117,7 @@ class ProjectRegistry:
 
     def _writable(self) -> list[Project]:
         """The projects, read under the lock, when the file may be written over without losing any."""
-        projects = self._read()
+        projects = self._parse()  # never the memo: a write must start from what is on disk
         if self.damage:
             raise RegistryDamagedError(self.path, self.damage, ADVICE)
         return projects

@@ -34,7 +34,7 @@ from pmdesk.models import (
 )
 from pmdesk.store.atomic import atomic_write_bytes
 from pmdesk.store.errors import CorruptStateError, CrossProjectError, NotFoundError
-from pmdesk.store.jsonl import append_payload, append_records, day_file, iter_records, tail_records
+from pmdesk.store.jsonl import append_payload, append_records, day_file, day_files, iter_records, tail_records
 from pmdesk.store.listing_index import ListingIndex
 from pmdesk.store.locks import OwnerLock, write_lock
 from pmdesk.store.safe_files import DamagedFileError, read_bytes
@@ -49,6 +49,7 @@ from pmdesk.store.summaries import (
     summarize_plan,
     summarize_run,
 )
+from pmdesk.store.tally import PlanTally, RunTally, Tally
 
 SPEC_DIRS = ("projects", "sessions", "runs", "events", "plans", "inspection-packets")
 EXTRA_DIRS = ("activity",)
@@ -85,6 +86,8 @@ class StateStore:
         self.project_id = validate_id(project_id, "pidx")
         self.owner_lock = OwnerLock(self.state_dir)
         self._index = ListingIndex(self.state_dir)
+        self._problems_seen: tuple[tuple[int, int, int] | None, int] = (None, 0)
+        self._problems_path = str(self.state_dir / "quarantine" / "problems.jsonl")
 
     @classmethod
     def for_project(cls, project_path: str | os.PathLike[str], project_id: str) -> StateStore:
@@ -136,6 +139,30 @@ class StateStore:
         stamp = utc_now().replace(":", "").replace("-", "")
         with contextlib.suppress(OSError):
             os.replace(path, path.with_name(f"{path.name}.damaged-{stamp}"))
+
+    def tallies_unchanged(self) -> tuple[object, ...] | None:
+        """A few stats that equal the last ones while neither kept tally (runs, plans) nor the
+        problems changed, and the folders are at rest; None when the tallies must be asked."""
+        runs = self._index.kept_unchanged("runs")
+        plans = self._index.kept_unchanged("plans") if runs is not None else None
+        if plans is None:
+            return None
+        try:
+            st = os.stat(self._problems_path)
+        except OSError:
+            return runs, plans, None
+        return runs, plans, (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def problem_count(self) -> int:
+        """How many problems are on record, counted again only when their file changes."""
+        try:
+            st = os.stat(self._problems_path)
+        except OSError:
+            return 0
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._problems_seen[0] != key:
+            self._problems_seen = (key, len(self.problems()))
+        return self._problems_seen[1]
 
     def problems(self) -> list[StateProblem]:
         out: list[StateProblem] = []
@@ -240,7 +267,12 @@ class StateStore:
 
     def list_runs(self, full: bool = False) -> list[RunSummary]:
         """Every run's summary; ``full`` re-checks every file (F5, --refresh)."""
-        return self._listing("run", Run, summarize_run, run_from_row, full)
+        return self._listing("run", Run, summarize_run, run_from_row, full, RunTally)
+
+    def run_tally(self) -> RunTally:
+        """The runs' kept summary (counts, last ended, cost by day) without a listing when quiet."""
+        tally: RunTally = self._tally("run", Run, summarize_run, run_from_row, RunTally)
+        return tally
 
     # -- plans --------------------------------------------------------------------------
 
@@ -289,7 +321,11 @@ class StateStore:
                 )
 
     def list_plans(self, full: bool = False) -> list[PlanSummary]:
-        return self._listing("plan", Plan, summarize_plan, plan_from_row, full)
+        return self._listing("plan", Plan, summarize_plan, plan_from_row, full, PlanTally)
+
+    def plan_tally(self) -> PlanTally:
+        tally: PlanTally = self._tally("plan", Plan, summarize_plan, plan_from_row, PlanTally)
+        return tally
 
     # -- sessions and packets -----------------------------------------------------------------
 
@@ -353,16 +389,47 @@ class StateStore:
         return out
 
 
+    def activity_before(self, before: tuple[str, str] | None, limit: int) -> tuple[list[ActivityEvent], bool]:
+        """Newest first, up to ``limit`` entries older than ``before`` (their time and id), and
+        whether there are more; day files newer than ``before`` are not read."""
+        out: list[ActivityEvent] = []
+        directory = self.state_dir / "activity"
+        for path in reversed(day_files(directory)):
+            if before is not None and path.stem > before[0][:10]:
+                continue
+            records = sorted(iter_records(directory, name=path.name),
+                             key=lambda r: (str(r.get("ts", "")), str(r.get("activityId", ""))), reverse=True)
+            for record in records:
+                if before is not None and (str(record.get("ts", "")), str(record.get("activityId", ""))) >= before:
+                    continue
+                try:
+                    out.append(ActivityEvent.model_validate(record))
+                except ValidationError:
+                    continue
+                if len(out) > limit:
+                    return out[:limit], True
+        return out, False
+
     def _listing(self, kind: str, model: type[M], summarize: Callable[[Any], Any],
-                 decode: Callable[[Any], Any] | None, full: bool) -> list[Any]:
+                 decode: Callable[[Any], Any] | None, full: bool, tally: type[Tally] | None = None) -> list[Any]:
         directory_name, _prefix = _KINDS[kind]
         try:
             return self._index.refresh(directory_name, lambda path: self._load(path, kind, model), summarize,
-                                       decode, full)
+                                       decode, full, tally)
         except DamagedFileError as exc:  # the folder itself: set the link or file aside, begin a real folder
             self._quarantine(exc.path, kind, exc.reason)
             exc.path.mkdir(parents=True, exist_ok=True)
             return []
+
+    def _tally(self, kind: str, model: type[M], summarize: Callable[[Any], Any], decode: Callable[[Any], Any],
+               tally: type[Tally]) -> Any:
+        directory_name, _prefix = _KINDS[kind]
+        try:
+            return self._index.tally(directory_name, lambda path: self._load(path, kind, model), summarize, decode,
+                                     tally)
+        except DamagedFileError:
+            self._listing(kind, model, summarize, decode, False, tally)  # sets the damage aside
+            return tally.build([])
 
 def _events(run_id: str, records: Iterable[dict[str, Any]]) -> list[Event]:
     """Events from stored lines, which leave out the ids their folder and number imply.

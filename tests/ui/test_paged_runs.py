@@ -59,3 +59,48 @@ def test_the_runs_table_pages_sorts_everything_and_keeps_the_selection(
     made = engine.runs.create(project, "the newest", executor=ExecutorKind.COMMAND, command="true")
     page.runs_changed([engine.store(project).get_run(made.run_id)])
     assert model.record(0).run_id == made.run_id and model.total() == 1201
+
+
+def test_a_long_log_is_a_window_read_back_from_disk_as_the_user_scrolls(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    from pmdesk.models import Event
+    from pmdesk.ui.widgets import log_view
+
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    store = engine.store(project)
+    run = Run(run_id=new_id("run"), project_id=project.project_id, prompt="a long run", executor=ExecutorKind.COMMAND,
+              status=TaskState.COMPLETE)
+    store.put_run(run)
+    total = 30_000
+    store.append_events(run.run_id, [Event(event_id=new_id("evt"), run_id=run.run_id, seq=i, kind="stdout",
+                                           text=f"line {i}") for i in range(1, total + 1)])
+    log = window.project_page.log
+    bar = log.verticalScrollBar()
+    controllers.projects.open_project(project.project_id)
+    qtbot.waitUntil(lambda: window.project_page.runs.source.rowCount() == 1, timeout=15000)
+    window.project_page.runs.selectRow(0)
+    qtbot.waitUntil(lambda: log.last_seq == total, timeout=15000)
+    assert log.first_seq == total - 5000 + 1 and log.at_end  # the tail, following
+
+    reads = 0
+    while log.first_seq != 1:  # the user scrolls up, page after page, to the first line
+        before = log.first_seq
+        bar.setValue(bar.minimum())
+        qtbot.waitUntil(lambda before=before: log.first_seq != before, timeout=10000)
+        top = log.document().findBlockByNumber(bar.value()).text()
+        assert top == f"line {before}"  # what the user read stays on screen
+        assert log.blockCount() <= log_view.MAX_BLOCKS
+        reads += 1
+    assert log.document().firstBlock().text() == "line 1" and reads == -(-(total - 5000) // log_view.PAGE)
+    assert not log.at_end and log.last_seq == log_view.MAX_BLOCKS  # the newest lines are back on disk
+
+    log.append_events([{"kind": "stdout", "seq": total + 1, "text": f"line {total + 1}"}])  # a live line meanwhile
+    assert log.last_seq == log_view.MAX_BLOCKS  # held, not shown out of place
+    while not log.at_end:  # and down again to the newest, where live lines follow
+        after = log.last_seq
+        bar.setValue(bar.maximum())
+        qtbot.waitUntil(lambda after=after: log.last_seq != after, timeout=10000)
+    assert log.last_seq == total + 1 and log.document().lastBlock().text() == f"line {total + 1}"
+    shown = [int(b.split()[1]) for b in log.toPlainText().splitlines()]
+    assert shown == list(range(shown[0], total + 2)) and len(shown) <= log_view.MAX_BLOCKS  # in order, none twice

@@ -299,7 +299,8 @@ def test_the_log_view_is_bounded_and_batches(qtbot: Any) -> None:
     view = LogView()
     qtbot.addWidget(view)
     for batch in range(30):
-        view.append_events([{"kind": "stdout", "text": f"line {batch * 1000 + i}"} for i in range(1000)])
+        view.append_events([{"kind": "stdout", "seq": batch * 1000 + i + 1, "text": f"line {batch * 1000 + i}"}
+                            for i in range(1000)])
     assert view.blockCount() <= MAX_BLOCKS + 1
     assert view.toPlainText().rstrip().endswith("line 29999")
 

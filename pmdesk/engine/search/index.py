@@ -320,8 +320,11 @@ class SearchIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def search(self, query: Query, kinds: set[str] | None = None, since_ms: int = 0, limit: int = 50) -> list[Found]:
-        """Newest first, without their text (``fill`` reads it for the hits that are shown)."""
+    def search(self, query: Query, kinds: set[str] | None = None, since_ms: int = 0, limit: int = 50,
+               before_ms: int | None = None) -> list[Found]:
+        """Newest first, without their text (``fill`` reads it for the hits that are shown);
+        ``before_ms``: only hits at or before that moment (the next page; the caller breaks ties)."""
+        until = before_ms if before_ms is not None else 1 << 62
         def work(conn: sqlite3.Connection) -> list[Found]:
             found: list[Found] = []
             codes = sorted(_CODE[k] for k in (kinds or set(KINDS)) if k != "task")
@@ -329,14 +332,15 @@ class SearchIndex:
                 where = f" AND r.kind IN ({','.join(map(str, codes))})" if len(codes) < len(KINDS) - 1 else ""
                 sql = ("SELECT r.kind, r.ts, n.run_id, n.plan_id, r.seq, r.day, r.offset FROM words "
                        "CROSS JOIN hits r ON r.id = words.rowid JOIN runs n ON n.id = r.run "
-                       f"WHERE words MATCH ? AND r.ts >= ?{where} ORDER BY words.rowid DESC LIMIT ?")
-                for kind, ts, run_id, plan_id, seq, day, offset in conn.execute(sql, (query.match, since_ms, limit)):
+                       f"WHERE words MATCH ? AND r.ts >= ? AND r.ts <= ?{where} ORDER BY words.rowid DESC LIMIT ?")
+                for kind, ts, run_id, plan_id, seq, day, offset in conn.execute(sql, (query.match, since_ms, until,
+                                                                                     limit)):
                     found.append(Found(KINDS[kind], ts, run_id, plan_id, None, seq if day is not None else None,
                                        day=day, offset=offset))
             if kinds is None or "task" in kinds:
                 sql = ("SELECT plan_id, task_id, ts, text FROM tasks WHERE tasks MATCH ? AND CAST(ts AS INTEGER) >= ? "
-                       "ORDER BY rowid DESC LIMIT ?")
-                for plan_id, task_id, ts, text in conn.execute(sql, (query.match, since_ms, limit)):
+                       "AND CAST(ts AS INTEGER) <= ? ORDER BY rowid DESC LIMIT ?")
+                for plan_id, task_id, ts, text in conn.execute(sql, (query.match, since_ms, until, limit)):
                     found.append(Found("task", int(ts), None, plan_id, task_id, None, text))
             return found
 

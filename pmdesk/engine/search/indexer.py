@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from pmdesk.engine.context import EngineContext
-from pmdesk.engine.notifications import Change, PlanChanged, RunChanged
+from pmdesk.engine.notifications import Change, PlanChanged, ProjectsChanged, RunChanged
 from pmdesk.engine.search.service import SearchService
 from pmdesk.errors import PmdeskError
 from pmdesk.models import Plan, Project
@@ -38,9 +38,10 @@ class BackgroundIndexer:
         self._unsubscribe: Callable[[], None] | None = None
         self.passes = 0  # catch-up passes made (for tests)
         self.ready = threading.Event()  # the first full catch-up is done
+        self._registry_changed = False
 
     def start(self) -> None:
-        self._unsubscribe = self.ctx.bus.subscribe(self._note, only=(RunChanged, PlanChanged))
+        self._unsubscribe = self.ctx.bus.subscribe(self._note, only=(RunChanged, PlanChanged, ProjectsChanged))
         self._thread = threading.Thread(target=self._work, name="pmdesk-search-index", daemon=True)
         self._thread.start()
 
@@ -60,6 +61,8 @@ class BackgroundIndexer:
                 self._runs.setdefault(change.project_id, {})[change.run.run_id] = change.run.status.is_terminal
             elif isinstance(change, PlanChanged):
                 self._plans.setdefault(change.project_id, {})[change.plan.plan_id] = change.plan
+            elif isinstance(change, ProjectsChanged):
+                self._registry_changed = True  # a project added (or back) has a record of its own to index
 
     def _work(self) -> None:
         try:
@@ -67,6 +70,9 @@ class BackgroundIndexer:
         finally:
             self.ready.set()
         while not self._stop.wait(INTERVAL_S):
+            if self._registry_changed:
+                self._registry_changed = False
+                self._backlog()
             self.catch_up_now(LIVE_LINES)
 
     def _backlog(self) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import Field
 
 from pmdesk.engine.context import EngineContext
+from pmdesk.engine.listing import decode_cursor, encode_mark
 from pmdesk.engine.search.index import KINDS, Found, SearchIndex
 from pmdesk.engine.search.query import Query, parse_query
 from pmdesk.errors import BadQueryError, PmdeskError
@@ -41,6 +42,7 @@ class SearchResult(Model):
     hits: list[SearchHit] = Field(default_factory=list)
     took_ms: float = 0.0
     notes: list[str] = Field(default_factory=list)  # e.g. a damaged index that was built again
+    next: str | None = None  # the cursor of the next page of hits (None: no more)
 
 
 class Reindexed(Model):
@@ -116,7 +118,7 @@ class SearchService:
 
     def search(self, projects: list[Project], text: str, kinds: list[str] | None = None,
                since: str | None = None, limit: int = 50, catch_up: bool = False,
-               building: bool = False) -> SearchResult:
+               building: bool = False, after: str | None = None) -> SearchResult:
         """Blocking (call it in a thread). ``catch_up``: index what is new first (a process with
         no indexer of its own, like the command line, does). ``building``: the indexer's first pass
         is not done, which the result says."""
@@ -124,6 +126,7 @@ class SearchService:
         query = parse_query(text)
         wanted, since_ms = parse_kinds(kinds), parse_since(since)
         limit = max(1, min(int(limit), 500))
+        before = _decode_after(after) if after else None
         result = SearchResult(query=text)
         if building:
             result.notes.append("the search index is still being built: older hits may be missing for a moment")
@@ -135,13 +138,18 @@ class SearchService:
             try:
                 if catch_up:
                     index.catch_up()
-                found.extend((project, hit) for hit in index.search(query, wanted, since_ms, limit))
+                hits = index.search(query, wanted, since_ms, limit + 1 + _TIES, before[0] if before else None)
+                found.extend((project, hit) for hit in hits
+                             if before is None or (hit.ts_ms, _tie(project, hit)) < before)
             except PmdeskError as exc:
                 result.notes.append(f"{project.name}: {exc}")
             if index.rebuilt:
                 result.notes.append(f"{project.name}: {index.rebuilt}")
                 index.rebuilt = None
-        found.sort(key=lambda pair: pair[1].ts_ms, reverse=True)
+        found.sort(key=lambda pair: (pair[1].ts_ms, _tie(*pair)), reverse=True)
+        if len(found) > limit:
+            last = found[limit - 1]
+            result.next = _encode_after(last[1].ts_ms, _tie(*last))
         for project, hit in found[:limit]:
             if not hit.text:
                 self.index(project).fill(hit)
@@ -168,3 +176,23 @@ class SearchService:
             done.append(Reindexed(project_id=project.project_id, project_name=project.name, rows=rows, runs=runs,
                                   bytes=index.size(), seconds=round(time.perf_counter() - began, 3)))
         return done
+
+
+_TIES = 16  # hits of one millisecond beyond a page that the next page's cursor may still need
+
+
+def _tie(project: Project, hit: Found) -> str:
+    """What orders hits of the same millisecond: the same for a hit on every page."""
+    return f"{project.project_id}/{hit.run_id or hit.plan_id}/{hit.seq if hit.seq is not None else hit.task_id}"
+
+
+def _encode_after(ts_ms: int, tie: str) -> str:
+    return encode_mark((str(ts_ms), tie))
+
+
+def _decode_after(cursor: str) -> tuple[int, str]:
+    ts, tie = decode_cursor(cursor)
+    try:
+        return int(ts), tie
+    except ValueError:
+        raise BadQueryError(f"{cursor[:40]!r} is not a cursor of a search: start again without 'after'") from None

@@ -14,6 +14,7 @@ from pmdesk.models import ExecutorKind, InspectionPacket, PermissionMode, Projec
 from pmdesk.store.summaries import summarize_packet
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.dialogs import NewRunDialog
+from pmdesk.ui.widgets.log_view import PAGE as LOG_PAGE
 
 LOG_TAIL = 5000
 
@@ -30,6 +31,8 @@ class RunsController(QObject):
         self.shell = shell
         self.engine = shell.engine
         shell.page.runSelected.connect(self.show_log)
+        shell.page.log.olderWanted.connect(self._older)
+        shell.page.log.newerWanted.connect(self._newer)
         shell.page.answerSubmitted.connect(self.answer)
         shell.page.decisionMade.connect(self.decide)
         shell.page.requestWanted.connect(self.load_request)
@@ -110,7 +113,36 @@ class RunsController(QObject):
         async def load() -> None:
             events = await asyncio.to_thread(store.read_events, run_id, max(0, seq - LOG_TAIL // 2), LOG_TAIL)
             if shiboken6.isValid(log) and log.run_id == run_id and ticket == self._loads:
-                log.show_run(run_id, events, focus_seq=seq, query=query)
+                log.show_run(run_id, events, focus_seq=seq, query=query, at_end=len(events) < LOG_TAIL)
+
+        self.shell.run(load(), self.tr("Load log"))
+
+    def _older(self, run_id: str, first_seq: int) -> None:
+        """The page of lines before the log's window, read off the Qt thread."""
+        project, log = self.shell.project, self.shell.page.log
+        if project is None:
+            return
+        store = self.engine.store(project)
+        start = max(0, first_seq - 1 - LOG_PAGE)
+
+        async def load() -> None:
+            events = await asyncio.to_thread(store.read_events, run_id, start, first_seq - 1 - start)
+            if shiboken6.isValid(log):
+                log.older_events(run_id, events)
+
+        self.shell.run(load(), self.tr("Load log"))
+
+    def _newer(self, run_id: str, last_seq: int) -> None:
+        """The page of lines after the log's window; the newest page lets live lines follow again."""
+        project, log = self.shell.project, self.shell.page.log
+        if project is None:
+            return
+        store = self.engine.store(project)
+
+        async def load() -> None:
+            events = await asyncio.to_thread(store.read_events, run_id, last_seq, LOG_PAGE)
+            if shiboken6.isValid(log):
+                log.newer_events(run_id, events, reached_end=len(events) < LOG_PAGE)
 
         self.shell.run(load(), self.tr("Load log"))
 
