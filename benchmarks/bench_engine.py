@@ -199,7 +199,7 @@ async def _verify(project_dir: Path) -> tuple[float, float]:
     engine = Engine()
     project = _project(engine, project_dir)
     plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "x"}]})
-    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="true")
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="true", in_place=True)
     await engine.plans.wait(plan.plan_id)
     start = time.perf_counter()
     with StallWatch() as watch:

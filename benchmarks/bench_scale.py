@@ -117,8 +117,8 @@ def _window(quick: bool) -> list[Result]:
     live = _probe("lag", str(seconds), "50", "200", timeout=seconds + 300)
     return [
         Result("20", f"start to the dashboard listing its {PROJECTS + 1} projects", f"{r * 1000:.0f} ms"),
-        Result("20", "  against a bare PySide6 window's first paint (ratio)", f"{r / b:.2f}", "<= 1.5",
-               verdict(r / b <= 1.5), f"bare: {b * 1000:.0f} ms"),
+        Result("20", f"  against a bare PySide6 window's first paint ({b * 1000:.0f} ms), ratio", f"{r / b:.2f}",
+               "<= 1.5", verdict(r / b <= 1.5)),
         Result("20", f"50 runs × 200 lines/s for {seconds} s into the open window ({int(live['lines']):,} lines)",
                f"{live['lines'] / seconds:,.0f} lines/s"),
         Result("20", "  frame lag p99 (5 ms timer probe)", f"{live['p99'] * 1000:.1f} ms", "<= 16 ms",

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pmdesk.engine.costs import budget_text, family, left, totals
+from pmdesk.engine.costs import CostReport, budget_text, family, left
 from pmdesk.engine.overview import ProjectOverview
 from pmdesk.models import Plan, PlanStatus, PlanTask, Project, Run, TaskState, ToolRequest, check_mark, cost_text
 from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
@@ -88,6 +88,7 @@ class ProjectPage(QWidget):
     requestWanted = Signal(str)  # run id: its pending request is not known here yet
     runSelected = Signal(str)
     planSelected = Signal(str)
+    costWanted = Signal(str)  # plan id: its cost is read off the Qt thread and given back (set_plan_cost)
     contextChanged = Signal()
     changesWanted = Signal()
     projectShown = Signal()
@@ -97,6 +98,7 @@ class ProjectPage(QWidget):
         super().__init__(parent)
         self.project: Project | None = None
         self.plan: Plan | None = None
+        self._plan_costs: dict[str, CostReport] = {}
         self.diff_subject: str | None = None  # what the Changes tab shows: the plan or run selected last
         self.last_selected = "task"  # which of a task row and a run was selected last (what Retry is for)
         self._task_wanted: tuple[str, str] | None = None  # a plan task to select once its plan is read (a search hit)
@@ -301,6 +303,7 @@ class ProjectPage(QWidget):
     def show_project(self, project: Project) -> None:
         self.project = project
         self.plan = None
+        self._plan_costs.clear()
         self.title.setText(project.name)
         self.subtitle.setText(project.path)
         self.plans.source.set_records([])
@@ -407,10 +410,20 @@ class ProjectPage(QWidget):
             self.tasks.setFocus()
             self._task_wanted = None
         self.plan_result.setText(self._result_text(plan))
+        if plan is not None and plan.status != PlanStatus.DRAFT:
+            self.costWanted.emit(plan.plan_id)
         self._show_conflict(plan)
         self.contextChanged.emit()
         if self.changes_showing():
             self.changesWanted.emit()
+
+    def set_plan_cost(self, report: CostReport) -> None:
+        """The engine's figures for a plan (with its fix plans), shown if the plan still is."""
+        if report.plan_id is None:
+            return
+        self._plan_costs[report.plan_id] = report
+        if self.plan is not None and self.plan.plan_id == report.plan_id:
+            self.plan_result.setText(self._result_text(self.plan))
 
     def _filter_plans(self) -> None:
         showing = self.show_archived.isChecked()
@@ -455,13 +468,13 @@ class ProjectPage(QWidget):
         self.conflict.show()
 
     def _cost_text(self, plan: Plan) -> str:
-        """The plan's cost (with its fix plans) from the runs listed here, its budget, and a hold."""
+        """The plan's cost (with its fix plans) as the engine last counted it, its budget, and a hold."""
         ids = family(plan.plan_id, self.plans.source.records())
-        spent = totals(r for r in self.runs.source.records() if r.plan_id in ids)
-        text = self.tr("Cost %1").replace("%1", spent.text()) + (self.tr(" (with its fix plans)") if len(ids) > 1 else "")
-        if plan.budget is not None and plan.budget.is_set():
-            own = totals(r for r in self.runs.source.records() if r.plan_id == plan.plan_id)
-            usd, tokens = left(plan.budget, own)
+        counted = self._plan_costs.get(plan.plan_id)
+        spent = counted.total.text() if counted is not None else "…"
+        text = self.tr("Cost %1").replace("%1", spent) + (self.tr(" (with its fix plans)") if len(ids) > 1 else "")
+        if plan.budget is not None and plan.budget.is_set() and counted is not None and counted.spent is not None:
+            usd, tokens = left(plan.budget, counted.spent)
             parts = ([cost_text(max(0.0, usd))] if usd is not None else []) + \
                 ([f"{max(0, tokens):,} tokens"] if tokens is not None else [])
             text += self.tr(" · budget %1, %2 left").replace("%1", budget_text(plan.budget)).replace(

@@ -71,3 +71,14 @@ def test_costs_and_budgets_in_the_window(controllers: Controllers, qtbot: Any, w
                     == Budget(usd=20.0), timeout=10000)
     run(qtbot, controllers.projects.load_project(engine.project_settings(engine.project(project.project_id))))
     qtbot.waitUntil(lambda: "of a $20.00 budget" in page.cost_line.text(), timeout=10000)
+
+    # The plan's own line: counted by the engine off the Qt thread, with what its budget leaves.
+    from pmdesk.models import PlanStatus
+
+    def ended(p: Any) -> None:
+        p.status, p.budget = PlanStatus.VERIFIED, Budget(usd=2.0)
+
+    changed = engine.store(project).update_plan(plan.plan_id, ended)
+    page.plans_changed([changed])
+    qtbot.waitUntil(lambda: "Cost $0.75" in page.plan_result.text(), timeout=10000)
+    assert "budget $2.00, $1.25 left" in page.plan_result.text()

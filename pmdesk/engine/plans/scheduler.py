@@ -223,7 +223,8 @@ class Scheduler:
                     held = await self._held_at_budget(job, plan) if starting else None
                     for task in [] if held else starting:
                         await self._start_task(project, plan_id, task)
-                    plan = await self._sync_tasks(job)
+                    if starting:  # what the starts wrote (or failed to); otherwise the plan is as synced
+                        plan = await self._sync_tasks(job)
                     if job.cancelled:
                         return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
                     if all(t.status.is_terminal for t in plan.tasks):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+import shiboken6
+from PySide6.QtCore import QObject, QTimer
 
 from pmdesk.engine.gates import gates_for
 from pmdesk.engine.isolation import isolation_problem
@@ -17,6 +18,7 @@ from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.dialogs import DispatchDialog, PlanDialog, RetryDialog
 from pmdesk.ui.verify_panel import VerifyPanel
 
+COST_COALESCE_MS = 250  # a plan's cost is counted again at most this often while it changes
 
 class PlansController(QObject):
     def __init__(self, shell: Shell) -> None:
@@ -25,6 +27,35 @@ class PlansController(QObject):
         self.engine = shell.engine
         self.verify_panels: dict[str, VerifyPanel] = {}
         shell.page.planSelected.connect(self.select_plan)
+        shell.page.costWanted.connect(self._cost_wanted)
+        self._costs_wanted: set[str] = set()
+        self._cost_timer = QTimer(self)
+        self._cost_timer.setSingleShot(True)
+        self._cost_timer.setInterval(COST_COALESCE_MS)
+        self._cost_timer.timeout.connect(self._count_costs)
+
+    def _cost_wanted(self, plan_id: str) -> None:
+        """A plan changes many times while it runs: its cost is counted at most every so often."""
+        self._costs_wanted.add(plan_id)
+        if not self._cost_timer.isActive():
+            self._cost_timer.start()
+
+    def _count_costs(self) -> None:
+        project, page = self.shell.project, self.shell.page
+        wanted, self._costs_wanted = self._costs_wanted, set()
+        if project is None:
+            return
+
+        async def count(plan_id: str) -> None:
+            try:
+                found = await self.engine.cost(project, plan_id)
+            except PmdeskError:
+                return  # the plan went meanwhile (discarded): nothing to show
+            if shiboken6.isValid(page):
+                page.set_plan_cost(found)
+
+        for plan_id in wanted:
+            self.shell.run(count(plan_id), self.tr("Count costs"))
 
     def _plan(self) -> Plan | None:
         return self.shell.page.plan
