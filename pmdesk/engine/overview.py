@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from pmdesk.engine.costs import CostTotals, kept_at_a_glance
 from pmdesk.models import Model, Project, ProjectStatus, TaskState
@@ -112,3 +115,30 @@ class Overviews:
             text = made.to_json().encode()
         kept = self._kept[project.project_id] = _Kept(identity, store.tallies_unchanged(), tallies, made, text)
         return kept
+
+
+CACHE_LIMIT = 4 * 1024 * 1024
+
+
+def read_cached(path: Path) -> list[ProjectOverview]:
+    """The overviews as the dashboard last showed them, to show before the engine has loaded;
+    anything unreadable is no cache at all (the real ones come a moment later)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(CACHE_LIMIT + 1)
+        if len(raw) > CACHE_LIMIT:
+            return []
+        items = json.loads(raw)
+        return [ProjectOverview.model_validate(item) for item in items] if isinstance(items, list) else []
+    except (OSError, ValueError, ValidationError):
+        return []
+
+
+def write_cached(path: Path, overviews: list[ProjectOverview]) -> None:
+    """Blocking (off the Qt thread); a cache that cannot be written is left out."""
+    from pmdesk.store.atomic import atomic_write_bytes
+
+    body = ("[" + ",".join(o.to_json() for o in overviews) + "]").encode()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, body, durable=False)

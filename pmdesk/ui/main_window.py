@@ -9,7 +9,7 @@ window knows no controller: closing asks ``quit_guard`` (set by the root) and em
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon
@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(760, 480)
         self.resize(1280, 780)
         self.pages = QStackedWidget()
-        self.loading = QLabel(self.tr("Loading projects…"))
+        self.loading: QWidget = QLabel(self.tr("Loading projects…"))
         self.loading.setObjectName("loading")
         self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.pages.addWidget(self.loading)
@@ -55,9 +55,37 @@ class MainWindow(QMainWindow):
         self.allow_close = False
         self.leave_working = False  # closed with "Leave them working": pmdesk goes on until its runs end
         self.attached = False
+        self.cached_rows = 0  # projects listed from the cache before the engine loaded
         geometry = QSettings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+
+    def show_cached(self, rows: list[Any]) -> int:
+        """The projects as last seen (the cache's JSON), on the loading page; how many were shown."""
+        from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+
+        shown = [r for r in rows if isinstance(r, dict) and isinstance(r.get("name"), str)]
+        if not shown or self.attached or not isinstance(self.loading, QLabel):
+            return 0
+        table = QTableWidget(len(shown), 4)
+        table.setObjectName("CachedProjects")
+        table.setHorizontalHeaderLabels([self.tr("Project"), self.tr("Status"), self.tr("Runs"), self.tr("Waiting")])
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.verticalHeader().hide()
+        for row, item in enumerate(shown):
+            cells = (item["name"], str(item.get("status", "")).replace("_", " "), str(item.get("total", "")),
+                     str(item.get("awaiting", "") or ""))
+            for column, text in enumerate(cells):
+                table.setItem(row, column, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        self.pages.addWidget(table)
+        self.pages.setCurrentWidget(table)
+        self.pages.removeWidget(self.loading)
+        self.loading.deleteLater()
+        self.loading = table
+        self.cached_rows = len(shown)
+        return len(shown)
 
     def set_pages(self, dashboard: DashboardPage, project_page: ProjectPage) -> None:
         """The pages replace the loading page."""

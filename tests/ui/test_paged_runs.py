@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableWidget
 
 from pmdesk.engine.engine import Engine
 from pmdesk.models import ExecutorKind, Run, TaskState, new_id
@@ -104,3 +105,36 @@ def test_a_long_log_is_a_window_read_back_from_disk_as_the_user_scrolls(
     assert log.last_seq == total + 1 and log.document().lastBlock().text() == f"line {total + 1}"
     shown = [int(b.split()[1]) for b in log.toPlainText().splitlines()]
     assert shown == list(range(shown[0], total + 2)) and len(shown) <= log_view.MAX_BLOCKS  # in order, none twice
+
+
+def test_the_dashboard_is_listed_from_the_last_one_before_the_engine_loads(
+        controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
+    from pmdesk.config import data_dir
+    from pmdesk.engine.engine import Engine as FreshEngine
+    from pmdesk.ui.app import attach, show_cached_projects
+    from pmdesk.ui.dashboard_cache import cached_dashboard_path
+
+    for name in ("alpha", "beta"):
+        (tmp_path / name).mkdir()
+        engine.add_project(str(tmp_path / name), name)
+    controllers.projects.refresh()
+    kept = cached_dashboard_path()
+    assert kept.parent == data_dir()  # the tests' private home, never the user's
+    qtbot.waitUntil(lambda: kept.exists() and b"beta" in kept.read_bytes(), timeout=10000)
+
+    again = MainWindow()  # the next start: its first paint lists them, before any engine exists
+    qtbot.addWidget(again)
+    show_cached_projects(again)
+    cached = again.findChild(QTableWidget, "CachedProjects")
+    assert again.cached_rows == 2 and cached is not None and again.pages.currentWidget() is cached
+    assert sorted(cached.item(r, 0).text() for r in range(2)) == ["alpha", "beta"]
+    assert "refreshing" in again.statusBar().currentMessage()
+    attach(again, FreshEngine())  # the engine loaded: the real dashboard, never empty while it refreshes
+    assert again.dashboard.model.rowCount() == 2 and again.pages.currentWidget() is again.dashboard
+
+    for damaged in (b"{ not json", b'[{"projectId": 3}]', b"\x00" * 64):  # no cache, never a crash
+        kept.write_bytes(damaged)
+        blank = MainWindow()
+        qtbot.addWidget(blank)
+        show_cached_projects(blank)
+        assert blank.cached_rows == 0

@@ -10,13 +10,15 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog
 
-from pmdesk.engine.overview import ProjectOverview
+from pmdesk.engine.overview import ProjectOverview, write_cached
 from pmdesk.errors import PmdeskError
 from pmdesk.models import ActivityEvent, Plan, Project, Run
 from pmdesk.store import PacketSummary, PlanSummary, RunSummary, StateProblem
 from pmdesk.ui.controllers.shell import Shell
+from pmdesk.ui.dashboard_cache import cached_dashboard_path
 
 OVERVIEW_DEBOUNCE_MS = 250
+CACHE_EVERY_MS = 2000  # the dashboard kept for the next start at most this often
 
 
 class ProjectsController(QObject):
@@ -29,6 +31,10 @@ class ProjectsController(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(OVERVIEW_DEBOUNCE_MS)
         self._timer.timeout.connect(self._refresh_stale)
+        self._cache_timer = QTimer(self)
+        self._cache_timer.setSingleShot(True)
+        self._cache_timer.setInterval(CACHE_EVERY_MS)
+        self._cache_timer.timeout.connect(self._write_cache)
         bridge, dashboard = shell.bridge, shell.dashboard
         bridge.runsChanged.connect(self._runs_changed)
         bridge.plansChanged.connect(self._plans_changed)
@@ -42,6 +48,7 @@ class ProjectsController(QObject):
     def _stop(self) -> None:
         """The window is closing: no timer may start engine work any more."""
         self._timer.stop()
+        self._cache_timer.stop()
         self._stale.clear()
 
     async def start(self) -> None:
@@ -77,6 +84,19 @@ class ProjectsController(QObject):
             return  # the window closed while the overviews were read
         self.shell.dashboard.set_overviews(overviews)
         self._show_on_page(overviews)
+        self._keep_for_next_start()
+
+    def _keep_for_next_start(self) -> None:
+        """The dashboard as shown, written (off the Qt thread, at most every few seconds) for the
+        next start to list before the engine has loaded."""
+        if not self._cache_timer.isActive():
+            self._cache_timer.start()
+
+    def _write_cache(self) -> None:
+        if not shiboken6.isValid(self.shell.dashboard.model):
+            return
+        shown = list(self.shell.dashboard.model.records())
+        self.shell.run(asyncio.to_thread(write_cached, cached_dashboard_path(), shown), self.tr("Keep the dashboard"))
 
     def refresh(self) -> None:
         self.shell.run(self.load_overviews(), self.tr("Refresh"))
@@ -110,6 +130,7 @@ class ProjectsController(QObject):
         for overview in overviews:
             self.shell.dashboard.update_overview(overview)
         self._show_on_page(overviews)
+        self._keep_for_next_start()
 
     def _show_on_page(self, overviews: list[ProjectOverview]) -> None:
         project = self.shell.project
