@@ -328,12 +328,72 @@ def burst_floor(runs: int) -> None:
     app.exec()
 
 
+def lag_floor(seconds: float, runs: int, rate: int) -> None:
+    """The floor for ``lag``: a bare PySide6 window whose own thread reads the same streamers'
+    pipes (niced, as pmdesk starts them) and drops the lines; its 5 ms timer's lateness."""
+    import subprocess
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from pmdesk.executors.process import yielding
+
+    app = QApplication(sys.argv)
+    window = QMainWindow()
+    window.resize(1280, 760)
+    window.show()
+    folder = Path(tempfile.mkdtemp(prefix="pmdesk-lag-floor-"))
+    script = folder / "stream.py"
+    script.write_text(STREAMER.format(seconds=seconds, rate=rate))
+    lags: list[float] = []
+    last = [time.perf_counter()]
+    children: list[subprocess.Popen[bytes]] = []
+    notifiers: list[QSocketNotifier] = []
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lags.append(max(0.0, now - last[0] - 0.005))
+        last[0] = now
+
+    def drain(child: subprocess.Popen[bytes], notifier: QSocketNotifier) -> None:
+        assert child.stdout is not None
+        if not os.read(child.stdout.fileno(), 65536):
+            notifier.setEnabled(False)
+
+    for _ in range(runs):
+        child = subprocess.Popen(yielding([sys.executable, str(script)], str(folder), None), stdout=subprocess.PIPE,
+                                 start_new_session=True)
+        assert child.stdout is not None
+        notifier = QSocketNotifier(child.stdout.fileno(), QSocketNotifier.Type.Read)
+        notifier.activated.connect(lambda _fd, c=child, n=notifier: drain(c, n))
+        children.append(child)
+        notifiers.append(notifier)
+
+    def finish() -> None:
+        if any(c.poll() is None for c in children):
+            QTimer.singleShot(50, finish)
+            return
+        probe.stop()
+        ordered = sorted(lags)
+        print(json.dumps({"p99": ordered[int(len(ordered) * 0.99)], "max": ordered[-1]}), flush=True)
+        app.quit()
+
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(tick)
+    QTimer.singleShot(500, lambda: (last.__setitem__(0, time.perf_counter()), lags.clear(), probe.start()))
+    QTimer.singleShot(int(seconds * 1000), finish)
+    app.exec()
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "paint":
         first_paint()
     elif what == "lag":
         lag(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif what == "lag-floor":
+        lag_floor(float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif what == "rss":
         idle_memory(int(sys.argv[2]))
     elif what == "live":

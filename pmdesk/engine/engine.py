@@ -202,14 +202,17 @@ class Engine:
         return [p for p in found if p]
 
     def overview(self, project: Project) -> ProjectOverview:
-        return self._overviews.of(project, self.store(project) if os.path.isdir(project.path) else None)
+        return self._overviews.of(project, self.store(project), self._folder_is_there)
 
     def overviews_json(self) -> bytes:
         """Every project's overview as one JSON array, from the kept ones (``GET /api/projects``)."""
         today = datetime.now(UTC).strftime("%Y-%m-%d")
-        parts = [self._overviews.json(p, self.store(p) if os.path.isdir(p.path) else None, today)
-                 for p in self.projects()]
+        parts = [self._overviews.json(p, self.store(p), self._folder_is_there, today) for p in self.projects()]
         return b"[" + b",".join(parts) + b"]"
+
+    @staticmethod
+    def _folder_is_there(project: Project) -> bool:
+        return os.path.isdir(project.path)
 
     # -- use cases that span services --------------------------------------------------------
 

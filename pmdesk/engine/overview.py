@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,22 +91,27 @@ class Overviews:
     def __init__(self) -> None:
         self._kept: dict[str, _Kept] = {}
 
-    def of(self, project: Project, store: StateStore | None, today: str | None = None) -> ProjectOverview:
-        return self._entry(project, store, today).overview
+    def of(self, project: Project, store: StateStore, is_there: Callable[[Project], bool],
+           today: str | None = None) -> ProjectOverview:
+        return self._entry(project, store, is_there, today).overview
 
-    def json(self, project: Project, store: StateStore | None, today: str | None = None) -> bytes:
-        return self._entry(project, store, today).json
+    def json(self, project: Project, store: StateStore, is_there: Callable[[Project], bool],
+             today: str | None = None) -> bytes:
+        return self._entry(project, store, is_there, today).json
 
-    def _entry(self, project: Project, store: StateStore | None, today: str | None) -> _Kept:
-        """``store`` is None for a project whose folder is gone."""
+    def _entry(self, project: Project, store: StateStore, is_there: Callable[[Project], bool],
+               today: str | None) -> _Kept:
+        """``is_there``: whether the project's folder is (asked only when its tallies may have changed:
+        a folder at rest inside it says so already)."""
         identity = (project.name, project.path, today or datetime.now(UTC).strftime("%Y-%m-%d"))
-        if store is None:
-            made = overview(project, None)
-            return _Kept(identity, None, (), made, made.to_json().encode())
         kept = self._kept.get(project.project_id)
-        at_rest = store.tallies_unchanged()
+        at_rest = store.tallies_unchanged() if kept is not None else None
         if kept is not None and at_rest is not None and kept.at_rest == at_rest and kept.identity == identity:
             return kept
+        if not is_there(project):
+            made = overview(project, None)
+            self._kept.pop(project.project_id, None)
+            return _Kept(identity, None, (), made, made.to_json().encode())
         tallies = (store.run_tally(), store.plan_tally(), store.problem_count())
         if kept is not None and kept.identity == identity and \
                 all(a is b or a == b for a, b in zip(kept.tallies, tallies, strict=True)):
@@ -117,7 +123,7 @@ class Overviews:
         return kept
 
 
-CACHE_LIMIT = 4 * 1024 * 1024
+CACHE_LIMIT = 4 * 1024 * 1024  # the dashboard of thousands of projects; anything bigger is no cache
 
 
 def read_cached(path: Path) -> list[ProjectOverview]:

@@ -61,22 +61,21 @@ class ListingIndex:
         kept_now = self._tallies.get(directory_name)
         return kept_now[3] if kept_now is not None else kind.build([])
 
-    def kept_unchanged(self, directory_name: str) -> tuple[int, tuple[int, int, int]] | None:
-        """The folder's mtime and the tally file's key when the tally this process holds is still
-        the trusted one (the folder quiet since it was kept); None when only ``tally`` can tell."""
+    def kept_unchanged(self, directory_name: str) -> int | None:
+        """The folder's mtime when the tally this process holds is still the trusted one (the
+        folder quiet since it was kept, so no record changed); None when only ``tally`` can tell.
+        One stat: the tally file needs none, as it only ever follows the folder."""
         known = self._tallies.get(directory_name)
         paths = self._tally_paths.get(directory_name)
-        if known is None or paths is None or known[0] is None:
+        if known is None or paths is None:
             return None
         try:
             dir_mtime = os.lstat(paths[0]).st_mtime_ns
-            st = os.stat(paths[1])
         except OSError:
             return None
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if known[0] != key or known[1] != dir_mtime or dir_mtime >= known[2] - QUIET_NS:
+        if known[1] != dir_mtime or dir_mtime >= known[2] - QUIET_NS:
             return None
-        return dir_mtime, key
+        return dir_mtime
 
     def refresh(self, directory_name: str, load: Callable[[Path], Any], summarize: Callable[[Any], Any],
                 decode: Callable[[Any], Any] | None = None, full: bool = False,

@@ -78,6 +78,10 @@ class RunTally:
     def count(self, state: TaskState) -> int:
         return self.states.get(state.value, 0)
 
+    def any_live(self) -> bool:
+        """Whether any run is QUEUED, RUNNING or AWAITING_RESPONSE: what start-up recovery looks at."""
+        return any(self.states.get(s.value) for s in (TaskState.QUEUED, TaskState.RUNNING, TaskState.AWAITING_RESPONSE))
+
     def _add(self, run: RunSummary) -> None:
         self.total += 1
         self.states[run.status.value] = self.states.get(run.status.value, 0) + 1

@@ -99,7 +99,9 @@ def end_orphans(ctx: EngineContext, project: Project) -> list[str]:
     """QUEUED runs whose plan does not name them (written by a dispatch that died) end CANCELLED."""
     store = ctx.store(project)
     named: dict[str, set[str]] = {}
-    notes = []
+    notes: list[str] = []
+    if not store.run_tally().count(TaskState.QUEUED):
+        return notes
     for summary in store.list_runs():
         if summary.status != TaskState.QUEUED or not summary.plan_id:
             continue
