@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -29,6 +31,16 @@ def _start_server() -> tuple[subprocess.Popen[str], str, str]:
     url = line.split(" on ", 1)[1].split("/api", 1)[0]
     token = (Path(os.environ["XDG_CONFIG_HOME"]) / "pmdesk" / "api-token").read_text().strip()
     return process, url, token
+
+
+def against_server(measure: Callable[[str, dict[str, str]], Coroutine[Any, Any, None]]) -> None:
+    """``measure(base_url, headers)`` against a real `pmdesk serve`, stopped afterwards."""
+    process, base, token = _start_server()
+    try:
+        asyncio.run(measure(base, {"Authorization": f"Bearer {token}"}))
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 async def _latency(session: aiohttp.ClientSession, url: str, n: int) -> list[float]:
@@ -67,8 +79,6 @@ def run(quick: bool, root: Path) -> list[Result]:
     store.put_plan(plan)
     store.list_runs()  # the index exists, as it does after the first listing in real use
     time.sleep(QUIET_WAIT)  # a project at rest: no file written in the last two seconds
-    process, base, token = _start_server()
-    headers = {"Authorization": f"Bearer {token}"}
     paths = {
         "GET /api/plans/:planId": f"/api/plans/{plan.plan_id}",
         "GET /api/projects (listing)": "/api/projects",
@@ -78,7 +88,7 @@ def run(quick: bool, root: Path) -> list[Result]:
     }
     results: list[Result] = []
 
-    async def measure() -> None:
+    async def measure(base: str, headers: dict[str, str]) -> None:
         async with aiohttp.ClientSession(headers=headers) as session:
             for name, path in paths.items():
                 count = requests if "runs" not in path else max(50, requests // 10)
@@ -92,9 +102,5 @@ def run(quick: bool, root: Path) -> list[Result]:
             rps = await _throughput(base, headers, path, 16, requests * 2)
             results.append(Result("7", f"{name}: 16 concurrent clients", f"{rps:,.0f} req/s"))
 
-    try:
-        asyncio.run(measure())
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    against_server(measure)
     return results

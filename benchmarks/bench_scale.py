@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.bench_api import _latency, _start_server, _throughput
+from benchmarks.bench_api import _latency, _throughput, against_server
 from benchmarks.bench_store import QUIET_WAIT, generate
 from benchmarks.common import ROOT, Result, ms, percentile, verdict
 
@@ -150,8 +150,6 @@ def _recount(store: object) -> None:
 
 
 def _api(big_id: str, quick: bool) -> list[Result]:
-    process, base, token = _start_server()
-    headers = {"Authorization": f"Bearer {token}"}
     paths = {
         f"GET /api/projects ({PROJECTS + 1} projects)": "/api/projects",
         "GET /api/projects/:id/runs?limit=50 (the year's first page)": f"/api/projects/{big_id}/runs?limit=50",
@@ -160,7 +158,7 @@ def _api(big_id: str, quick: bool) -> list[Result]:
     count = 200 if quick else 1_000
     results: list[Result] = []
 
-    async def measure() -> None:
+    async def measure(base: str, headers: dict[str, str]) -> None:
         async with aiohttp.ClientSession(headers=headers) as session:
             for name, path in paths.items():
                 await _latency(session, base + path, 20)
@@ -177,9 +175,5 @@ def _api(big_id: str, quick: bool) -> list[Result]:
             results.append(Result("20", f"{name}: 16 clients", f"{rate:,.0f} req/s", target,
                                   verdict(rate >= 1000) if target else f"{rate / static:.2f} of the document's"))
 
-    try:
-        asyncio.run(measure())
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    against_server(measure)
     return results

@@ -381,7 +381,12 @@ def lag_floor(seconds: float, runs: int, rate: int) -> None:
     probe = QTimer()
     probe.setInterval(5)
     probe.timeout.connect(tick)
-    QTimer.singleShot(500, lambda: (last.__setitem__(0, time.perf_counter()), lags.clear(), probe.start()))
+    def begin() -> None:
+        last[0] = time.perf_counter()
+        lags.clear()
+        probe.start()
+
+    QTimer.singleShot(500, begin)
     QTimer.singleShot(int(seconds * 1000), finish)
     app.exec()
 
