@@ -3,6 +3,7 @@
 # dist/pmdesk_<version>_<arch>.deb (the app in /opt/pmdesk, `pmdesk` on the PATH, a desktop
 # entry, hicolor icons and AppStream metainfo).
 set -euo pipefail
+unset PYTHONPYCACHEPREFIX  # the bundle is built the same whoever calls it (the test suite sets one)
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scripts/setup.sh --package

@@ -4,6 +4,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test || exit 1
 export QT_QPA_PLATFORM=offscreen PMDESK_NO_KEYRING=1
+# The suite starts the pmdesk command a few hundred times: compiled once into a cache outside the
+# checkout, each start is about a quarter faster than compiling every module again.
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="${TMPDIR:-/tmp}/pmdesk-pycache-$(id -u)"
 status=0
 .venv/bin/ruff check . || status=1
 .venv/bin/mypy || status=1
