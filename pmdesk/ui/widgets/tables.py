@@ -93,6 +93,9 @@ class RecordTable(QTableView):
         self._stretch = stretch if stretch is not None else model.columnCount() - 1
         self._fitted = False
         model.modelReset.connect(self._fit_once)
+        self._kept_key: object | None = None
+        model.modelAboutToBeReset.connect(self._keep_selection)
+        model.modelReset.connect(self._restore_selection)
         model.rowsInserted.connect(self._fit_once)
         self.activated.connect(self._activated)  # a double-click, or Enter, by the platform's convention
         self.open_text: str | None = None
@@ -170,6 +173,23 @@ class RecordTable(QTableView):
             return None
         record: object = rows[0].data(RecordRole)
         return record
+
+    def _keep_selection(self) -> None:
+        record = self.selected_record()
+        self._kept_key = self.source.key(record) if record is not None else None
+
+    def _restore_selection(self) -> None:
+        """A listing read again (a refresh) keeps the row the user had selected, if it is still there."""
+        key, self._kept_key = self._kept_key, None
+        selection = self.selectionModel()
+        if key is None or selection is None or self.selected_record() is not None:
+            return
+        quiet = selection.blockSignals(True)  # the same record: nothing new to show or load for it
+        try:
+            self.select_key(key)
+        finally:
+            selection.blockSignals(quiet)
+        self.viewport().update()
 
     def select_key(self, key: object) -> None:
         row = self.source.reveal(key)
