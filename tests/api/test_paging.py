@@ -141,7 +141,7 @@ def test_plans_packets_activity_and_search_hits_come_in_pages(engine: Engine, tm
     activity = run_cli("activity", "p", "--limit", "10")
     assert activity.returncode == 0 and "10 shown; next page: pmdesk activity p --after " in activity.stderr
     packets_cli = run_cli("packets", "p", "--limit", "50", "--json")
-    assert len(json.loads(packets_cli.stdout)) == 12 and not packets_cli.stderr
+    assert len(json.loads(packets_cli.stdout)) == 12 and "next page" not in packets_cli.stderr
     found = run_cli("search", "refactor", "--limit", "20", "--json")
     cursor = found.stderr.split("--after ")[1].split()[0]
     more = run_cli("search", "refactor", "--limit", "20", "--after", cursor, "--json")

@@ -339,7 +339,7 @@ class SearchIndex:
                                        day=day, offset=offset))
             if kinds is None or "task" in kinds:
                 sql = ("SELECT plan_id, task_id, ts, text FROM tasks WHERE tasks MATCH ? AND CAST(ts AS INTEGER) >= ? "
-                       "AND CAST(ts AS INTEGER) <= ? ORDER BY rowid DESC LIMIT ?")
+                       "AND CAST(ts AS INTEGER) <= ? ORDER BY CAST(ts AS INTEGER) DESC, rowid DESC LIMIT ?")
                 for plan_id, task_id, ts, text in conn.execute(sql, (query.match, since_ms, until, limit)):
                     found.append(Found("task", int(ts), None, plan_id, task_id, None, text))
             return found
