@@ -47,8 +47,9 @@ class OwnerLock:
     def __init__(self, state_dir: Path, role: str = "engine") -> None:
         self.state_dir = state_dir
         self.role = role
-        locks = state_dir / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
+        # The folder is made when the lock is first taken: a store of a vanished project must never
+        # make its folder again (an overview asks for one).
+        locks = self._folder = state_dir / "locks"
         self._lock = FileLock(
             str(locks / "engine.lock"), timeout=0, is_singleton=False, preserve_lock_file=True
         )
@@ -61,6 +62,7 @@ class OwnerLock:
     def acquire(self) -> None:
         if self._lock.is_locked:
             return
+        self._folder.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
@@ -85,8 +87,8 @@ class OwnerLock:
 
     def is_free(self) -> bool:
         """True when no other process owns the project (this process may)."""
-        if self._lock.is_locked:
-            return True
+        if self._lock.is_locked or not self._folder.is_dir():
+            return True  # no lock was ever taken here
         try:
             self._lock.acquire(timeout=0)
         except Timeout:

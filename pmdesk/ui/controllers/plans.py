@@ -126,6 +126,7 @@ class PlansController(QObject):
                 plan = self.engine.plans.plan_from_answer(project, dialog.answer(),
                                                           packet_id=None if goal else dialog.packet_id(),
                                                           model=dialog.model_used, goal=goal)
+            self.shell.page.plans_changed([plan])  # listed now: the engine's notice, a frame later, finds it there
             self.shell.page.plans.select_key(plan.plan_id)
             self.select_plan(plan.plan_id)
             self.shell.status(self.tr("Plan saved as DRAFT with %n tasks").replace("%n", str(len(plan.tasks))))

@@ -125,6 +125,7 @@ class ReviewController(QObject):
 
         def started(run: Run | Plan) -> None:
             if isinstance(run, Run):
+                self.shell.page.runs_changed([run])  # listed now, then selected (as a started run is)
                 self.shell.page.runs.select_key(run.run_id)
                 self.shell.status(self.tr("An agent resolves the conflict (run %1); verify again when it is done")
                                   .replace("%1", run.run_id), 10000)
