@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
 
     def show_cached(self, rows: list[Any]) -> int:
         """The projects as last seen (the cache's JSON), on the loading page; how many were shown."""
-        from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+        from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
         shown = [r for r in rows if isinstance(r, dict) and isinstance(r.get("name"), str)]
         if not shown or self.attached or not isinstance(self.loading, QLabel):
@@ -71,6 +71,8 @@ class MainWindow(QMainWindow):
         table.setObjectName("CachedProjects")
         table.setHorizontalHeaderLabels([self.tr("Project"), self.tr("Status"), self.tr("Runs"), self.tr("Waiting")])
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)  # a picture until the engine is there
+        table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         table.verticalHeader().hide()
         for row, item in enumerate(shown):
             cells = (item["name"], str(item.get("status", "")).replace("_", " "), str(item.get("total", "")),
@@ -78,7 +80,7 @@ class MainWindow(QMainWindow):
             for column, text in enumerate(cells):
                 table.setItem(row, column, QTableWidgetItem(text))
         table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.pages.addWidget(table)
         self.pages.setCurrentWidget(table)
         self.pages.removeWidget(self.loading)
