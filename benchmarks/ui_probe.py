@@ -365,14 +365,19 @@ def lag_floor(seconds: float, runs: int, rate: int) -> None:
                                  start_new_session=True)
         assert child.stdout is not None
         notifier = QSocketNotifier(child.stdout.fileno(), QSocketNotifier.Type.Read)
-        notifier.activated.connect(lambda _fd, c=child, n=notifier: drain(c, n))
+        notifier.activated.connect(lambda *_signal, c=child, n=notifier: drain(c, n))
         children.append(child)
         notifiers.append(notifier)
 
+    deadline = time.monotonic() + seconds + 15
+
     def finish() -> None:
-        if any(c.poll() is None for c in children):
+        if any(c.poll() is None for c in children) and time.monotonic() < deadline:
             QTimer.singleShot(50, finish)
             return
+        for child in children:  # a streamer that outlived its time is not waited for
+            if child.poll() is None:
+                child.kill()
         probe.stop()
         ordered = sorted(lags)
         print(json.dumps({"p99": ordered[int(len(ordered) * 0.99)], "max": ordered[-1]}), flush=True)
