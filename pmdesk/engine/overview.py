@@ -136,7 +136,7 @@ def read_cached(path: Path) -> list[ProjectOverview]:
             return []
         items = json.loads(raw)
         return [ProjectOverview.model_validate(item) for item in items] if isinstance(items, list) else []
-    except (OSError, ValueError, ValidationError):
+    except (OSError, ValueError, RecursionError, ValidationError):  # RecursionError: hostile nesting
         return []
 
 

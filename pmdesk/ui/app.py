@@ -289,7 +289,7 @@ def show_cached_projects(window: Any) -> None:
     try:
         with open(cached_dashboard_path(), "rb") as handle:
             rows = json.loads(handle.read(4 * 1024 * 1024))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # damaged or hostile: no cache, never a failed start
         return
     if isinstance(rows, list) and window.show_cached(rows):
         window.statusBar().showMessage(window.tr("Projects as last seen; refreshing…"), 5000)

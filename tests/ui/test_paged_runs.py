@@ -111,6 +111,7 @@ def test_the_dashboard_is_listed_from_the_last_one_before_the_engine_loads(
         controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
     from pmdesk.config import data_dir
     from pmdesk.engine.engine import Engine as FreshEngine
+    from pmdesk.engine.overview import read_cached
     from pmdesk.ui.app import attach, show_cached_projects
     from pmdesk.ui.dashboard_cache import cached_dashboard_path
 
@@ -132,9 +133,10 @@ def test_the_dashboard_is_listed_from_the_last_one_before_the_engine_loads(
     attach(again, FreshEngine())  # the engine loaded: the real dashboard, never empty while it refreshes
     assert again.dashboard.model.rowCount() == 2 and again.pages.currentWidget() is again.dashboard
 
-    for damaged in (b"{ not json", b'[{"projectId": 3}]', b"\x00" * 64):  # no cache, never a crash
+    for damaged in (b"{ not json", b'[{"projectId": 3}]', b"\x00" * 64, b"[" * 100_000):  # never a crash
         kept.write_bytes(damaged)
         blank = MainWindow()
         qtbot.addWidget(blank)
         show_cached_projects(blank)
         assert blank.cached_rows == 0
+        assert read_cached(kept) == []
