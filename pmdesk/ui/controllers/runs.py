@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -10,11 +11,12 @@ from PySide6.QtCore import QObject, Signal
 
 from pmdesk.engine.isolation import isolation_possible
 from pmdesk.engine.search import Query
-from pmdesk.models import ExecutorKind, InspectionPacket, PermissionMode, Project, Run, TaskState
+from pmdesk.models import Event, ExecutorKind, InspectionPacket, PermissionMode, Project, Run, TaskState
 from pmdesk.store.summaries import summarize_packet
 from pmdesk.ui.controllers.shell import Shell
 from pmdesk.ui.dialogs import NewRunDialog
 from pmdesk.ui.widgets.log_view import PAGE as LOG_PAGE
+from pmdesk.ui.widgets.log_view import LogView
 
 LOG_TAIL = 5000
 
@@ -118,31 +120,26 @@ class RunsController(QObject):
         self.shell.run(load(), self.tr("Load log"))
 
     def _older(self, run_id: str, first_seq: int) -> None:
-        """The page of lines before the log's window, read off the Qt thread."""
-        project, log = self.shell.project, self.shell.page.log
-        if project is None:
-            return
-        store = self.engine.store(project)
+        """The page of lines before the log's window."""
         start = max(0, first_seq - 1 - LOG_PAGE)
-
-        async def load() -> None:
-            events = await asyncio.to_thread(store.read_events, run_id, start, first_seq - 1 - start)
-            if shiboken6.isValid(log):
-                log.older_events(run_id, events)
-
-        self.shell.run(load(), self.tr("Load log"))
+        self._read_back(run_id, start, first_seq - 1 - start, lambda log, events: log.older_events(run_id, events))
 
     def _newer(self, run_id: str, last_seq: int) -> None:
         """The page of lines after the log's window; the newest page lets live lines follow again."""
+        self._read_back(run_id, last_seq, LOG_PAGE, lambda log, events: log.newer_events(
+            run_id, events, reached_end=len(events) < LOG_PAGE))
+
+    def _read_back(self, run_id: str, after: int, limit: int, deliver: Callable[[LogView, list[Event]], None]) -> None:
+        """``limit`` lines of the run after seq ``after``, read off the Qt thread, handed to the log."""
         project, log = self.shell.project, self.shell.page.log
         if project is None:
             return
         store = self.engine.store(project)
 
         async def load() -> None:
-            events = await asyncio.to_thread(store.read_events, run_id, last_seq, LOG_PAGE)
+            events = await asyncio.to_thread(store.read_events, run_id, after, limit)
             if shiboken6.isValid(log):
-                log.newer_events(run_id, events, reached_end=len(events) < LOG_PAGE)
+                deliver(log, events)
 
         self.shell.run(load(), self.tr("Load log"))
 
