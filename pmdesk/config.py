@@ -23,6 +23,7 @@ APP_NAME = "pmdesk"
 DEFAULT_MODEL = "claude-sonnet-4-6"
 KEYRING_SERVICE = "pmdesk"
 KEYRING_USER = "anthropic-api-key"
+CLUSTER_TOKEN_USER = "ray-cluster-token"
 
 
 def dirs() -> PlatformDirs:
@@ -50,6 +51,7 @@ class AppSettings(Model):
     max_tokens_per_run: int = Field(default=400_000, ge=1000)
     command_timeout_s: int = Field(default=600, ge=1)
     api_server_enabled: bool = False
+    cluster: str | None = None  # where plans' runs execute by default: a Ray cluster (ray://HOST:PORT), or here
     api_port: int = Field(default=8765, ge=1, le=65535)
 
 
@@ -104,75 +106,99 @@ def _keyring_enabled() -> bool:
     return os.environ.get("PMDESK_NO_KEYRING", "") not in ("1", "true")
 
 
-_keyring_cache: list[str | None] = []  # one lookup per process: a desktop keyring is a D-Bus round trip
+_keyring_cache: dict[str, str | None] = {}  # one lookup per secret and process: a D-Bus round trip each
 
 
-def _keyring_get() -> str | None:
+def _keyring_get(user: str = KEYRING_USER) -> str | None:
     if not _keyring_enabled():
         return None
-    if _keyring_cache:
-        return _keyring_cache[0]
+    if user in _keyring_cache:
+        return _keyring_cache[user]
     try:
         import keyring
 
-        value = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+        value = keyring.get_password(KEYRING_SERVICE, user)
     except Exception:  # any backend failure means: no keyring here
         value = None
-    _keyring_cache[:] = [value]
+    _keyring_cache[user] = value
     return value
 
 
-def _keyring_set(value: str | None) -> bool:
+def _keyring_set(value: str | None, user: str = KEYRING_USER) -> bool:
     if not _keyring_enabled():
         return False
     try:
         import keyring
 
         if value is None:
-            _keyring_cache[:] = [None]
+            _keyring_cache[user] = None
             try:
-                keyring.delete_password(KEYRING_SERVICE, KEYRING_USER)
+                keyring.delete_password(KEYRING_SERVICE, user)
             except Exception:
                 pass
             return True
-        keyring.set_password(KEYRING_SERVICE, KEYRING_USER, value)
-        stored = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
-        _keyring_cache[:] = [stored]
+        keyring.set_password(KEYRING_SERVICE, user, value)
+        stored = keyring.get_password(KEYRING_SERVICE, user)
+        _keyring_cache[user] = stored
         return stored == value
     except Exception:
         return False
 
 
-def saved_api_key() -> str | None:
-    key = _keyring_get()
+def _saved_secret(user: str, field: str) -> str | None:
+    key = _keyring_get(user)
     if key:
         return key
     try:
-        value = read_json(_secrets_file(), 64 * 1024).get("anthropicApiKey")
+        value = read_json(_secrets_file(), 64 * 1024).get(field)
     except (OSError, StoreError, AttributeError):
         return None
     return value if isinstance(value, str) and value else None
 
 
-def save_api_key(value: str | None) -> str:
-    """Store the key; returns where it went ("keyring" or the file path)."""
+def _save_secret(user: str, field: str, value: str | None) -> str:
     value = (value or "").strip() or None
-    if _keyring_set(value):
-        _write_secret_file(None)
+    if _keyring_set(value, user):
+        _write_secret_file(field, None)
         return "keyring"
-    _write_secret_file(value)
+    _write_secret_file(field, value)
     return str(_secrets_file())
 
 
-def _write_secret_file(value: str | None) -> None:
+def saved_api_key() -> str | None:
+    return _saved_secret(KEYRING_USER, "anthropicApiKey")
+
+
+def save_api_key(value: str | None) -> str:
+    """Store the key; returns where it went ("keyring" or the file path)."""
+    return _save_secret(KEYRING_USER, "anthropicApiKey", value)
+
+
+def saved_cluster_token() -> str | None:
+    """How pmdesk authenticates to its Ray cluster (Ray's token authentication), if it must."""
+    return _saved_secret(CLUSTER_TOKEN_USER, "rayClusterToken")
+
+
+def save_cluster_token(value: str | None) -> str:
+    return _save_secret(CLUSTER_TOKEN_USER, "rayClusterToken", value)
+
+
+def _write_secret_file(field: str, value: str | None) -> None:
+    """One secret set or cleared in the 0600 file, the others kept; no secret left: no file."""
     path = _secrets_file()
-    if value is None:
-        try:
+    try:
+        held = read_json(path, 64 * 1024)
+    except (OSError, StoreError):
+        held = {}
+    found = {k: v for k, v in (held if isinstance(held, dict) else {}).items() if isinstance(v, str) and v}
+    found.pop(field, None)
+    if value is not None:
+        found[field] = value
+    if not found:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        except FileNotFoundError:
-            pass
         return
-    atomic_write_json(path, {"anthropicApiKey": value}, mode=0o600)
+    atomic_write_json(path, found, mode=0o600)
 
 
 def api_key() -> str | None:

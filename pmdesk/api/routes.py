@@ -319,14 +319,16 @@ class Api:
         body = await _body(request, DispatchRequest)
         answer = await self.engine.plans.dispatch(project, plan_id, parallel=body.parallel,
                                                   max_parallel=body.max_parallel, in_place=bool(body.in_place),
-                                                  budget=body.budget)
+                                                  budget=body.budget, on=body.on)
         return _json(answer)
 
     async def estimate(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
         parallel = _bool_query(request, "parallel", True)
         limit = _int_query(request, "maxParallel", None, 1, 32)
-        return _json(await asyncio.to_thread(self.engine.plans.estimate, project, plan_id, parallel, limit))
+        on = request.query.get("on") or None
+        return _json(await asyncio.to_thread(self.engine.plans.estimate, project, plan_id, parallel, limit,
+                                             None, None, None, on))
 
     async def verify(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)
@@ -346,7 +348,7 @@ class Api:
         project, plan_id = self._owner("plan", "planId", request)
         body = await _body(request, schemas.Retry)
         return _json(await self.engine.plans.retry(project, plan_id, body.task_id, prompt_extra=body.prompt_extra,
-                                                   with_dependents=body.with_dependents))
+                                                   with_dependents=body.with_dependents, on=body.on))
 
     async def archive_plan(self, request: web.Request) -> web.Response:
         project, plan_id = self._owner("plan", "planId", request)

@@ -89,6 +89,9 @@ class Retry(Body):
     task_id: str = Field(min_length=1, max_length=100, description="the task's id, its number, or one of its runs")
     prompt_extra: str | None = Field(default=None, max_length=MAX_TEXT, description="added to the task for this try")
     with_dependents: bool = Field(default=False, description="also the tasks cancelled because it failed")
+    on: str | None = Field(default=None, max_length=300,
+                           description='where it runs: "local", or a Ray cluster (ray://HOST:PORT); default: where '
+                                       "the plan's runs ran")
 
 
 class Archive(Body):

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import pmdesk
-from pmdesk.cli import decisions, plans, projects, runs, search, serve, worktrees
+from pmdesk.cli import cluster, decisions, plans, projects, runs, search, serve, worktrees
 from pmdesk.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_code
 from pmdesk.engine.search.index import KINDS as SEARCH_KINDS
 from pmdesk.errors import PmdeskError
@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--allow", action="append", help="a tool or pattern allowed unasked, e.g. 'Bash(npm test:*)' "
                                                     "(repeat; '' clears)")
     st.add_argument("--deny", action="append", help="a tool or pattern always denied (repeat; '' clears)")
+    st.add_argument("--cluster", metavar="WHERE", help="where its plans' runs execute by default: a Ray cluster "
+                                                       "ray://HOST:PORT, 'local', or '' for the app's choice")
     psub.add_parser("git-init", parents=[js], help="make the folder a git repository with a first commit "
                                                    "(isolation needs one)").add_argument("project")
     p.set_defaults(func=projects.cmd_project)
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prompt-extra", help="added to the task's description for this attempt")
     r.add_argument("--with-dependents", action="store_true", help="also the tasks cancelled because it failed")
     r.add_argument("--no-wait", action="store_true", help="return once the run is queued")
+    r.add_argument("--on", metavar="WHERE", help="'local', or a Ray cluster ray://HOST:PORT (default: where the "
+                                                 "plan's runs ran)")
     r.set_defaults(func=plans.cmd_retry)
 
     r = sub.add_parser("archive", parents=[js], help="put a DRAFT or ended plan away (listings leave it out)")
@@ -179,7 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", help="the model the agents use (default: the project's, then the app's)")
     r.add_argument("--budget", type=float, metavar="USD", help="what the plan's runs may spend in all, in USD")
     r.add_argument("--budget-tokens", type=int, metavar="N", help="what the plan's runs may use in all, in tokens")
+    r.add_argument("--on", metavar="WHERE", help="where the runs execute: 'local' (this machine) or a Ray cluster "
+                                                 "ray://HOST:PORT (default: the project's choice, then Settings')")
     r.set_defaults(func=plans.cmd_dispatch)
+
+    r = sub.add_parser("cluster", parents=[js], help="a Ray cluster pmdesk can place runs on (pmdesk[ray])")
+    csub = r.add_subparsers(dest="cluster_action", required=True)
+    c = csub.add_parser("status", parents=[js], help="its nodes, free CPUs and pmdesk's runs working there")
+    c.add_argument("address", nargs="?", help="ray://HOST:PORT (default: the one in Settings)")
+    r.set_defaults(func=cluster.cmd_cluster)
 
     r = sub.add_parser("cost", parents=[js], help="what runs cost: a project's or a plan's, per day, today, "
                        "this month, by plan or task, against the budget (every project when none is given)")

@@ -119,6 +119,10 @@ def estimate_text(e: DispatchEstimate) -> str:
         lines.append(f"budget: {' and '.join(parts)} left")
     if e.over_budget:
         lines.append(f"        OVER: {e.over_budget}")
+    if e.cluster is not None:
+        c = e.cluster
+        lines.append(f"on:     {c.address}: {len([n for n in c.nodes if n.alive])} nodes, {c.free_cpus:g} of "
+                     f"{c.cpus:g} CPUs free, takes {c.takes} runs at once")
     return "\n".join(lines)
 
 
@@ -195,7 +199,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         limit = args.max_parallel or engine.project_settings(project).settings.concurrency
         found = engine.plans.estimate(project, plan.plan_id, not args.sequential, limit,
                                       ExecutorKind(args.executor) if args.executor else None, args.model,
-                                      _budget(args.budget, args.budget_tokens))
+                                      _budget(args.budget, args.budget_tokens), args.on)
         print_json(found) if args.json else print(estimate_text(found))
         return EXIT_OK
 
@@ -215,7 +219,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                 response = await engine.dispatch(
                     project, args.plan, parallel=not args.sequential, max_parallel=args.max_parallel,
                     executor=ExecutorKind(args.executor) if args.executor else None, command=args.command,
-                    in_place=args.in_place, model=args.model, budget=_budget(args.budget, args.budget_tokens))
+                    in_place=args.in_place, model=args.model, budget=_budget(args.budget, args.budget_tokens),
+                    on=args.on)
                 elsewhere = not engine.plans.is_live(args.plan)  # the project's owner (the window) runs it
                 if args.json and (args.no_wait or elsewhere):
                     print_json(response)
@@ -286,7 +291,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
         unsubscribe = print_output(engine, None, args.json or args.quiet)
         try:
             plan = await engine.plans.retry(project, args.plan, args.task, prompt_extra=args.prompt_extra,
-                                            with_dependents=args.with_dependents)
+                                            with_dependents=args.with_dependents, on=args.on)
             if not args.json:
                 task = engine.plans.task_of(plan, args.task)
                 print(f"retrying task {args.task} of plan {args.plan} as run {task.run_id} "

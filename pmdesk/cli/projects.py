@@ -8,6 +8,8 @@ from pathlib import Path
 from pmdesk.cli.errors import EXIT_OK, CliError
 from pmdesk.cli.output import next_page, print_json, table
 from pmdesk.cli.session import open_engine
+from pmdesk.engine.cluster.connection import parse_address
+from pmdesk.engine.cluster.placement import LOCAL
 from pmdesk.engine.listing import page_activity, page_of
 from pmdesk.models import ExecutorKind, short
 
@@ -58,6 +60,8 @@ def _show(args: argparse.Namespace) -> int:
           f"gates {s.gates or '(from package.json)'}")
     print(f"  permissions: {s.permission_mode.value}; allow {s.allow_rules or '—'}; deny {s.deny_rules or '—'}"
           + ("; bypass confirmed" if s.bypass_confirmed else ""))
+    if s.cluster:
+        print(f"  runs on: {'this machine' if s.cluster == LOCAL else s.cluster}")
     if s.worktree_setup or s.worktree_copy:
         print(f"  worktree set-up: {s.worktree_setup or '—'}; copied in: {s.worktree_copy or '—'}")
     if ov.problems:
@@ -96,6 +100,9 @@ def _set(args: argparse.Namespace) -> int:
         s.worktree_setup = [c for c in args.setup if c.strip()]
     if args.copy is not None:
         s.worktree_copy = [c for c in args.copy if c.strip()]
+    if args.cluster is not None:
+        where = args.cluster.strip()
+        s.cluster = None if not where else LOCAL if where == LOCAL else parse_address(where)
     project.settings = s
     engine.save_project(project)
     if args.permission_mode is not None or args.allow is not None or args.deny is not None or args.confirm_bypass:

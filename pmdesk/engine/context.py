@@ -21,6 +21,7 @@ from pmdesk.store import StateStore, scrub
 from pmdesk.store.registry import ProjectRegistry
 
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")  # what only the agent itself needs
+PMDESK_ONLY_ENV = ("RAY_AUTH_TOKEN", "RAY_AUTH_MODE")  # pmdesk's own link to a cluster: never an agent's
 
 
 class Lease:
@@ -122,7 +123,7 @@ class EngineContext:
         """An agent's environment: the user's, plus the saved key for agents that need it.
 
         ``with_key=False`` (gates): the key is left out, the environment's one too."""
-        env = dict(os.environ)
+        env = {name: value for name, value in os.environ.items() if name not in PMDESK_ONLY_ENV}
         if not with_key:
             for name in SECRET_ENV:
                 env.pop(name, None)

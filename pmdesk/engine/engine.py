@@ -66,7 +66,7 @@ from pmdesk.store.registry import ProjectRegistry
 KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
 LETTER_OPTIONS = {
     "launch": {"prompt", "executor", "model", "command", "in_worktree", "permission_mode"},
-    "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place", "budget"},
+    "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place", "budget", "on"},
     "verify": {"force", "rebase"},
 }
 

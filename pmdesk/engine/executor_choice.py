@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pmdesk import config
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.lazy_imports import load
 from pmdesk.executors.base import Executor, ExecutorError
@@ -65,6 +66,11 @@ async def preload_executor(kind: ExecutorKind) -> None:
 
 
 def executor_for(ctx: EngineContext, run: Run) -> Executor:
+    cluster = run.settings.get("cluster")
+    if isinstance(cluster, str) and cluster:  # placed on a cluster: the same executor, run on its worker
+        from pmdesk.engine.cluster.remote import ClusterExecutor
+
+        return ClusterExecutor(cluster, run.executor, config.saved_cluster_token())
     if run.executor == ExecutorKind.CLAUDE_CODE:
         return ClaudeCodeExecutor(require_claude(ctx.settings))
     if run.executor == ExecutorKind.ANTHROPIC_AGENT:

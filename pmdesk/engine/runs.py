@@ -86,6 +86,7 @@ class NewRun(TypedDict, total=False):
     worktree: dict[str, Any] | None  # branch, worktree_path, base_commit, merge_from: work in a worktree
     in_worktree: bool  # a single run in a new worktree of its own, from the project's HEAD
     permission_mode: PermissionMode | None  # None: the project's
+    cluster: str | None  # placed on this Ray cluster (ray://HOST:PORT), from its worktree's start
 
 
 class RunService:
@@ -123,6 +124,8 @@ class RunService:
         rules = self.ctx.project_settings(project).settings
         settings.update(run_policy(rules.permission_mode, rules.allow_rules, rules.deny_rules, rules.bypass_confirmed,
                                    options.get("permission_mode"), bool(worktree)))
+        if options.get("cluster") and worktree:  # a cluster run travels as its worktree's start
+            settings["cluster"] = options["cluster"]
         run = Run(
             run_id=run_id, project_id=project.project_id, session_id=session.session_id,
             prompt=prompt, executor=kind, model=settings.get("model"), plan_id=options.get("plan_id"),
@@ -218,6 +221,8 @@ class RunService:
                 start = await self.isolation.prepare(project, run, recorder)
                 await self._update(live, _set_fields(start_commit=start))
             live.execution = await executor.start(ctx)
+            if ctx.node:
+                await self._update(live, _set_fields(node=ctx.node))
         except (ExecutorError, OSError, GitError, SetupError) as exc:
             with lease:
                 self.live.pop(run_id, None)
@@ -402,6 +407,8 @@ class RunService:
             else:
                 live.ctx.agent_session_id = run.agent_session_id
                 live.execution = await live.executor.resume(live.ctx, text)
+                if live.ctx.node and live.ctx.node != run.node:
+                    run = await self._update(live, _set_fields(node=live.ctx.node))
         except (ExecutorError, OSError, ConnectionError) as exc:
             with live.lease:
                 live.recorder.emit("system", f"could not continue: {exc}")

@@ -67,6 +67,7 @@ class RunContext:
     agent_session_id: str | None = None
     env: dict[str, str] | None = None
     on_usage: Callable[[Usage, float | None], None] | None = None  # the turn's usage so far, and its cost if known
+    node: str | None = None  # where the run works when not on this machine (set by the executor that placed it)
 
     def report_usage(self, usage: Usage, cost_usd: float | None) -> None:
         if self.on_usage is not None:

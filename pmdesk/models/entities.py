@@ -178,6 +178,7 @@ class Plan(Model):
     parent_plan_id: str | None = None  # a fix plan: the FAILED plan whose integration it starts from
     budget: Budget | None = None  # what the plan's runs may spend in all (set at dispatch)
     budget_stop: str | None = None  # why its runs are held: a budget was reached (raise it and continue)
+    cluster: str | None = None  # where its runs execute: a Ray cluster (ray://HOST:PORT); None: this machine
 
     _v_plan = field_validator("plan_id")(_id_validator("plan"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
@@ -292,6 +293,7 @@ class Run(Worktree):
     allow_rules: list[str] = Field(default_factory=list)  # "allow always" for this run
     granted: list[ToolRequest] = Field(default_factory=list)  # allowed after its process died: allowed on re-ask
     agent_version: str | None = None  # e.g. Claude Code's version, from its init line
+    node: str | None = None  # the cluster node it works on (a run placed on a cluster)
 
     _v_run = field_validator("run_id")(_id_validator("run"))
     _v_project = field_validator("project_id")(_id_validator("pidx"))
@@ -380,6 +382,7 @@ class ProjectSettings(Model):
     deny_rules: list[str] = Field(default_factory=list)
     bypass_confirmed: bool = False  # the user confirmed once that bypass may be used here
     monthly_budget: Budget | None = None  # what the project's runs may spend in a calendar month (UTC)
+    cluster: str | None = None  # where its plans' runs execute by default: a Ray cluster, "local", or the app's
 
 
 class Project(Model):
@@ -405,6 +408,7 @@ class DispatchRequest(Model):
     in_place: bool | None = None  # without isolation: sequentially, in the project folder
     max_parallel: int | None = Field(default=None, ge=1, le=32)
     budget: Budget | None = None  # what the plan's runs may spend in all (a dispatch over it starts nothing)
+    on: str | None = None  # where the runs execute: a Ray cluster (ray://HOST:PORT) or "local"; None: the default
 
 
 class DispatchedRun(Model):

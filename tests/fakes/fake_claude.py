@@ -13,6 +13,8 @@ Behaviour is chosen by markers in the prompt, so a plan's tasks can each pick on
   [write PATH]    write PATH in the working directory (content: the prompt)
   [sleep S]       sleep S seconds before answering
   [version]       --version prints a version
+  [chatter N]     N assistant messages, a tenth of a second apart, before anything else
+  [ls]            say which files the working directory holds when the agent starts
 Every start and end is appended to $FAKE_CLAUDE_LOG as JSON lines (for ordering tests).
 """
 
@@ -124,6 +126,13 @@ if resume:
     sys.stdin.read()
     sys.exit(0)
 
+chatter = re.search(r"\[chatter (\d+)\]", prompt)
+if chatter:
+    for i in range(int(chatter.group(1))):
+        assistant(f"working, step {i + 1}")
+        time.sleep(0.1)
+if "[ls]" in prompt:
+    assistant("files here: " + ", ".join(sorted(name for name in os.listdir(".") if not name.startswith("."))))
 sleep = re.search(r"\[sleep ([0-9.]+)\]", prompt)
 if sleep:
     time.sleep(float(sleep.group(1)))

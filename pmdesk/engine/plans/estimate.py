@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 
+from pmdesk.engine.cluster.connection import ClusterStatus
 from pmdesk.engine.plans.shape import waves
 from pmdesk.models import ExecutorKind, Model, Plan, TaskState, cost_text, parse_ts
 from pmdesk.store import RunSummary
@@ -34,6 +35,7 @@ class DispatchEstimate(Model):
     budget_left_usd: float | None = None  # the least a budget (the plan's, the project's this month) leaves
     budget_left_tokens: int | None = None
     over_budget: str | None = None  # why dispatching would exceed a budget
+    cluster: ClusterStatus | None = None  # where the runs would go: its nodes, free CPUs, runs it takes at once
 
 
 def similar(history: list[RunSummary], executor: ExecutorKind | None, model: str | None) -> list[RunSummary]:

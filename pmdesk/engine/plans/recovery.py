@@ -89,7 +89,8 @@ def _runs_for(store: StateStore, runs: RunService, project: Project, plan: Plan,
             else:
                 made[task.task_id] = runs.write_new(project, store, task.description, plan_id=plan.plan_id,
                                                     plan_task_id=task.task_id, status=TaskState.QUEUED,
-                                                    worktree=plan_task_worktree(project, plan, task))
+                                                    worktree=plan_task_worktree(project, plan, task),
+                                                    cluster=plan.cluster)
         except (PmdeskError, ValueError) as exc:
             made[task.task_id] = f"could not create a run: {exc}"
     return made

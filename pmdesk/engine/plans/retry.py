@@ -5,6 +5,7 @@ the task (``runIds``)."""
 
 from __future__ import annotations
 
+from pmdesk.engine.cluster.placement import placement, reachable
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.isolation import plan_task_worktree
 from pmdesk.engine.plans.changes import PlanChanges
@@ -49,15 +50,19 @@ class Retrier:
         raise BadInputError(f"plan {plan.plan_id} has no task {ref!r} (give its id, its number or its run)")
 
     async def retry(self, project: Project, plan_id: str, task_ref: str, prompt_extra: str | None = None,
-                    with_dependents: bool = False) -> Plan:
+                    with_dependents: bool = False, on: str | None = None) -> Plan:
         """New runs for the task (and, ``with_dependents``, for the tasks cancelled because it
-        failed), the plan RUNNING again and scheduled."""
+        failed), the plan RUNNING again and scheduled. ``on``: where they run ("local", or a
+        cluster's address); by default where the plan's runs ran."""
         store = self.ctx.store(project)
         plan = store.get_plan(plan_id)
         task = self.task_of(plan, task_ref)
         found = retry_verdict(plan, task.task_id, live=plan_id in self.jobs)
         if not found.allowed:
             raise PlanStateError(found.reason or "the task cannot be retried")
+        cluster = plan.cluster if on is None else placement(self.ctx, project, on)
+        if cluster:
+            await reachable(cluster)  # refused here, before anything is written
         targets = [task] + (self._blocked_by(plan, task) if with_dependents else [])
         extra = (prompt_extra or "").strip()
         with self.ctx.owning(project):
@@ -74,7 +79,8 @@ class Retrier:
                     executor=previous.executor if previous and previous.executor != ExecutorKind.GATE else None,
                     model=previous.model if previous else None,
                     command=previous.settings.get("command") if previous else None,
-                    plan_id=plan_id, plan_task_id=target.task_id, status=TaskState.QUEUED, worktree=worktree)
+                    plan_id=plan_id, plan_task_id=target.task_id, status=TaskState.QUEUED, worktree=worktree,
+                    cluster=cluster)
             for run in made.values():
                 self.runs.announce(project, run)
 

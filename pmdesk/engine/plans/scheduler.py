@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable
 
 from pmdesk.engine.budgets import BudgetError
+from pmdesk.engine.cluster.placement import placement, reachable, status_blocking
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.costs import left
 from pmdesk.engine.executor_choice import chosen_model, default_kind
@@ -20,7 +21,7 @@ from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
 from pmdesk.engine.runs import RunService
-from pmdesk.errors import ErrorKind
+from pmdesk.errors import BadInputError, ErrorKind
 from pmdesk.executors.base import ExecutorError
 from pmdesk.models import (
     ActivityType,
@@ -102,10 +103,11 @@ class Scheduler:
     # -- dispatch -------------------------------------------------------------------------
 
     def estimate(self, project: Project, plan_id: str, parallel: bool = True, max_parallel: int | None = None,
-                 executor: ExecutorKind | None = None, model: str | None = None, budget: Budget | None = None
-                 ) -> DispatchEstimate:
+                 executor: ExecutorKind | None = None, model: str | None = None, budget: Budget | None = None,
+                 on: str | None = None) -> DispatchEstimate:
         """What dispatching would take, from this project's runs like the ones it would start, and
-        what the budgets leave (blocking: the run listing)."""
+        what the budgets leave; on a cluster, what it has free and takes at once (blocking: the run
+        listing, the cluster's answer)."""
         store = self.ctx.store(project)
         plan = store.get_plan(plan_id)
         project = self.ctx.project_settings(project)
@@ -116,7 +118,12 @@ class Scheduler:
             kind = None
         chosen = chosen_model(self.ctx, project, kind, model) if kind is not None else model
         history = store.list_runs()
+        cluster = placement(self.ctx, project, on)
+        capacity = status_blocking(cluster) if cluster else None
+        if capacity is not None:  # the limit applies per cluster, and the cluster takes what its CPUs allow
+            limit = max(1, min(limit, capacity.takes or 1))
         found = estimate(plan, parallel, limit, history, kind, chosen)
+        found.cluster = capacity
         if budget is not None:
             plan = plan.model_copy(update={"budget": budget})
         plan_spent, month_spent = self.runs.budgets.spent(project, plan_id, history)
@@ -131,22 +138,34 @@ class Scheduler:
     async def dispatch(self, project: Project, plan_id: str, parallel: bool = True,
                        max_parallel: int | None = None, executor: ExecutorKind | None = None,
                        model: str | None = None, command: str | None = None, in_place: bool = False,
-                       budget: Budget | None = None) -> DispatchResponse:
+                       budget: Budget | None = None, on: str | None = None) -> DispatchResponse:
         """Each task's run, in a worktree of its own on its own branch (DESIGN §10); ``in_place``
         (confirmed by the user) runs them one at a time in the project folder instead. A dispatch
-        whose estimate would exceed a budget (``budget``: the plan's, from now on) starts nothing."""
+        whose estimate would exceed a budget (``budget``: the plan's, from now on) starts nothing.
+        ``on``: a Ray cluster's address, or "local" (DESIGN §13); by default the project's, then the
+        app's choice. A cluster that cannot be reached is refused before anything is written."""
         store = self.ctx.store(project)
         plan = store.get_plan(plan_id)
         require(plan, PlanAction.DISPATCH)
         project = self.ctx.project_settings(project)
+        cluster = placement(self.ctx, project, on)
+        if cluster and in_place:
+            raise BadInputError("a run on a cluster starts from a bundle of its task's branch: dispatch the plan "
+                                "isolated (without --in-place), or here (--on local)")
+        if cluster:
+            await reachable(cluster)
         limit = 1 if not parallel or in_place else \
             (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
-        ahead = await asyncio.to_thread(self.estimate, project, plan_id, parallel, limit, executor, model, budget)
+        ahead = await asyncio.to_thread(self.estimate, project, plan_id, parallel, limit, executor, model, budget,
+                                        cluster or "local")
+        if ahead.cluster is not None:  # what the cluster takes at once bounds the plan there
+            limit = max(1, min(limit, ahead.cluster.takes or 1))
         if ahead.over_budget:
             basis = f"from {ahead.cost_basis} similar runs" if ahead.cost_basis else "with no similar run to go by"
             raise BudgetError(f"dispatching {len(plan.tasks)} tasks ({basis}) would exceed a budget: "
                               f"{ahead.over_budget}. Nothing was started; raise the budget or dispatch fewer tasks.")
         base: dict[str, object] = {"in_place": True}
+        placed: dict[str, object] = {"cluster": cluster} if cluster else {}
         if not in_place:
             branch, commit = await asyncio.to_thread(base_of, project)  # IsolationError says what to do
             base = {"base_branch": branch, "base_commit": commit}
@@ -155,12 +174,13 @@ class Scheduler:
         with self.ctx.owning(project):
             fields: dict[str, object] = {"budget": budget} if budget is not None else {}
             plan = await self.changes.transition(project, plan_id, PlanStatus.DISPATCHING, executed_at=utc_now(),
-                                                 **base, **fields)
+                                                 **base, **fields, **placed)
             where = "in place, one at a time" if in_place else \
-                f"each in its own worktree from {base['base_branch']} at {str(base['base_commit'])[:10]}"
+                f"each in its own worktree from {base['base_branch']} at {str(base['base_commit'])[:10]}" \
+                + (f", on the cluster {cluster}" if cluster else "")
             self.ctx.record(project, ActivityType.PLAN_DISPATCHED,
                             f"plan dispatched: {len(plan.tasks)} tasks, at most {limit} at once, {where}",
-                            plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit, **base})
+                            plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit, **base, **placed})
             ordered = sorted(plan.tasks, key=lambda t: t.priority)
             made = await self.ctx.disk(self._write_task_runs, project, store, plan, ordered, executor, model, command)
             runs: list[DispatchedRun] = []
@@ -181,7 +201,7 @@ class Scheduler:
                 made[task.task_id] = self.runs.write_new(
                     project, store, task.description, executor=executor, model=model, command=command,
                     plan_id=plan.plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED,
-                    worktree=plan_task_worktree(project, plan, task))
+                    worktree=plan_task_worktree(project, plan, task), cluster=plan.cluster)
             except (ExecutorError, StoreError, ValueError) as exc:
                 made[task.task_id] = f"could not create a run: {exc}"
         return made
@@ -218,7 +238,7 @@ class Scheduler:
                     for task, dep in blocked_tasks(plan):
                         plan = await self._cancel_task(
                             project, plan_id, task, f"not started: dependency {dep.task_id} ended {dep.status.value}")
-                    active = sum(t.status in ACTIVE for t in plan.tasks)
+                    active = self._active(plan)
                     starting = ready_tasks(plan)[: max(0, job.limit - active)]
                     held = await self._held_at_budget(job, plan) if starting else None
                     for task in [] if held else starting:
@@ -245,6 +265,16 @@ class Scheduler:
         finally:
             self.jobs.pop(plan_id, None)
             await job.tell_followers()
+
+    def _active(self, plan: Plan) -> int:
+        """Runs at work that count against the plan's limit: its own, and on a cluster every plan's
+        there (the limit applies per cluster)."""
+        def at_work(p: Plan) -> int:
+            return sum(t.status in ACTIVE for t in p.tasks)
+
+        others = [job.plan for job in list(self.jobs.values()) if plan.cluster and job.plan_id != plan.plan_id
+                  and job.plan is not None and job.plan.cluster == plan.cluster]
+        return at_work(plan) + sum(at_work(p) for p in others)
 
     async def _held_at_budget(self, job: PlanJob, plan: Plan) -> str | None:
         """Why the next run may not start (its estimate would exceed a budget), said on the plan
