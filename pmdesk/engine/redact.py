@@ -10,8 +10,8 @@ from pmdesk.store.patterns import MASK, mask_shapes, may_hold_secret
 
 
 def _known_secrets() -> list[str]:
-    key = config.api_key()
-    return [key] if key and len(key) >= 8 else []
+    """The saved API key and the cluster's token: never in a record, an event or a log line."""
+    return [key for key in (config.api_key(), config.saved_cluster_token()) if key and len(key) >= 8]
 
 
 class Redactor:

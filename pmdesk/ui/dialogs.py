@@ -399,11 +399,15 @@ class DispatchDialog(QDialog):
     """Parallel or not, how many at once, and what that would take (the engine's estimate)."""
 
     gitInitRequested = Signal()
+    clusterWanted = Signal(str)  # the user chose to run on this cluster: ask it what it has free
 
     def __init__(self, plan: Plan, concurrency: int, estimator: Callable[[bool, int, float | None], DispatchEstimate],
-                 parent: QWidget | None = None, no_isolation: str | None = None) -> None:
+                 parent: QWidget | None = None, no_isolation: str | None = None, cluster: str | None = None,
+                 on_cluster: bool = False) -> None:
         """``no_isolation``: why the tasks cannot each get a worktree (the folder is no git repository).
-        ``estimator(parallel, limit, plan budget in USD)``: the engine's numbers, quick (no I/O)."""
+        ``estimator(parallel, limit, plan budget in USD)``: the engine's numbers, quick (no I/O).
+        ``cluster``: the Ray cluster chosen in Settings (or the project's), offered beside this machine;
+        ``on_cluster``: it is the default."""
         super().__init__(parent)
         self.setWindowTitle(self.tr("Dispatch plan"))
         self.plan = plan
@@ -427,6 +431,21 @@ class DispatchDialog(QDialog):
                                        "is not touched, so you can keep working."))
             self.in_place.hide()
             self.git_init.hide()
+        self.run_on = QComboBox()
+        self.run_on.setAccessibleName(self.tr("Where the runs execute"))
+        self.run_on.addItem(self.tr("This machine"), "local")
+        if cluster:
+            self.run_on.addItem(self.tr("Ray cluster %1").replace("%1", cluster), cluster)
+            self.run_on.setCurrentIndex(1 if on_cluster else 0)
+        self.run_on.setEnabled(cluster is not None)
+        self.run_on.setToolTip(self.tr("A Ray cluster is chosen in Settings (pmdesk[ray])") if not cluster else "")
+        form.addRow(self.tr("Run on"), self.run_on)
+        self.cluster_state = QLabel()
+        self.cluster_state.setWordWrap(True)
+        self.cluster_state.setObjectName("hint")
+        form.addRow(self.cluster_state)
+        self._cluster_takes: int | None = None  # what the chosen cluster takes at once, once it answered
+        self._cluster_problem: str | None = None
         self.parallel = QCheckBox(self.tr("Run tasks in parallel (dependencies still come first)"))
         self.parallel.setChecked(True)
         form.addRow(self.parallel)
@@ -458,6 +477,29 @@ class DispatchDialog(QDialog):
         self.limit.valueChanged.connect(self._update)
         self.budget.valueChanged.connect(self._update)
         self.in_place.toggled.connect(self._update)
+        self.run_on.currentIndexChanged.connect(self._where_changed)
+        self._where_changed()
+
+    def on(self) -> str:
+        return str(self.run_on.currentData() or "local")
+
+    def _where_changed(self) -> None:
+        self._cluster_takes, self._cluster_problem = None, None
+        if self.on() != "local":
+            self.cluster_state.setText(self.tr("Asking the cluster what it has free…"))
+            self._cluster_problem = self.tr("waiting for the cluster's answer")
+            self.clusterWanted.emit(self.on())
+        else:
+            self.cluster_state.setText("")
+        self._update()
+
+    def show_cluster(self, address: str, takes: int | None, text: str) -> None:
+        """The cluster's answer (``takes`` None: it cannot be used, ``text`` says why)."""
+        if address != self.on():
+            return  # the user chose elsewhere meanwhile
+        self._cluster_takes = takes
+        self._cluster_problem = None if takes is not None else text
+        self.cluster_state.setText(text)
         self._update()
 
     def isolation_ready(self) -> None:
@@ -476,19 +518,25 @@ class DispatchDialog(QDialog):
         if in_place:
             self.parallel.setChecked(False)
         self.limit.setEnabled(self.parallel.isChecked())
-        found = self.estimator(self.parallel.isChecked(), self.limit.value(), self.budget.value() or None)
+        limit = self.limit.value() if self._cluster_takes is None else max(1, min(self.limit.value(),
+                                                                                  self._cluster_takes))
+        found = self.estimator(self.parallel.isChecked(), limit, self.budget.value() or None)
         texts = estimate_texts(found)
         for key, label in self.labels.items():
             label.setText(texts[key])
-        # Running in place is the user's explicit choice; over budget, the engine would start nothing.
-        self.ok.setEnabled((self.no_isolation is None or in_place) and not found.over_budget)
-        self.ok.setToolTip(found.over_budget or "")
+        # Running in place is the user's explicit choice; over budget, the engine would start nothing;
+        # a cluster runs isolated tasks only, and only once it answered.
+        on_cluster = self.on() != "local"
+        why = found.over_budget or (self._cluster_problem if on_cluster else None) or \
+            (self.tr("a cluster runs isolated tasks only") if on_cluster and in_place else None)
+        self.ok.setEnabled((self.no_isolation is None or in_place) and not why)
+        self.ok.setToolTip(why or "")
 
     def values(self) -> dict[str, Any]:
         usd = self.budget.value()
         return {"parallel": self.parallel.isChecked(), "max_parallel": self.limit.value(),
                 "in_place": self.no_isolation is not None and self.in_place.isChecked(),
-                "budget": Budget(usd=usd) if usd else None}
+                "budget": Budget(usd=usd) if usd else None, "on": self.on()}
 
 
 class MergeDialog(QDialog):

@@ -486,6 +486,9 @@ class ProjectPage(QWidget):
 
     def _result_text(self, plan: Plan | None) -> str:
         chain = self._cost_text(plan) if plan is not None and plan.status != PlanStatus.DRAFT else ""
+        if plan is not None and plan.cluster:
+            chain += ("<br>" if chain else "") + self.tr("<i>Its runs work on the Ray cluster %1</i> (each run's log "
+                                                         "names its node)").replace("%1", html.escape(plan.cluster))
         if plan is not None and plan.parent_plan_id:
             parent = next((p for p in self.plans.source.records() if p.plan_id == plan.parent_plan_id), None)
             chain += ("<br>" if chain else "") + self.tr("<i>Fix of plan %1</i> (it starts from that plan's merged work; merging it merges "

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from pmdesk.config import AppSettings
+from pmdesk.engine.cluster.connection import parse_address
 from pmdesk.engine.permissions import parse_rules
 from pmdesk.errors import PmdeskError
 from pmdesk.models import Budget, ExecutorKind, PermissionMode, Project
@@ -39,7 +40,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, settings: AppSettings, has_saved_key: bool, project: Project | None,
                  parent: QWidget | None = None, theme: str = "system", found_claude: str | None = None,
-                 key_from_environment: bool = False) -> None:
+                 key_from_environment: bool = False, has_cluster_token: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Settings"))
         self.resize(640, 680)
@@ -122,6 +123,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._permissions_box(project))
         layout.addWidget(self._budget_box(project))
 
+        layout.addWidget(self._cluster_box(settings, has_cluster_token))
+
         api = QGroupBox(self.tr("Local HTTP API"))
         aform = QFormLayout(api)
         self.api_enabled = QCheckBox(self.tr("Serve the API on 127.0.0.1 while the window is open"))
@@ -197,6 +200,37 @@ class SettingsDialog(QDialog):
         self.permission_problem.hide()
         form.addRow(self.permission_problem)
         return box
+
+    def _cluster_box(self, settings: AppSettings, has_token: bool) -> QGroupBox:
+        """Where plans' runs execute by default: this machine, or a Ray cluster (DESIGN §13)."""
+        box = QGroupBox(self.tr("Ray cluster"))
+        form = QFormLayout(box)
+        self.cluster = QLineEdit(settings.cluster or "")
+        self.cluster.setPlaceholderText(self.tr("ray://HOST:10001 — empty: plans run on this machine"))
+        self.cluster.setAccessibleName(self.tr("Cluster address"))
+        form.addRow(self.tr("Address"), self.cluster)
+        self.cluster_token = QLineEdit()
+        self.cluster_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.cluster_token.setPlaceholderText(self.tr("saved — type to replace") if has_token else
+                                              self.tr("only if the cluster uses Ray's token authentication"))
+        self.clear_cluster_token = QCheckBox(self.tr("Remove the saved token"))
+        self.clear_cluster_token.setVisible(has_token)
+        row = QHBoxLayout()
+        row.addWidget(self.cluster_token, 1)
+        row.addWidget(self.clear_cluster_token)
+        form.addRow(self.tr("Token"), row)
+        hint = QLabel(self.tr("A plan's runs go there when you dispatch it there (or by default when an address is "
+                              "set here). Its nodes need pmdesk[ray] and their agent; the token is kept like the API key."))
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        form.addRow(hint)
+        return box
+
+    def cluster_token_change(self) -> tuple[bool, str | None]:
+        if self.clear_cluster_token.isChecked():
+            return True, None
+        text = self.cluster_token.text().strip()
+        return (True, text) if text else (False, None)
 
     def _budget_box(self, project: Project | None) -> QGroupBox:
         box = QGroupBox(self.tr("Budget of %1").replace("%1", project.name) if project else self.tr("Budget"))
@@ -277,6 +311,7 @@ class SettingsDialog(QDialog):
             "concurrency": self.concurrency.value(),
             "api_server_enabled": self.api_enabled.isChecked(),
             "api_port": self.api_port.value(),
+            "cluster": parse_address(self.cluster.text()) if self.cluster.text().strip() else None,
         })
 
     def key_change(self) -> tuple[bool, str | None]:

@@ -25,9 +25,14 @@ from tests.engine.isolation_helpers import cli, cli_json, git, make_repo, new_pl
 pytestmark = pytest.mark.cluster
 
 
+KEY = "sk-ant-api03-cluster-secret-0123456789abcdef"
+
+
 def dispatch_in_background(plan_id: str, *extra: str) -> subprocess.Popen[str]:
+    """``pmdesk dispatch`` following the plan, with an API key for its agents in its environment."""
     return subprocess.Popen([sys.executable, "-m", "pmdesk", "dispatch", plan_id, "--quiet", *extra], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ANTHROPIC_API_KEY": KEY})
 
 
 def until(what: str, predicate: Any, owner: subprocess.Popen[str], timeout: float = 60) -> Any:
@@ -76,6 +81,8 @@ def test_a_plan_runs_across_two_nodes_asks_from_there_and_its_branches_come_back
     plan_id = plan["planId"]
     estimate = cli("dispatch", plan_id, "--estimate", "--on", ray_cluster.address).stdout
     assert f"on:     {ray_cluster.address}: 2 nodes" in estimate and "takes 2 runs at once" in estimate
+    status = cli_json("cluster", "status", ray_cluster.address)
+    assert len([n for n in status["nodes"] if n["alive"]]) == 2 and status["cpus"] == 2 and status["runs"] == []
 
     owner = dispatch_in_background(plan_id, "--on", ray_cluster.address)
     def asking() -> Run | None:
@@ -104,6 +111,10 @@ def test_a_plan_runs_across_two_nodes_asks_from_there_and_its_branches_come_back
     ends = [e for e in fake_log(ray_cluster) if e["kind"] == "end" and "third" in e["prompt"]]
     assert len(starts) == 1 and len(ends) == 1 and ends[0]["pid"] == starts[0]["pid"] and ends[0]["answer"] == "SQLite"
     assert starts[0]["cwd"].startswith(str(ray_cluster.workdir))  # it worked in the worker's clone, not here
+    # The key its agent needs travelled in the run's payload only: the agent had it, Ray's logs never did.
+    assert starts[0]["key_tail"] == KEY[-6:]
+    assert not [p for p in ray_cluster.temp.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert KEY not in json.dumps(cli_json("log", third.run_id, "--after", "0", "--lines", "1000"))
     # Each branch came back to the user's repository with the task's file, committed as the agent's work.
     by_task = {t["description"].split()[0]: t for t in shown["tasks"]}
     for task_id, name in (("first", "a.txt"), ("second", "b.txt"), ("third", "c.txt"), ("fourth", "d.txt")):
@@ -142,6 +153,8 @@ def test_a_lost_node_ends_its_run_error_with_its_events_kept_and_cancel_leaves_n
         runs = until("both runs work and stream, one on each node", both_working, owner, timeout=90)
         assert len({r.node for r in runs.values()}) == 2
         assert len(processes_under(ray_cluster.workdir)) >= 2  # the agents (and their children) on the workers
+        listed = cli("cluster", "status", ray_cluster.address).stdout  # pmdesk's runs working there, by id
+        assert all(r.run_id in listed for r in runs.values()) and "2 nodes alive" in listed, listed
 
         there = ray_cluster.runs_on("second")
         assert len(there) == 1, there

@@ -117,7 +117,8 @@ out({"type": "system", "subtype": "init", "session_id": session, "model": "claud
 prompt = read_turn()
 if prompt is None:
     sys.exit(0)
-log("start", prompt=prompt, resume=resume, cwd=os.getcwd())
+log("start", prompt=prompt, resume=resume, cwd=os.getcwd(), key_tail=os.environ.get("ANTHROPIC_API_KEY", "")[-6:],
+    ray_token=bool(os.environ.get("RAY_AUTH_TOKEN")))
 
 if resume:
     assistant(f"Resumed {resume} with your answer: {prompt}")

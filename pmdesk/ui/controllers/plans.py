@@ -8,6 +8,7 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QObject, QTimer
 
+from pmdesk.engine.cluster.placement import LOCAL, reachable
 from pmdesk.engine.gates import gates_for
 from pmdesk.engine.isolation import isolation_problem
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate, within
@@ -145,7 +146,8 @@ class PlansController(QObject):
 
         async def open_it() -> None:
             problem = await asyncio.to_thread(isolation_problem, project)  # git, off the Qt thread
-            base = await asyncio.to_thread(self.engine.plans.estimate, project, plan.plan_id)  # history, budgets
+            base = await asyncio.to_thread(self.engine.plans.estimate, project, plan.plan_id, True, None, None, None,
+                                           None, "local")  # history, budgets; a cluster is asked apart
             history = await asyncio.to_thread(store.list_runs)
 
             def estimator(parallel: bool, limit: int, usd: float | None) -> DispatchEstimate:
@@ -153,8 +155,29 @@ class PlansController(QObject):
                 lefts = [u for u in (base.budget_left_usd, usd) if u is not None]  # a DRAFT has spent nothing
                 return within(found, min(lefts) if lefts else None, base.budget_left_tokens)
 
+            chosen = self.engine.project_settings(project).settings.cluster or self.engine.settings.cluster
+            offered = self.engine.settings.cluster if chosen == LOCAL else chosen
             dialog = DispatchDialog(plan, project.settings.concurrency, estimator, self.shell.window,
-                                    no_isolation=problem)
+                                    no_isolation=problem, cluster=offered, on_cluster=chosen not in (None, "", LOCAL))
+
+            async def ask_cluster(address: str) -> None:
+                try:
+                    found = await reachable(address)
+                except PmdeskError as exc:
+                    text = str(exc)
+                    if shiboken6.isValid(dialog):
+                        dialog.show_cluster(address, None, text)
+                    return
+                alive = len([n for n in found.nodes if n.alive])
+                if shiboken6.isValid(dialog):
+                    dialog.show_cluster(address, found.takes, self.tr(
+                        "%1 nodes, %2 of %3 CPUs free: it takes %4 runs at once").replace("%1", str(alive))
+                        .replace("%2", f"{found.free_cpus:g}").replace("%3", f"{found.cpus:g}")
+                        .replace("%4", str(found.takes)))
+
+            dialog.clusterWanted.connect(lambda address: self.shell.run(ask_cluster(address), self.tr("Ask the cluster")))
+            if dialog.on() != LOCAL:
+                self.shell.run(ask_cluster(dialog.on()), self.tr("Ask the cluster"))
 
             def go() -> None:
                 values = dialog.values()
@@ -164,7 +187,8 @@ class PlansController(QObject):
 
                 self.shell.run(self.engine.plans.dispatch(project, plan.plan_id, parallel=values["parallel"],
                                                           max_parallel=values["max_parallel"],
-                                                          in_place=values["in_place"], budget=values["budget"]),
+                                                          in_place=values["in_place"], budget=values["budget"],
+                                                          on=values["on"]),
                                self.tr("Dispatch"), done)
 
             async def make_repository() -> None:

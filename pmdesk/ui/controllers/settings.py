@@ -54,7 +54,8 @@ class SettingsController(QObject):
         dialog = SettingsDialog(self.engine.settings, saved_key, project, shell.window,
                                 theme=theme.saved_choice(),
                                 found_claude=find_claude(self.engine.settings),
-                                key_from_environment=not saved_key and bool(os.environ.get("ANTHROPIC_API_KEY")))
+                                key_from_environment=not saved_key and bool(os.environ.get("ANTHROPIC_API_KEY")),
+                                has_cluster_token=bool(config.saved_cluster_token()))
         dialog.show_api_state(self.local_api.url, self.local_api.error)
 
         def test_claude(path: str) -> None:
@@ -101,12 +102,17 @@ class SettingsController(QObject):
             app = QApplication.instance()
             if isinstance(app, QApplication):
                 theme.apply_saved(app, dialog.theme_choice())
-            self.engine.settings = dialog.settings(self.engine.settings)
+            self.engine.settings = dialog.settings(self.engine.settings)  # a bad cluster address stops here, said
             config.save_settings(self.engine.settings)
+            token_changed, token = dialog.cluster_token_change()
+            if token_changed:
+                config.save_cluster_token(token)
+                self.engine.redactor.secrets = [k for k in (config.api_key(), config.saved_cluster_token()) if k]
+                shell.status(self.tr("Cluster token saved") if token else self.tr("Cluster token removed"))
             changed, key = dialog.key_change()
             if changed:
                 where = config.save_api_key(key)
-                self.engine.redactor.secrets = [k for k in (config.api_key(),) if k]
+                self.engine.redactor.secrets = [k for k in (config.api_key(), config.saved_cluster_token()) if k]
                 shell.status(self.tr("API key saved in %1").replace("%1", where) if key else self.tr("API key removed"))
             if project is not None:
                 project.settings.gates = dialog.gate_lines()
