@@ -7,6 +7,7 @@
     .venv/bin/python -m benchmarks --only permissions a permission's round trip in the window (issue 16)
     .venv/bin/python -m benchmarks --only search      a million events searched, against grep (issue 18)
     .venv/bin/python -m benchmarks --only scale       a year of runs in one project: pages, overview (issue 20)
+    .venv/bin/python -m benchmarks --only cluster     a plan on a local Ray cluster of 1 and 2 nodes (issue 19)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 
 from benchmarks.common import Result, print_table, private_home
 
-SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions", "search", "scale")
+SECTIONS = ("store", "runs", "loop", "isolation", "ui", "api", "permissions", "search", "scale", "cluster")
 
 
 def main() -> int:
@@ -66,6 +67,10 @@ def main() -> int:
         from benchmarks import bench_scale
 
         section("scale", bench_scale.run)
+    if "cluster" in only:
+        from benchmarks import bench_cluster
+
+        section("cluster", bench_cluster.run)
     print()
     print_table(results)
     return 0

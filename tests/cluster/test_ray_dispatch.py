@@ -18,11 +18,11 @@ import pytest
 
 from pmdesk.engine.engine import Engine
 from pmdesk.models import Run, TaskState
-from tests.cluster.conftest import LocalCluster, processes_under
+from tests.cluster.local_cluster import LocalCluster, processes_under
 from tests.conftest import ROOT
 from tests.engine.isolation_helpers import cli, cli_json, git, make_repo, new_plan, show
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(400)]  # a cluster's start counts in the first
 
 
 KEY = "sk-ant-api03-cluster-secret-0123456789abcdef"
@@ -89,7 +89,7 @@ def test_a_plan_runs_across_two_nodes_asks_from_there_and_its_branches_come_back
         run = task_runs(plan_id).get("third")
         return run if run is not None and run.pending_request is not None else None
 
-    third: Run = until("the third task asks its question", asking, owner, timeout=90)
+    third: Run = until("the third task asks its question", asking, owner, timeout=150)
     # Its events reached this machine while it works on the worker: where it runs, and what it asked.
     assert third.status == TaskState.AWAITING_RESPONSE and " (node " in (third.node or "")
     texts = log_texts(third.run_id)
@@ -150,7 +150,7 @@ def test_a_lost_node_ends_its_run_error_with_its_events_kept_and_cancel_leaves_n
                                              for r in runs.values())
             return runs if working else None
 
-        runs = until("both runs work and stream, one on each node", both_working, owner, timeout=90)
+        runs = until("both runs work and stream, one on each node", both_working, owner, timeout=150)
         assert len({r.node for r in runs.values()}) == 2
         assert len(processes_under(ray_cluster.workdir)) >= 2  # the agents (and their children) on the workers
         listed = cli("cluster", "status", ray_cluster.address).stdout  # pmdesk's runs working there, by id

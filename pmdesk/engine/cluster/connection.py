@@ -21,7 +21,7 @@ NAMESPACE = "pmdesk"
 ACTOR_PREFIX = "pmdesk-run-"
 CPUS_PER_RUN = 1.0  # what one agent run asks of the cluster: a CPU, so the cluster's CPUs bound its runs
 PROBE_TIMEOUT_S = 3.0
-CONNECT_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 60.0  # a reachable head that is slow to answer (a loaded machine); unreachable is refused in PROBE_TIMEOUT_S
 INSTALL_HINT = "install the extra: pip install 'pmdesk[ray]' (here and on the cluster's nodes)"
 _ADDRESS = re.compile(r"^ray://(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
