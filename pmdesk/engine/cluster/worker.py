@@ -124,7 +124,7 @@ class RemoteRun:
                                                     payload.branch)
         ctx = RunContext(
             run_id=payload.run_id, workdir=self.clone, prompt=payload.prompt, model=payload.model, emit=self._emit,
-            emit_many=self._emit_many, state_dir=self.clone / ".pmdesk-run", options=payload.options,
+            emit_many=self._emit_many, state_dir=self._state_dir(), options=payload.options,
             agent_session_id=payload.agent_session_id, env=agent_env(payload.env), on_usage=self._usage)
         executor = worker_executor(payload.executor)
         if payload.resume_with is not None:
@@ -179,8 +179,15 @@ class RemoteRun:
         return await asyncio.to_thread(bundles.pack_result, self.clone, self.payload.branch, self.start_commit,
                                        self.payload.commit_message)
 
+    def _state_dir(self) -> Path:
+        """The executor's own files (the embedded agent's conversation) beside the clone, never in it:
+        what is in the clone is committed onto the task's branch."""
+        assert self.clone is not None
+        return self.clone.with_name(f"{self.clone.name}.state")
+
     async def close(self) -> None:
         """The agent ended and its work came back: nothing of the run stays on this worker."""
         await self.cancel()
         if self.clone is not None:
             await asyncio.to_thread(shutil.rmtree, self.clone, True)
+            await asyncio.to_thread(shutil.rmtree, self._state_dir(), True)
