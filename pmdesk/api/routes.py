@@ -335,9 +335,9 @@ class Api:
         body = await _body(request, schemas.Verify)
         if _bool_query(request, "wait", True):
             return _json(_verify_answer(await self.engine.plans.verify(project, plan_id, force=body.force,
-                                                                       rebase=body.rebase)))
+                                                                       rebase=body.rebase, on=body.on)))
         # a refusal (409) is raised here, before anything is answered; the gates run on in the engine
-        plan = await self.engine.plans.start_verify(project, plan_id, force=body.force, rebase=body.rebase)
+        plan = await self.engine.plans.start_verify(project, plan_id, force=body.force, rebase=body.rebase, on=body.on)
         return _json(_verify_answer(plan), 202)
 
     async def cancel_plan(self, request: web.Request) -> web.Response:

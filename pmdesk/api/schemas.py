@@ -72,6 +72,8 @@ class NewPlan(Body):
 class Verify(Body):
     force: bool = False
     rebase: bool = Field(default=False, description="rebuild the integration on the project branch's HEAD now")
+    on: str | None = Field(default=None, max_length=300,
+                           description='where the gates run: "local" (the default) or a Ray cluster (ray://HOST:PORT)')
 
 
 class Merge(Body):

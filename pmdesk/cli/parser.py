@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("verify", parents=[js, qt], help="run gate:all on a plan")
     r.add_argument("plan")
     r.add_argument("--force", action="store_true", help="verify although some tasks did not complete")
+    r.add_argument("--on", metavar="WHERE", help="run the gates on a Ray cluster ray://HOST:PORT (default: here)")
     r.add_argument("--rebase", action="store_true", help="rebuild the integration on the project branch's HEAD now")
     r.set_defaults(func=plans.cmd_verify)
 

@@ -261,9 +261,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     async def main() -> int:
         unsubscribe = print_output(engine, None, args.json or args.quiet)
         try:
-            plan = await engine.plans.verify(project, args.plan, force=args.force, rebase=args.rebase)
+            plan = await engine.plans.verify(project, args.plan, force=args.force, rebase=args.rebase, on=args.on)
         except ProjectBusyError:  # the window owns the project: it verifies, this command waits for the verdict
-            plan = await engine.start_verify(project, args.plan, force=args.force, rebase=args.rebase)
+            plan = await engine.start_verify(project, args.plan, force=args.force, rebase=args.rebase, on=args.on)
             if not args.json:
                 print(f"plan {args.plan} is verified by the pmdesk process that owns {project.name}…", file=sys.stderr)
             while plan.status == PlanStatus.VERIFYING:

@@ -67,7 +67,7 @@ KINDS = {"run": "run", "plan": "plan", "packet": "pkt"}
 LETTER_OPTIONS = {
     "launch": {"prompt", "executor", "model", "command", "in_worktree", "permission_mode"},
     "dispatch": {"parallel", "max_parallel", "executor", "model", "command", "in_place", "budget", "on"},
-    "verify": {"force", "rebase"},
+    "verify": {"force", "rebase", "on"},
 }
 
 
@@ -273,12 +273,13 @@ class Engine:
         answered = await self._routed(project, plan_id, "dispatch", options, here)
         return answered if isinstance(answered, DispatchResponse) else DispatchResponse.model_validate(answered)
 
-    async def start_verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False) -> Plan:
+    async def start_verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False,
+                           on: str | None = None) -> Plan:
         """Mark the plan VERIFYING and start its gates, here or in the process that owns the project."""
         async def here() -> Plan:
-            return await self.plans.start_verify(project, plan_id, force=force, rebase=rebase)
+            return await self.plans.start_verify(project, plan_id, force=force, rebase=rebase, on=on)
 
-        await self._routed(project, plan_id, "verify", {"force": force, "rebase": rebase}, here)
+        await self._routed(project, plan_id, "verify", {"force": force, "rebase": rebase, "on": on}, here)
         return self.store(project).get_plan(plan_id)
 
     async def _routed(self, project: Project, item_id: str, action: inbox.Action, args: dict[str, Any],
@@ -333,7 +334,7 @@ class Engine:
                 args["budget"] = Budget.model_validate(args["budget"])
             return (await self.plans.dispatch(project, letter.run_id, **args)).to_json_dict()
         await self.plans.start_verify(project, letter.run_id, force=bool(args.get("force")),
-                                      rebase=bool(args.get("rebase")))
+                                      rebase=bool(args.get("rebase")), on=str(args["on"]) if args.get("on") else None)
         return None
 
     async def search(self, text: str, project: Project | None = None, kinds: list[str] | None = None,

@@ -9,7 +9,9 @@ git runs in worker threads, so the loop never waits on it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.recorder import EventRecorder
@@ -106,12 +108,28 @@ def saved_work(run: Run) -> dict[str, object]:
     return {"head_commit": captured.head_commit, "changes": captured.changes, "no_changes": captured.no_changes}
 
 
+async def run_set_up(path: Path, commands: list[str], env: dict[str, str],
+                     say: Callable[[str, list[str], dict[str, Any] | None], None]) -> None:
+    """The project's set-up commands in a worktree (or a cluster worker's clone), one after another,
+    their output said as ``setup`` lines; a failing one raises ``SetupError`` with its output's tail."""
+    for command in commands:
+        say("setup", [f"$ {command}"], {"setup": command})
+        code, lines = await asyncio.to_thread(checkout.run_setup, path, command, env)
+        if lines:
+            say("setup", lines, {"setup": command})
+        if code != 0:
+            tail = "\n".join(lines[-10:])
+            raise checkout.SetupError(f"set-up command {command!r} exited with code {code}"
+                                      + (f":\n{tail}" if tail else ""))
+
+
 class Isolation:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
 
-    async def prepare(self, project: Project, run: Run, recorder: EventRecorder) -> str:
-        """Make the run's worktree (or find it again) and set it up; returns its start commit."""
+    async def prepare(self, project: Project, run: Run, recorder: EventRecorder, set_up: bool = True) -> str:
+        """Make the run's worktree (or find it again) and set it up (``set_up``: here; a run placed on a
+        cluster is set up on its worker); returns its start commit."""
         assert run.worktree_path and run.branch and run.base_commit
         path = Path(run.worktree_path)
         existed = checkout.is_worktree(path)
@@ -124,7 +142,8 @@ class Isolation:
         recorder.emit("system", f"worktree {path} on {run.branch}"
                       + (f", from {', '.join(merge_from)}" if merge_from else f", from {run.base_commit[:10]}"),
                       {"worktree": str(path), "branch": run.branch, "start": start})
-        await self.set_up(project, path, recorder)
+        if set_up:
+            await self.set_up(project, path, recorder)
         return start
 
     async def set_up(self, project: Project, path: Path, recorder: EventRecorder) -> None:
@@ -134,16 +153,7 @@ class Isolation:
         if settings.worktree_copy:
             said = await asyncio.to_thread(checkout.copy_in, Path(project.path), path, settings.worktree_copy)
             recorder.emit_many("setup", said, None)
-        env = self.ctx.child_env(with_key=False)
-        for command in settings.worktree_setup:
-            recorder.emit("setup", f"$ {command}", {"setup": command})
-            code, lines = await asyncio.to_thread(checkout.run_setup, path, command, env)
-            if lines:
-                recorder.emit_many("setup", lines, {"setup": command})
-            if code != 0:
-                tail = "\n".join(lines[-10:])
-                raise checkout.SetupError(f"set-up command {command!r} exited with code {code}"
-                                          + (f":\n{tail}" if tail else ""))
+        await run_set_up(path, settings.worktree_setup, self.ctx.child_env(with_key=False), recorder.emit_many)
         recorder.flush()
 
     async def capture(self, run: Run) -> dict[str, object]:

@@ -124,8 +124,10 @@ class RunService:
         rules = self.ctx.project_settings(project).settings
         settings.update(run_policy(rules.permission_mode, rules.allow_rules, rules.deny_rules, rules.bypass_confirmed,
                                    options.get("permission_mode"), bool(worktree)))
-        if options.get("cluster") and worktree:  # a cluster run travels as its worktree's start
+        if options.get("cluster") and worktree:  # a cluster run travels as its worktree's start, set up there
             settings["cluster"] = options["cluster"]
+            if rules.worktree_setup:
+                settings["cluster_setup"] = list(rules.worktree_setup)
         run = Run(
             run_id=run_id, project_id=project.project_id, session_id=session.session_id,
             prompt=prompt, executor=kind, model=settings.get("model"), plan_id=options.get("plan_id"),
@@ -218,7 +220,7 @@ class RunService:
             self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
                             plan_id=run.plan_id, task_id=run.plan_task_id)
             if run.worktree_path:
-                start = await self.isolation.prepare(project, run, recorder)
+                start = await self.isolation.prepare(project, run, recorder, set_up=not run.settings.get("cluster"))
                 await self._update(live, _set_fields(start_commit=start))
             live.execution = await executor.start(ctx)
             if ctx.node:

@@ -15,7 +15,7 @@ from pmdesk.store.errors import StoreError
 from pmdesk.store.safe_files import DamagedFileError, read_json
 from pmdesk.store.tally import Tally
 
-INDEX_VERSION = 5  # 5: a plan's row ends with archivedAt and parentPlanId, a run's with waitedMs
+INDEX_VERSION = 6  # 5: a plan's row ends with archivedAt and parentPlanId, a run's with waitedMs; 6: and node
 INDEX_LIMIT = 512 * 1024 * 1024  # the rows of 1,000,000 runs
 QUIET_NS = 2_000_000_000  # the directory must have been still this long before a listing is trusted
 

@@ -73,9 +73,10 @@ class RunSummary(Summary):
     question: str | None = None
     error: str | None = None
     waited_ms: int = 0
+    node: str | None = None  # the cluster node it works on
 
 
-RunSummary._converters = (None, TaskState, None, ExecutorKind) + (None,) * 13
+RunSummary._converters = (None, TaskState, None, ExecutorKind) + (None,) * 14
 RunSummary._setup()
 _TASK_STATES = {m.value: m for m in TaskState}
 _EXECUTORS = {m.value: m for m in ExecutorKind}
@@ -118,7 +119,7 @@ def run_summary(run: Run) -> RunSummary:
         task_run_id=run.task_run_id, updated_at=run.updated_at, started_at=run.started_at,
         ended_at=run.ended_at, cost_usd=run.cost_usd, total_tokens=run.usage.total,
         question=run.pending_question.question if run.pending_question else None,
-        error=(run.error or "")[:300] or None, waited_ms=run.waited_ms,
+        error=(run.error or "")[:300] or None, waited_ms=run.waited_ms, node=run.node,
     )
 
 

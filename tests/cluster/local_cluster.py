@@ -122,7 +122,7 @@ def _sid(pid: int) -> int | None:
 
 
 def _ancestors(pid: int) -> list[int]:
-    chain = []
+    chain: list[int] = []
     while pid > 1 and len(chain) < 50:
         chain.append(pid)
         try:

@@ -67,9 +67,10 @@ def fake_log(cluster: LocalCluster) -> list[dict[str, Any]]:
 
 def test_a_plan_runs_across_two_nodes_asks_from_there_and_its_branches_come_back(
         tmp_path: Path, ray_cluster: LocalCluster) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo", {".gitignore": "built/\n"})
     cli("project", "add", str(repo), "--name", "far")
-    cli("project", "set", "far", "--executor", "claude_code", "--gate", f"{sys.executable} gate.py a.txt b.txt c.txt d.txt")
+    cli("project", "set", "far", "--executor", "claude_code", "--gate", f"{sys.executable} gate.py a.txt b.txt c.txt d.txt",
+        "--setup", f"{sys.executable} -c \"import os; os.makedirs('built', exist_ok=True); open('built/ok', 'w').write('1')\"")
     plan = new_plan(tmp_path, "far", [
         # The first works on while the third asks, so the dispatching pmdesk is still following the plan
         # when the answer comes from another terminal (a plan settled on a question lets its command return).
@@ -106,6 +107,8 @@ def test_a_plan_runs_across_two_nodes_asks_from_there_and_its_branches_come_back
     runs = task_runs(plan_id)
     assert all(t["status"] == "COMPLETE" for t in shown["tasks"]), [(t["status"], t.get("error")) for t in shown["tasks"]]
     assert len({r.node for r in runs.values()}) == 2  # two at once, one CPU a node: placed across both nodes
+    listed = {r["runId"]: r.get("node") for r in cli_json("runs", "far", "--plan", plan_id)}
+    assert listed == {r.run_id: r.node for r in runs.values()}  # a listing names each run's node too
     # The question was asked and answered in the same agent process on the worker: the same run went on.
     starts = [e for e in fake_log(ray_cluster) if e["kind"] == "start" and "third" in e["prompt"]]
     ends = [e for e in fake_log(ray_cluster) if e["kind"] == "end" and "third" in e["prompt"]]
@@ -122,14 +125,21 @@ def test_a_plan_runs_across_two_nodes_asks_from_there_and_its_branches_come_back
         assert by_task[task_id]["headCommit"] == git(repo, "rev-parse", by_task[task_id]["branch"]).strip()
     # The dependent started from its predecessor's work, and its agent saw it on the worker.
     assert show(repo, by_task["fourth"]["branch"], "a.txt").startswith("first")
-    assert any("files here:" in t and "a.txt" in t for t in log_texts(by_task["fourth"]["runId"]))
+    seen = next(t for t in log_texts(by_task["fourth"]["runId"]) if "files here:" in t)
+    assert "a.txt" in seen and "built" in seen  # and the project's set-up ran in its clone on the worker
+    assert not (Path(by_task["fourth"]["worktreePath"]) / "built").exists()  # not here: the worker's to do
     assert not processes_under(ray_cluster.workdir)  # nothing of the runs is left working on the workers
     clones = ray_cluster.workdir / "pmdesk-runs"
     assert not clones.exists() or not list(clones.iterdir())  # each clone removed once its work came back
 
-    # Integration and verify work as for local tasks, here.
-    verified = cli_json("verify", plan_id)
+    # Integration and verify work as for local tasks (verify runs here by default; the suite's other
+    # plans show it); asked, its gates run on the cluster, on the integration branch sent there.
+    verified = cli_json("verify", plan_id, "--on", ray_cluster.address)
     assert verified["status"] == "VERIFIED" and verified["gateResult"]["passed"], verified
+    texts = log_texts(verified["verifyRunId"])
+    assert any(t.startswith("verifying on ") and ray_cluster.address in t for t in texts), texts
+    assert "[PASS] every file is there" in texts  # the gate's own output, from the worker
+    assert not processes_under(ray_cluster.workdir)
 
 
 def test_a_lost_node_ends_its_run_error_with_its_events_kept_and_cancel_leaves_nothing_working(

@@ -28,7 +28,8 @@ UNAVAILABLE_GRACE_S = 20.0  # an actor Ray calls "temporarily unavailable" this 
 _actor_class: list[Any] = []
 
 
-def _actor(ray: Any) -> Any:
+def actor_class(ray: Any) -> Any:
+    """``RemoteRun`` as a Ray actor class (made once per process)."""
     if not _actor_class:
         _actor_class.append(ray.remote(RemoteRun))
     return _actor_class[0]
@@ -226,12 +227,13 @@ class ClusterExecutor:
         payload = Payload(
             run_id=ctx.run_id, prompt=ctx.prompt, executor=self.kind, model=ctx.model, options=dict(ctx.options),
             branch=branch, start_bundle=start, commit_message=commit_message(ctx.prompt, ctx.run_id),
-            env=forwarded(ctx.env), agent_session_id=ctx.agent_session_id, resume_with=resume_with)
+            env=forwarded(ctx.env), agent_session_id=ctx.agent_session_id, resume_with=resume_with,
+            setup=[str(c) for c in ctx.options.get("cluster_setup") or []])
         ctx.emit("system", f"placing the run on the cluster {self.address} ({len(start):,} bytes of start)",
                  {"cluster": self.address})
 
         def make() -> Any:
-            return _actor(ray).options(
+            return actor_class(ray).options(
                 name=f"{ACTOR_PREFIX}{ctx.run_id}", num_cpus=CPUS_PER_RUN, max_restarts=0, max_task_retries=0,
                 scheduling_strategy="SPREAD").remote()
 

@@ -22,11 +22,14 @@ from typing import Any
 
 from pmdesk.config import AppSettings
 from pmdesk.engine.cluster import bundles
+from pmdesk.engine.gates import Gate, GateProcess
+from pmdesk.engine.isolation import run_set_up
+from pmdesk.engine.worktrees.checkout import SetupError
 from pmdesk.executors.base import Execution, Executor, ExecutorError, Outcome, RunContext, Verdict
 from pmdesk.executors.claude_code import ClaudeCodeExecutor
 from pmdesk.executors.command import CommandExecutor
 from pmdesk.executors.discovery import require_claude
-from pmdesk.models import ExecutorKind, TaskState, Usage
+from pmdesk.models import ExecutorKind, GateCheck, TaskState, Usage
 
 # What an agent needs from the dispatching machine's environment; everything else is the worker's own.
 FORWARDED_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL")
@@ -49,6 +52,7 @@ class Payload:
     env: dict[str, str] = field(default_factory=dict)
     agent_session_id: str | None = None
     resume_with: str | None = None  # a resumed session's answer (the run's process had ended)
+    setup: list[str] = field(default_factory=list)  # the project's set-up commands, run in the clone first
 
 
 def forwarded(env: dict[str, str] | None) -> dict[str, str]:
@@ -74,8 +78,20 @@ def worker_executor(kind: ExecutorKind) -> Executor:
     raise ExecutorError(f"runs of kind {kind.value} do not run on a cluster")
 
 
+@dataclass
+class GatesPayload:
+    """What verify takes to a worker: the integration branch, the set-up, and the gates in order."""
+
+    run_id: str
+    branch: str
+    start_bundle: bytes
+    gates: list[Gate]
+    setup: list[str] = field(default_factory=list)
+
+
 class RemoteRun:
-    """The actor. Its methods are called by ``RemoteExecution`` on the dispatching machine."""
+    """The actor. Its methods are called by ``RemoteExecution`` (or ``RemoteGates``) on the
+    dispatching machine."""
 
     def __init__(self) -> None:
         self.items: list[tuple[Any, ...]] = []
@@ -85,6 +101,8 @@ class RemoteRun:
         self.clone: Path | None = None
         self.start_commit: str | None = None
         self.asking: asyncio.Task[None] | None = None
+        self.gate: GateProcess | None = None  # verify's gate at work
+        self.gates_cancelled = False
 
     # -- what happened, in order -----------------------------------------------------------
 
@@ -113,8 +131,6 @@ class RemoteRun:
 
     async def start(self, payload: Payload) -> dict[str, Any]:
         """Clone the start, start the agent in it; where it runs, for the run's record."""
-        ray: Any = importlib.import_module("ray")  # on the worker, inside Ray: there it is always there
-
         self.payload = payload
         root = Path(os.environ.get("PMDESK_CLUSTER_WORKDIR") or tempfile.gettempdir()) / "pmdesk-runs"
         self.clone = root / payload.run_id
@@ -122,6 +138,10 @@ class RemoteRun:
             shutil.rmtree(self.clone, ignore_errors=True)
         self.start_commit = await asyncio.to_thread(bundles.clone_start, payload.start_bundle, self.clone,
                                                     payload.branch)
+        try:  # as a local worktree is set up: the clone is a fresh one
+            await run_set_up(self.clone, payload.setup, agent_env({}), self._emit_many)
+        except SetupError as exc:
+            raise ExecutorError(f"the worktree's set-up failed on the worker: {exc}") from None
         ctx = RunContext(
             run_id=payload.run_id, workdir=self.clone, prompt=payload.prompt, model=payload.model, emit=self._emit,
             emit_many=self._emit_many, state_dir=self._state_dir(), options=payload.options,
@@ -131,9 +151,7 @@ class RemoteRun:
             self.execution = await executor.resume(ctx, payload.resume_with)
         else:
             self.execution = await executor.start(ctx)
-        node = ray.get_runtime_context().get_node_id()
-        return {"node_id": node, "host": socket.gethostname(), "ip": ray.util.get_node_ip_address(),
-                "pid": self.execution.pid, "steerable": self.execution.steerable}
+        return {**self.where(), "pid": self.execution.pid, "steerable": self.execution.steerable}
 
     async def next_outcome(self) -> None:
         """Ask the executor for its next outcome, as the dispatching machine's RunService does; the
@@ -185,9 +203,57 @@ class RemoteRun:
         assert self.clone is not None
         return self.clone.with_name(f"{self.clone.name}.state")
 
+    def where(self) -> dict[str, Any]:
+        """The node this actor works on, for the run's record."""
+        ray: Any = importlib.import_module("ray")  # on the worker, inside Ray: there it is always there
+        return {"node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
+                "ip": ray.util.get_node_ip_address()}
+
+    # -- verify's gates ------------------------------------------------------------------------
+
+    async def verify(self, payload: GatesPayload) -> None:
+        """Clone the integration branch, set it up, then run the gates one after another in the
+        background: their lines, each gate's start and its check come in the stream, then "done"."""
+        root = Path(os.environ.get("PMDESK_CLUSTER_WORKDIR") or tempfile.gettempdir()) / "pmdesk-runs"
+        self.clone = root / payload.run_id
+        if self.clone.exists():
+            shutil.rmtree(self.clone, ignore_errors=True)
+        await asyncio.to_thread(bundles.clone_start, payload.start_bundle, self.clone, payload.branch)
+        self.asking = asyncio.ensure_future(self._gates(payload, self.clone))
+
+    async def _gates(self, payload: GatesPayload, clone: Path) -> None:
+        env = agent_env({})  # gates test the project: no key of pmdesk's
+        try:
+            await run_set_up(clone, payload.setup, env, self._emit_many)
+            for gate in payload.gates:
+                if self.gates_cancelled:
+                    break
+                if gate.argv is None:
+                    continue  # skipped gates are said on the dispatching machine
+                self._put(("gate", gate.name))
+                self.gate = GateProcess(gate, clone, env)
+                await self.gate.start()
+
+                def said(lines: list[str], name: str = gate.name) -> None:
+                    self._emit_many("gate", lines, {"gate": name})
+
+                self._put(("check", await self.gate.finish(said)))
+        except Exception as exc:  # set-up failing, a gate that could not run: said, as locally
+            self._put(("check", GateCheck(name="gate:all", passed=False, message=f"verification failed on the "
+                                                                                f"worker: {exc}")))
+        finally:
+            self.gate = None
+            self._put(("done",))
+
+    async def cancel_gates(self) -> None:
+        self.gates_cancelled = True
+        if self.gate is not None:
+            await self.gate.cancel()
+
     async def close(self) -> None:
         """The agent ended and its work came back: nothing of the run stays on this worker."""
         await self.cancel()
+        await self.cancel_gates()
         if self.clone is not None:
             await asyncio.to_thread(shutil.rmtree, self.clone, True)
             await asyncio.to_thread(shutil.rmtree, self._state_dir(), True)

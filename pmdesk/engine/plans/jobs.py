@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from pmdesk.engine.context import Lease
-from pmdesk.engine.gates import GateProcess
 from pmdesk.models import Plan, Project, Run
+
+
+class Stoppable(Protocol):
+    """What cancelling a verify stops: a gate process here, or the gates on a cluster's worker."""
+
+    async def cancel(self) -> None: ...
 
 
 class JobKind(StrEnum):
@@ -34,7 +40,7 @@ class PlanJob:
     task: asyncio.Task[None] | None = None
     cancelled: bool = False
     plan: Plan | None = None  # the latest this job has written or read
-    gates: list[GateProcess] = field(default_factory=list)  # verify's running gate, and the next one
+    gates: list[Stoppable] = field(default_factory=list)  # verify's running gate and the next, or a cluster's
     runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
     reread: bool = True  # read every task's run from disk on the next pass, not only those published
     per_run: tuple[float | None, int | None] | None = None  # a run's estimate (cost, tokens), for its budgets

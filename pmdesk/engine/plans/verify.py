@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from pmdesk import config
+from pmdesk.engine.cluster.connection import parse_address
+from pmdesk.engine.cluster.gates import RemoteGates
+from pmdesk.engine.cluster.placement import LOCAL, reachable
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.gates import Gate, GateConfigError, GateProcess, gates_for
 from pmdesk.engine.isolation import Isolation
@@ -20,6 +24,7 @@ from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, PlanStateError, require
 from pmdesk.engine.recorder import EventRecorder
 from pmdesk.engine.worktrees import layout
+from pmdesk.errors import BadInputError
 from pmdesk.models import (
     ActivityType,
     ExecutorKind,
@@ -48,12 +53,19 @@ class Verifier:
         self.integrator = integrator
         self.isolation = isolation
 
-    async def start_verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False) -> Plan:
+    async def start_verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False,
+                           on: str | None = None) -> Plan:
         """Check, mark the plan VERIFYING and start the gates; returns the VERIFYING plan.
 
         An isolated plan's task branches are merged into its integration branch first, and the gates
-        run there; ``rebase`` rebuilds that branch on the project branch's HEAD now."""
+        run there; ``rebase`` rebuilds that branch on the project branch's HEAD now. ``on``: a Ray
+        cluster's address to run the gates on a worker (DESIGN §13); by default, and with "local", here."""
+        remote = None if on is None or on.strip() in ("", LOCAL) else parse_address(on)
         plan = self.ctx.store(project).get_plan(plan_id)
+        if remote and not plan.base_commit:
+            raise BadInputError("a plan run in place has no integration branch to send: verify it here")
+        if remote:
+            await reachable(remote)
         if rebase:
             require(plan, PlanAction.REBASE, live=plan_id in self.jobs)
             plan = await self.integrator.rebase(project, plan)
@@ -74,12 +86,13 @@ class Verifier:
             self.jobs.pop(plan_id, None)
             job.lease.release()
             raise
-        job.task = asyncio.ensure_future(self._run_gates(job, gates, run))
+        job.task = asyncio.ensure_future(self._run_gates(job, gates, run, remote))
         return plan
 
-    async def verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False) -> Plan:
+    async def verify(self, project: Project, plan_id: str, force: bool = False, rebase: bool = False,
+                     on: str | None = None) -> Plan:
         """Verify and wait for the verdict: the plan VERIFIED, FAILED or CANCELLED."""
-        await self.start_verify(project, plan_id, force, rebase)
+        await self.start_verify(project, plan_id, force, rebase, on)
         job = self.jobs.get(plan_id)
         if job is not None and job.task is not None:
             await asyncio.shield(job.task)
@@ -99,11 +112,13 @@ class Verifier:
                         plan_id=plan_id, run_id=run.run_id)
         return run, plan
 
-    async def _run_gates(self, job: PlanJob, gates: list[Gate], run: Run) -> None:
+    async def _run_gates(self, job: PlanJob, gates: list[Gate], run: Run, remote: str | None) -> None:
         with job.lease:
             try:
-                cwd = await self._integrate(job, run)
-                if cwd is not None:
+                cwd = await self._integrate(job, run, set_up=remote is None)
+                if cwd is not None and remote:
+                    await self._on_cluster(job, gates, run, cwd, remote)
+                elif cwd is not None:
                     await self._pipeline(job, gates, run, cwd)
             except Exception as exc:  # a gate that could not even start still ends the plan visibly
                 check = GateCheck(name="gate:all", passed=False, message=f"verification failed: {exc}")
@@ -111,7 +126,7 @@ class Verifier:
             finally:
                 self.jobs.pop(job.plan_id, None)
 
-    async def _integrate(self, job: PlanJob, run: Run) -> Path | None:
+    async def _integrate(self, job: PlanJob, run: Run, set_up: bool = True) -> Path | None:
         """Where the gates run: the integration worktree once every task branch merged into it
         (None when a conflict stopped that, and the plan FAILED saying so), or the project folder
         for a plan dispatched in place."""
@@ -137,18 +152,16 @@ class Verifier:
                                       "or leave the task out, then verify again")
             await self._conclude(job, run, [check], recorder.seq)
             return None
-        if fresh:
+        if fresh and set_up:  # on a cluster, the worker's clone is set up there
             await self.isolation.set_up(project, Path(built.worktree_path), recorder)
         recorder.flush()
         return Path(built.worktree_path)
 
     async def _pipeline(self, job: PlanJob, gates: list[Gate], run: Run, cwd: Path) -> None:
-        project, plan_id = job.project, job.plan_id
-        store = self.ctx.store(project)
+        store = self.ctx.store(job.project)
         recorder = EventRecorder(store, run.run_id, self.ctx.bus, self.ctx.redactor, store.last_event_seq(run.run_id))
-        bus = self.ctx.bus
         for gate in gates:
-            bus.publish(GateProgress(project.project_id, plan_id, gate.name, "waiting" if gate.argv else "skipped"))
+            self._progress(job, gate.name, "waiting" if gate.argv else "skipped")
         checks: list[GateCheck] = []
         env = self.ctx.child_env(with_key=False)  # gates test the project; they need no key of pmdesk's
         ahead: GateProcess | None = None  # the next gate, started when the one before it exited
@@ -156,12 +169,9 @@ class Verifier:
             if job.cancelled:
                 break
             if gate.argv is None:
-                checks.append(GateCheck(name=gate.name, passed=True, skipped=True, message=f"skipped: {gate.reason}",
-                                        duration=0))
-                recorder.emit("gate", f"[SKIP] {gate.name}: {gate.reason}", {"gate": gate.name})
+                checks.append(_skip(recorder, gate))
                 continue
-            bus.publish(GateProgress(project.project_id, plan_id, gate.name, "running"))
-            recorder.emit("gate", f"$ {' '.join(gate.argv)}", {"gate": gate.name, "argv": gate.argv})
+            self._gate_started(job, recorder, gate)
             process = ahead or GateProcess(gate, cwd, env)
             if ahead is None:
                 job.gates.append(process)
@@ -181,14 +191,32 @@ class Verifier:
             check = await reading
             job.gates.remove(process)
             checks.append(check)
-            recorder.emit("gate", f"{check_mark(check)} {gate.name} ({check.duration} ms): {check.message}",
-                          {"gate": gate.name, "passed": check.passed, "duration": check.duration})
-            bus.publish(GateProgress(project.project_id, plan_id, gate.name, "passed" if check.passed else "failed",
-                                     check.duration, check.message))
+            self._gate_checked(job, recorder, gate, check)
         if ahead is not None:  # cancelled while the next gate had started
             await ahead.cancel()
             await ahead.finish(lambda lines: None)
             job.gates.remove(ahead)
+        recorder.flush()
+        await self._conclude(job, run, checks, recorder.seq)
+
+    async def _on_cluster(self, job: PlanJob, gates: list[Gate], run: Run, cwd: Path, address: str) -> None:
+        """The gates on a worker of the cluster, reported here as they run (``pmdesk verify --on``)."""
+        store = self.ctx.store(job.project)
+        recorder = EventRecorder(store, run.run_id, self.ctx.bus, self.ctx.redactor, store.last_event_seq(run.run_id))
+        checks = self._skipped(job, recorder, gates)
+        settings = self.ctx.project_settings(job.project).settings
+        remote = RemoteGates(address, config.saved_cluster_token())
+        job.gates.append(remote)
+
+        def checked(gate: Gate, check: GateCheck) -> None:
+            checks.append(check)
+            self._gate_checked(job, recorder, gate, check)
+
+        try:
+            await remote.run(run.run_id, cwd, gates, settings.worktree_setup, recorder.emit_many,
+                             lambda gate: self._gate_started(job, recorder, gate), checked)
+        finally:
+            job.gates.remove(remote)
         recorder.flush()
         await self._conclude(job, run, checks, recorder.seq)
 
@@ -223,3 +251,30 @@ class Verifier:
             self.ctx.record(project, ActivityType.PLAN_FAILED,
                             f"gate:all failed: {', '.join(failed_names) or 'nothing ran'}",
                             plan_id=plan_id, run_id=run.run_id, actor="system")
+
+
+    # -- what every gate says, wherever it runs ---------------------------------------------------
+
+    def _progress(self, job: PlanJob, gate: str, state: str, duration: int | None = None,
+                  message: str | None = None) -> None:
+        self.ctx.bus.publish(GateProgress(job.project.project_id, job.plan_id, gate, state, duration, message))
+
+    def _skipped(self, job: PlanJob, recorder: EventRecorder, gates: list[Gate]) -> list[GateCheck]:
+        """Every gate waiting, and the skipped ones said (a cluster's worker runs the others)."""
+        for gate in gates:
+            self._progress(job, gate.name, "waiting" if gate.argv else "skipped")
+        return [_skip(recorder, gate) for gate in gates if gate.argv is None]
+
+    def _gate_started(self, job: PlanJob, recorder: EventRecorder, gate: Gate) -> None:
+        self._progress(job, gate.name, "running")
+        recorder.emit("gate", f"$ {' '.join(gate.argv or [])}", {"gate": gate.name, "argv": gate.argv})
+
+    def _gate_checked(self, job: PlanJob, recorder: EventRecorder, gate: Gate, check: GateCheck) -> None:
+        recorder.emit("gate", f"{check_mark(check)} {gate.name} ({check.duration} ms): {check.message}",
+                      {"gate": gate.name, "passed": check.passed, "duration": check.duration})
+        self._progress(job, gate.name, "passed" if check.passed else "failed", check.duration, check.message)
+
+
+def _skip(recorder: EventRecorder, gate: Gate) -> GateCheck:
+    recorder.emit("gate", f"[SKIP] {gate.name}: {gate.reason}", {"gate": gate.name})
+    return GateCheck(name=gate.name, passed=True, skipped=True, message=f"skipped: {gate.reason}", duration=0)

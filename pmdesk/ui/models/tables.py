@@ -90,7 +90,9 @@ def runs_model(parent: Any = None) -> PagedRecordModel:
         Column(tr("Status"), lambda r: status_text(r.status), badge=lambda r: r.status == TaskState.AWAITING_RESPONSE,
                look=lambda r: r.status),
         Column(tr("Prompt"), lambda r: short(r.prompt), tooltip=lambda r: r.prompt),
-        Column(tr("Executor"), lambda r: executor_name(r.executor), tooltip=lambda r: r.model or ""),
+        Column(tr("Executor"), lambda r: executor_name(r.executor) + (f" · {r.node.split(' (')[0]}" if r.node else ""),
+               tooltip=lambda r: "\n".join(x for x in (r.model, r.node and tr("on the cluster node %1").replace(
+                   "%1", r.node)) if x)),
         Column(tr("Started"), lambda r: ago(r.started_at), sort=lambda r: r.started_at or r.created_at),
         Column(tr("Duration"), lambda r: duration(r.started_at, r.ended_at) if r.started_at else "—",
                align_right=True),
