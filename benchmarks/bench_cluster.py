@@ -27,33 +27,33 @@ def _repo(path: Path, files: int) -> Path:
         folder.mkdir(exist_ok=True)
         (folder / f"module_{i}.py").write_text(f"VALUE_{i} = {i}\n" * 20)
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@b",
-                                                                "commit", "-q", "-m", "base"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
+                                                                "commit", "-q", "-m", "base"], ["repack", "-adq"]):
+        subprocess.run(["git", "-c", "gc.auto=0", *args], cwd=path, check=True)  # packed, as a real repository is
     return path
 
 
-def _git_alone(repo: Path, root: Path) -> float:
-    """The floor: the same bundle made and cloned by git with nothing around it (checking out every file)."""
+def _git_alone(repo: Path, root: Path, n: int) -> float:
+    """The floor: the same start bundled and cloned by git with nothing around it (every file checked out)."""
     start = time.perf_counter()
-    subprocess.run(["git", "bundle", "create", "-q", str(root / "floor.bundle"), "main"], cwd=repo, check=True,
+    subprocess.run(["git", "bundle", "create", "-q", str(root / f"floor{n}.bundle"), "main"], cwd=repo, check=True,
                    capture_output=True)
-    subprocess.run(["git", "clone", "-q", "-b", "main", str(root / "floor.bundle"), str(root / "floor")], check=True)
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(root / f"floor{n}.bundle"), str(root / f"floor{n}")],
+                   check=True)
     return time.perf_counter() - start
 
 
-def _round_trip(root: Path, files: int) -> tuple[float, int, int]:
-    """Seconds for one run's bundles out and back, and the two bundles' sizes."""
+def _round_trip(repo: Path, root: Path, n: int) -> tuple[float, int, int]:
+    """Seconds for one run's bundles out and back (its ``n``-th on this repository), and their sizes."""
     from pmdesk.engine.cluster import bundles
 
-    repo = _repo(root / "big", files)
     start = time.perf_counter()
     out = bundles.pack_start(repo, "main")
-    clone = root / "worker" / "run"
+    clone = root / "worker" / f"run{n}"
     head = bundles.clone_start(out, clone, "main")
-    (clone / "src0" / "module_0.py").write_text("VALUE_0 = 'changed by the agent'\n")
+    (clone / "src0" / "module_0.py").write_text(f"VALUE_0 = 'changed by the agent, {n}'\n")
     back = bundles.pack_result(clone, "main", head, "the agent's change")
     assert back is not None
-    bundles.land_result(repo, back, "main", "run_bench")
+    bundles.land_result(repo, back, "main", f"run_bench{n}")
     return time.perf_counter() - start, len(out), len(back)
 
 
@@ -80,6 +80,23 @@ async def _plan(root: Path, name: str, on: str | None) -> float:
     return elapsed
 
 
+def _bare_actors(address: str, n: int) -> float:
+    """The floor of a run on the cluster: a bare actor made, asked once and ended, by Ray alone (seconds each)."""
+    import ray
+
+    class Bare:  # defined here: shipped by value, nothing of pmdesk imported on the worker
+        def ping(self) -> int:
+            return 1
+
+    actor_class = ray.remote(num_cpus=1)(Bare)
+    start = time.perf_counter()
+    for _ in range(n):
+        actor = actor_class.remote()
+        ray.get(actor.ping.remote())
+        ray.kill(actor)
+    return (time.perf_counter() - start) / n
+
+
 def run(quick: bool, root: Path) -> list[Result]:
     try:
         import ray  # noqa: F401
@@ -89,8 +106,13 @@ def run(quick: bool, root: Path) -> list[Result]:
     from tests.cluster.local_cluster import LocalCluster, free_port
 
     files = 2_000 if quick else 10_000
-    trip, out_size, back_size = _round_trip(root / "bundles", files)
-    floor = _git_alone(root / "bundles" / "big", root / "bundles")
+    repo = _repo(root / "bundles" / "big", files)
+    trips, floors = [], []
+    for n in range(3):  # side by side, the best of three each: the least disturbed by a shared machine
+        floors.append(_git_alone(repo, root / "bundles", n))
+        trips.append(_round_trip(repo, root / "bundles", n))
+    trip, out_size, back_size = min(trips)
+    floor = min(floors)
     results = [Result("19", f"bundle round trip of one run, {files:,}-file repository (out {out_size / 1e6:.1f} MB, "
                             f"back {back_size / 1e3:.1f} kB)", f"{trip:.2f} s", "<= 1 s" if files == 10_000 else "",
                       verdict(trip <= 1.0) if files == 10_000 else ""),
@@ -105,6 +127,7 @@ def run(quick: bool, root: Path) -> list[Result]:
     try:
         cluster.start_node("head", head=True)
         asyncio.run(reachable(cluster.address))  # connecting (seconds, once per process) is not the plan's
+        bare = _bare_actors(cluster.address, 5)
         timings[1] = asyncio.run(_plan(root, "one_node", cluster.address))
         cluster.start_node("second", head=False)
         timings[2] = asyncio.run(_plan(root, "two_nodes", cluster.address))
@@ -114,8 +137,12 @@ def run(quick: bool, root: Path) -> list[Result]:
         Result("19", f"{TASKS} instant tasks, 2 at once, here (each in its own worktree)", f"{here:.2f} s", "",
                f"{here / TASKS * 1000:.0f} ms a task"),
         Result("19", "  the same plan on a local Ray cluster of 1 node (1 CPU)", f"{timings[1]:.2f} s", "",
-               f"{(timings[1] - here) / TASKS * 1000:+.0f} ms a task against here"),
+               f"{timings[1] / TASKS * 1000:.0f} ms a task"),
+        Result("19", "  per run: the cluster's overhead against here", f"{(timings[1] - here) / TASKS * 1000:+.0f} ms",
+               "<= 1 s", verdict((timings[1] - here) / TASKS <= 1.0)),
+        Result("19", "  the floor: a bare Ray actor made, asked once and ended", f"{bare * 1000:.0f} ms", "",
+               "Ray's own worker start"),
         Result("19", "  the same plan on 2 nodes (1 CPU each)", f"{timings[2]:.2f} s", "grows with its nodes",
-               f"{timings[1] / timings[2]:.2f}× the throughput of 1 node"),
+               verdict(timings[1] / timings[2] > 1.2) + f": {timings[1] / timings[2]:.2f}× the throughput of 1 node"),
     ]
     return results

@@ -83,8 +83,12 @@ async def shots(out: Path, controllers: object, address: str) -> None:
     await asyncio.sleep(0.5)
     settings = controllers.settings.settings_open
     assert settings is not None
-    settings.resize(640, 900)
-    settings.cluster.setFocus()
+    from PySide6.QtWidgets import QScrollArea
+
+    settings.resize(640, 700)
+    scroll = settings.findChild(QScrollArea)
+    assert scroll is not None
+    scroll.ensureWidgetVisible(settings.cluster_token, 0, 120)
     await asyncio.sleep(0.3)
     settings.grab().save(str(out / "settings-cluster.png"))
     settings.reject()

@@ -223,6 +223,10 @@ class RunService:
                 start = await self.isolation.prepare(project, run, recorder, set_up=not run.settings.get("cluster"))
                 await self._update(live, _set_fields(start_commit=start))
             live.execution = await executor.start(ctx)
+            if live.cancelling:  # cancelled while it started (a cluster's placement takes a while): ended there too
+                with contextlib.suppress(Exception):
+                    await live.execution.cancel()
+                return store.get_run(run_id)
             if ctx.node:
                 await self._update(live, _set_fields(node=ctx.node))
         except (ExecutorError, OSError, GitError, SetupError) as exc:

@@ -44,6 +44,7 @@ class PlanJob:
     runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
     reread: bool = True  # read every task's run from disk on the next pass, not only those published
     per_run: tuple[float | None, int | None] | None = None  # a run's estimate (cost, tokens), for its budgets
+    placing: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # task id → its run being placed on a cluster
 
     async def tell_followers(self) -> None:
         async with self.changed:

@@ -20,7 +20,7 @@ from pmdesk.engine.plans.changes import PlanChanges, mirror_runs, moving_to, que
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
-from pmdesk.engine.runs import RunService
+from pmdesk.engine.runs import RunError, RunService
 from pmdesk.errors import BadInputError, ErrorKind
 from pmdesk.executors.base import ExecutorError
 from pmdesk.models import (
@@ -239,10 +239,14 @@ class Scheduler:
                         plan = await self._cancel_task(
                             project, plan_id, task, f"not started: dependency {dep.task_id} ended {dep.status.value}")
                     active = self._active(plan)
-                    starting = ready_tasks(plan)[: max(0, job.limit - active)]
+                    starting = [t for t in ready_tasks(plan) if t.task_id not in job.placing][
+                        : max(0, job.limit - active)]
                     held = await self._held_at_budget(job, plan) if starting else None
                     for task in [] if held else starting:
-                        await self._start_task(project, plan_id, task)
+                        if plan.cluster:  # placing waits on a worker's start (~0.5 s): the loop goes on meanwhile
+                            self._place(job, task)
+                        else:
+                            await self._start_task(project, plan_id, task)
                     if starting:  # what the starts wrote (or failed to); otherwise the plan is as synced
                         plan = await self._sync_tasks(job)
                     if job.cancelled:
@@ -263,18 +267,37 @@ class Scheduler:
                     except TimeoutError:
                         job.reread = True  # quiet for a while: look at every run on disk, not only what was published
         finally:
+            for placing in list(job.placing.values()):  # a start under way finishes (or fails) on its own
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(placing)
             self.jobs.pop(plan_id, None)
             await job.tell_followers()
 
-    def _active(self, plan: Plan) -> int:
-        """Runs at work that count against the plan's limit: its own, and on a cluster every plan's
-        there (the limit applies per cluster)."""
-        def at_work(p: Plan) -> int:
-            return sum(t.status in ACTIVE for t in p.tasks)
+    def _place(self, job: PlanJob, task: PlanTask) -> None:
+        """Start a task's run on its cluster without holding up the loop: the task counts as at work
+        until its run is RUNNING (or failed to start)."""
+        async def place() -> None:
+            try:
+                await self._start_task(job.project, job.plan_id, task)
+            except RunError:
+                pass  # its run ended before it could start (the plan was cancelled meanwhile), and says so
+            finally:
+                job.placing.pop(task.task_id, None)
+                job.wake.set()
 
-        others = [job.plan for job in list(self.jobs.values()) if plan.cluster and job.plan_id != plan.plan_id
+        job.placing[task.task_id] = asyncio.ensure_future(place())
+
+    def _active(self, plan: Plan) -> int:
+        """Runs at work (or being placed) that count against the plan's limit: its own, and on a
+        cluster every plan's there (the limit applies per cluster)."""
+        def at_work(job: PlanJob | None, p: Plan) -> int:
+            busy = {t.task_id for t in p.tasks if t.status in ACTIVE}
+            return len(busy | set(job.placing) if job is not None else busy)
+
+        others = [job for job in list(self.jobs.values()) if plan.cluster and job.plan_id != plan.plan_id
                   and job.plan is not None and job.plan.cluster == plan.cluster]
-        return at_work(plan) + sum(at_work(p) for p in others)
+        return at_work(self.jobs.get(plan.plan_id), plan) + sum(at_work(job, job.plan) for job in others
+                                                                if job.plan is not None)
 
     async def _held_at_budget(self, job: PlanJob, plan: Plan) -> str | None:
         """Why the next run may not start (its estimate would exceed a budget), said on the plan
