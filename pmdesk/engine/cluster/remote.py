@@ -119,11 +119,11 @@ class RemoteExecution:
     # -- the Execution protocol ----------------------------------------------------------------
 
     async def next_outcome(self) -> Outcome:
-        if not self._reader.done():
-            with contextlib.suppress(Exception):
-                await call(self.actor.next_outcome.remote())  # the reader notices a lost actor
         self._waiting = True
         try:
+            if not self._reader.done() and not self._closed:
+                with contextlib.suppress(Exception):
+                    await call(self.actor.next_outcome.remote())  # the reader notices a lost actor
             outcome = await self._outcomes.get()
         finally:
             self._waiting = False
@@ -169,6 +169,8 @@ class RemoteExecution:
             if not lost:
                 await self._bring_back()
             self._closed = True  # the reader ends after its read in flight (cancelling it would upset Ray's client)
+            if outcome is None and self._outcomes.empty():  # closed by a cancel: whoever asks next hears so
+                self._outcomes.put_nowait(Outcome(TaskState.CANCELLED, error="cancelled"))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(call(self.actor.close.remote()), 15)
             with contextlib.suppress(Exception):
@@ -227,7 +229,7 @@ class ClusterExecutor:
         payload = Payload(
             run_id=ctx.run_id, prompt=ctx.prompt, executor=self.kind, model=ctx.model, options=dict(ctx.options),
             branch=branch, start_bundle=start, commit_message=commit_message(ctx.prompt, ctx.run_id),
-            env=forwarded(ctx.env), agent_session_id=ctx.agent_session_id, resume_with=resume_with,
+            agent_session_id=ctx.agent_session_id, resume_with=resume_with,
             setup=[str(c) for c in ctx.options.get("cluster_setup") or []])
         ctx.emit("system", f"placing the run on the cluster {self.address} ({len(start):,} bytes of start)",
                  {"cluster": self.address})
@@ -243,7 +245,7 @@ class ClusterExecutor:
             raise ExecutorError(f"the cluster {self.address} did not take the run: {exc}") from None
         LINK.users += 1
         try:
-            info = await call(actor.start.remote(payload))
+            info = await call(actor.start.remote(payload, forwarded(ctx.env)))
         except Exception as exc:
             LINK.users = max(0, LINK.users - 1)
             with contextlib.suppress(Exception):

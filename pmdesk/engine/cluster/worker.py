@@ -38,8 +38,7 @@ STREAM_WAIT_S = 1.0  # how long ``stream`` holds a read that has nothing new
 
 @dataclass
 class Payload:
-    """What a run takes to a worker. ``env`` holds only FORWARDED_ENV: it travels as the actor call's
-    argument, never in a runtime environment or a log."""
+    """What a run takes to a worker (its secrets travel beside it, see ``RemoteRun.start``)."""
 
     run_id: str
     prompt: str
@@ -49,7 +48,6 @@ class Payload:
     branch: str
     start_bundle: bytes
     commit_message: str
-    env: dict[str, str] = field(default_factory=dict)
     agent_session_id: str | None = None
     resume_with: str | None = None  # a resumed session's answer (the run's process had ended)
     setup: list[str] = field(default_factory=list)  # the project's set-up commands, run in the clone first
@@ -129,8 +127,10 @@ class RemoteRun:
 
     # -- the run ----------------------------------------------------------------------------
 
-    async def start(self, payload: Payload) -> dict[str, Any]:
-        """Clone the start, start the agent in it; where it runs, for the run's record."""
+    async def start(self, payload: Payload, env: dict[str, str]) -> dict[str, Any]:
+        """Clone the start, start the agent in it; where it runs, for the run's record. ``env`` holds
+        only FORWARDED_ENV, as an argument of its own: small, it travels inline with the call, never
+        through the object store (which may spill to disk) nor in a runtime environment or a log."""
         self.payload = payload
         root = Path(os.environ.get("PMDESK_CLUSTER_WORKDIR") or tempfile.gettempdir()) / "pmdesk-runs"
         self.clone = root / payload.run_id
@@ -145,7 +145,7 @@ class RemoteRun:
         ctx = RunContext(
             run_id=payload.run_id, workdir=self.clone, prompt=payload.prompt, model=payload.model, emit=self._emit,
             emit_many=self._emit_many, state_dir=self._state_dir(), options=payload.options,
-            agent_session_id=payload.agent_session_id, env=agent_env(payload.env), on_usage=self._usage)
+            agent_session_id=payload.agent_session_id, env=agent_env(env), on_usage=self._usage)
         executor = worker_executor(payload.executor)
         if payload.resume_with is not None:
             self.execution = await executor.resume(ctx, payload.resume_with)
