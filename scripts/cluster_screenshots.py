@@ -111,20 +111,12 @@ def run() -> int:
     cluster = LocalCluster(address=f"ray://127.0.0.1:{free_port()}", gcs=f"127.0.0.1:{free_port()}",
                            workdir=home / "work", log=home / "log.jsonl", env=env,
                            temp=Path(tempfile.mkdtemp(prefix="pms", dir="/tmp")))
-    from pmdesk.engine.engine import Engine
-    from pmdesk.ui.app import create_application, install_loop, open_window
+    from scripts.screenshots import in_window
 
     try:
         cluster.start_node("head", head=True)
         cluster.start_node("second", head=False)
-        app = create_application()
-        loop = install_loop(app)
-        window, controllers = open_window(Engine(role="window"))
-        window.show()
-        with loop:
-            loop.run_until_complete(controllers.start())
-            loop.run_until_complete(shots(out, controllers, cluster.address))
-        window.allow_close = True
+        in_window(lambda controllers: shots(out, controllers, cluster.address))
     finally:
         cluster.stop()
     print(f"screenshots in {out}")

@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -192,6 +193,13 @@ def run() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
     prepare_env()
+    in_window(lambda controllers: main(out, controllers))
+    print(f"screenshots in {out}")
+    return 0
+
+
+def in_window(shots: Callable[[Controllers], Awaitable[None]]) -> None:
+    """The real window, started as the app starts it, with ``shots`` taken in it."""
     from pmdesk.engine.engine import Engine
     from pmdesk.ui.app import create_application, install_loop, open_window
 
@@ -201,10 +209,8 @@ def run() -> int:
     window.show()
     with loop:
         loop.run_until_complete(controllers.start())
-        loop.run_until_complete(main(out, controllers))
+        loop.run_until_complete(shots(controllers))
     window.allow_close = True
-    print(f"screenshots in {out}")
-    return 0
 
 
 if __name__ == "__main__":

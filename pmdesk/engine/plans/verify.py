@@ -115,7 +115,7 @@ class Verifier:
     async def _run_gates(self, job: PlanJob, gates: list[Gate], run: Run, remote: str | None) -> None:
         with job.lease:
             try:
-                cwd = await self._integrate(job, run, set_up=remote is None)
+                cwd = await self._integrate(job, run)
                 if cwd is not None and remote:
                     await self._on_cluster(job, gates, run, cwd, remote)
                 elif cwd is not None:
@@ -126,7 +126,7 @@ class Verifier:
             finally:
                 self.jobs.pop(job.plan_id, None)
 
-    async def _integrate(self, job: PlanJob, run: Run, set_up: bool = True) -> Path | None:
+    async def _integrate(self, job: PlanJob, run: Run) -> Path | None:
         """Where the gates run: the integration worktree once every task branch merged into it
         (None when a conflict stopped that, and the plan FAILED saying so), or the project folder
         for a plan dispatched in place."""
@@ -152,7 +152,7 @@ class Verifier:
                                       "or leave the task out, then verify again")
             await self._conclude(job, run, [check], recorder.seq)
             return None
-        if fresh and set_up:  # on a cluster, the worker's clone is set up there
+        if fresh:  # here too when the gates run on a cluster: a later verify here reuses this worktree
             await self.isolation.set_up(project, Path(built.worktree_path), recorder)
         recorder.flush()
         return Path(built.worktree_path)
