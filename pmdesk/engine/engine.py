@@ -403,7 +403,8 @@ class Engine:
             plan = store.get_plan(summary.plan_id)
             if not plan.budget_stop:
                 continue
-            ahead = await asyncio.to_thread(self.plans.estimate, project, plan.plan_id)
+            ahead = await asyncio.to_thread(self.plans.estimate, project, plan.plan_id, True, None, None, None, None,
+                                            "local")  # a run's cost and tokens only: no cluster is asked
             still = await asyncio.to_thread(self.runs.budgets.reason, project, plan, ahead.cost_per_run,
                                             ahead.tokens_per_run)
             if still:

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable
 
 from pmdesk.engine.budgets import BudgetError
+from pmdesk.engine.cluster.connection import ClusterStatus
 from pmdesk.engine.cluster.placement import placement, reachable, status_blocking
 from pmdesk.engine.context import EngineContext
 from pmdesk.engine.costs import left
@@ -108,6 +109,14 @@ class Scheduler:
         """What dispatching would take, from this project's runs like the ones it would start, and
         what the budgets leave; on a cluster, what it has free and takes at once (blocking: the run
         listing, the cluster's answer)."""
+        cluster = placement(self.ctx, project, on)
+        return self._estimate(project, plan_id, parallel, max_parallel, executor, model, budget,
+                              status_blocking(cluster) if cluster else None)
+
+    def _estimate(self, project: Project, plan_id: str, parallel: bool, max_parallel: int | None,
+                  executor: ExecutorKind | None, model: str | None, budget: Budget | None,
+                  capacity: ClusterStatus | None) -> DispatchEstimate:
+        """The estimate, given what the plan's cluster (if any) said of itself."""
         store = self.ctx.store(project)
         plan = store.get_plan(plan_id)
         project = self.ctx.project_settings(project)
@@ -118,8 +127,6 @@ class Scheduler:
             kind = None
         chosen = chosen_model(self.ctx, project, kind, model) if kind is not None else model
         history = store.list_runs()
-        cluster = placement(self.ctx, project, on)
-        capacity = status_blocking(cluster) if cluster else None
         if capacity is not None:  # the limit applies per cluster, and the cluster takes what its CPUs allow
             limit = max(1, min(limit, capacity.takes or 1))
         found = estimate(plan, parallel, limit, history, kind, chosen)
@@ -152,12 +159,11 @@ class Scheduler:
         if cluster and in_place:
             raise BadInputError("a run on a cluster starts from a bundle of its task's branch: dispatch the plan "
                                 "isolated (without --in-place), or here (--on local)")
-        if cluster:
-            await reachable(cluster)
+        capacity = await reachable(cluster) if cluster else None  # refused here, before anything is written
         limit = 1 if not parallel or in_place else \
             (max_parallel or project.settings.concurrency or self.ctx.settings.concurrency)
-        ahead = await asyncio.to_thread(self.estimate, project, plan_id, parallel, limit, executor, model, budget,
-                                        cluster or "local")
+        ahead = await asyncio.to_thread(self._estimate, project, plan_id, parallel, limit, executor, model, budget,
+                                        capacity)
         if ahead.cluster is not None:  # what the cluster takes at once bounds the plan there
             limit = max(1, min(limit, ahead.cluster.takes or 1))
         if ahead.over_budget:
@@ -304,7 +310,8 @@ class Scheduler:
         once; None clears what was said when the budget was raised."""
         project = job.project
         if job.per_run is None:
-            ahead = await asyncio.to_thread(self.estimate, project, plan.plan_id, True, job.limit)
+            ahead = await asyncio.to_thread(self._estimate, project, plan.plan_id, True, job.limit, None, None,
+                                            None, None)  # a run's cost and tokens: the cluster need not be asked
             job.per_run = (ahead.cost_per_run, ahead.tokens_per_run)
         why = await asyncio.to_thread(self.runs.budgets.reason, project, plan, *job.per_run)
         if (why and why != plan.budget_stop) or (not why and plan.budget_stop):
