@@ -351,12 +351,12 @@ class Engine:
             return self.searching.search(projects, text, kinds, since, limit, catch_up=indexer is None,
                                          building=indexer is not None and not indexer.ready.is_set(), after=after)
 
-        return await asyncio.to_thread(ask)
+        return await self.searching.in_thread(ask)
 
     async def reindex(self, project: Project | None = None) -> list[Reindexed]:
         """Build the search index again from the JSONL (the record), for one project or all."""
         projects = [project] if project is not None else self.projects()
-        return await asyncio.to_thread(self.searching.reindex, projects)
+        return await self.searching.in_thread(lambda: self.searching.reindex(projects))
 
     def index_in_background(self) -> BackgroundIndexer:
         """From now on the search indexes follow what runs write, in a thread of their own."""
@@ -455,9 +455,10 @@ class Engine:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def warm_up(self) -> None:
-        """Import the anthropic SDK ahead of the first Generate or embedded-agent run. Its import
-        holds the GIL in C code for ~0.2 s even in a worker thread, so a window does this once,
-        after its first paint and listing, rather than when the user clicks."""
+        """Import the anthropic SDK ahead of the first Generate. Its import holds the GIL in C code
+        for ~0.2 s even in a worker thread, so a window does this when the plan dialog opens,
+        while the user writes, rather than when the user clicks; not at start, since the SDK
+        takes ~50 MiB that a window which never generates need not hold."""
         await load("pmdesk.executors.anthropic_client")
 
     def recover(self) -> list[str]:

@@ -79,7 +79,7 @@ class ListingIndex:
 
     def refresh(self, directory_name: str, load: Callable[[Path], Any], summarize: Callable[[Any], Any],
                 decode: Callable[[Any], Any] | None = None, full: bool = False,
-                tally: type[Tally] | None = None) -> list[Any]:
+                tally: type[Tally] | None = None, keep: bool = True) -> list[Any]:
         """Summaries of every record of ``kind``, without parsing records that did not change.
 
         The index is a cache in two files: ``<dir>.keys.json`` (each file's mtime, size and
@@ -87,6 +87,8 @@ class ListingIndex:
         one pass). When the directory has not changed since a listing taken while it was
         quiet, the rows are used as they are; otherwise every file is stat'ed and only the
         changed ones are read. Missing, corrupt or mismatched index files are rebuilt.
+        ``keep=False``: a listing read once (the search index's catch-up of a quiet project) is not
+        held in memory for the next; 2,000 runs' summaries are about 1 MiB, 50 projects' 50.
         """
         kind = directory_name
         decode = decode or _as_is
@@ -114,7 +116,7 @@ class ListingIndex:
             except (TypeError, ValueError, KeyError, IndexError):
                 pass  # a damaged cache: rebuild below
             else:
-                if rows_key is not None:
+                if rows_key is not None and (keep or kind in self._memo):
                     self._memo[kind] = (rows_key, dir_mtime, decoded)
                 if tally is not None:
                     head = {k: cached.get(k) for k in ("version", "gen", "dirMtimeNs", "listedAtNs")}

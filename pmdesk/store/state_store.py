@@ -265,9 +265,10 @@ class StateStore:
         if run.session_id and not self.contains("session", run.session_id):
             raise CrossProjectError(f"run {run.run_id} names session {run.session_id}, which is not in this project")
 
-    def list_runs(self, full: bool = False) -> list[RunSummary]:
-        """Every run's summary; ``full`` re-checks every file (F5, --refresh)."""
-        return self._listing("run", Run, summarize_run, run_from_row, full, RunTally)
+    def list_runs(self, full: bool = False, keep: bool = True) -> list[RunSummary]:
+        """Every run's summary; ``full`` re-checks every file (F5, --refresh); ``keep=False`` holds
+        no copy for the next listing (a one-off reader of a project nobody has open)."""
+        return self._listing("run", Run, summarize_run, run_from_row, full, RunTally, keep)
 
     def run_tally(self) -> RunTally:
         """The runs' kept summary (counts, last ended, cost by day) without a listing when quiet."""
@@ -411,11 +412,12 @@ class StateStore:
         return out, False
 
     def _listing(self, kind: str, model: type[M], summarize: Callable[[Any], Any],
-                 decode: Callable[[Any], Any] | None, full: bool, tally: type[Tally] | None = None) -> list[Any]:
+                 decode: Callable[[Any], Any] | None, full: bool, tally: type[Tally] | None = None,
+                 keep: bool = True) -> list[Any]:
         directory_name, _prefix = _KINDS[kind]
         try:
             return self._index.refresh(directory_name, lambda path: self._load(path, kind, model), summarize,
-                                       decode, full, tally)
+                                       decode, full, tally, keep)
         except DamagedFileError as exc:  # the folder itself: set the link or file aside, begin a real folder
             self._quarantine(exc.path, kind, exc.reason)
             exc.path.mkdir(parents=True, exist_ok=True)

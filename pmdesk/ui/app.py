@@ -54,14 +54,12 @@ class Controllers:
     review: ReviewController
     packets: PacketsController
     search: SearchController
-    warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         await self.projects.start()
         self.engine.watch_others()  # the CLI's and other processes' changes appear without F5
         self.engine.index_in_background()  # search finds what runs write as they write it
         await self.settings.start()
-        self.warming = asyncio.ensure_future(self.engine.warm_up())  # the SDK, before the user needs it
 
     async def keep_working(self, stop: asyncio.Event | None = None, step_s: float = 0.5) -> None:
         """The window has closed with "Leave them working": pmdesk goes on without it (no API, no
@@ -159,6 +157,9 @@ def open_window(engine: Engine) -> tuple[MainWindow, Controllers]:
 
 
 def create_application() -> QApplication:
+    from pmdesk.ui.pyside_sources import stop_keeping_sources
+
+    stop_keeping_sources()
     from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
@@ -215,6 +216,9 @@ def run_app(selftest: bool = False) -> int:
         os.environ["XDG_CONFIG_HOME"] = os.path.join(home, "config")
         os.environ["XDG_DATA_HOME"] = os.path.join(home, "data")
         os.environ["PMDESK_NO_KEYRING"] = "1"
+    from pmdesk.ui.pyside_sources import stop_keeping_sources
+
+    stop_keeping_sources()
     from pmdesk.ui.main_window import MainWindow
 
     app = create_application()

@@ -5,6 +5,7 @@ results; a live run's lines are found while it works; the command line and its r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import sys
@@ -235,3 +236,31 @@ def test_a_flood_is_indexed_a_bounded_step_at_a_time_and_wholly_after(engine: En
     # A pass takes 2,000: the run's record counts as one, so 1,999 lines (and, first, the prompt); then nothing.
     assert seen == [2000, 3999, 5001, 5001]
     assert indexer._runs[project.project_id] == {}  # caught up wholly: no longer followed
+
+
+async def test_quiet_projects_hold_no_index_connection_once_caught_up(engine: Engine, tmp_path: Path) -> None:
+    """With 50 projects, each one's SQLite connection (schema, pages) was held for good after the
+    first catch-up, and each thread of a pool that searched held one more. A quiet project's is
+    closed once caught up; a live run's project keeps the indexer's until the run ended and is
+    indexed to its end; searches hold one a project, on their one thread, and find everything."""
+    quiet = [add_project(engine, tmp_path / f"q{i}") for i in range(3)]
+    for i, project in enumerate(quiet):
+        a_run(engine, project, f"okapi {i}", [("stdout", f"okapi line {i}")])
+    live = add_project(engine, tmp_path / "live")
+    indexer = engine.index_in_background()
+    assert await asyncio.to_thread(indexer.ready.wait, 30)
+    indexes = {p.project_id: engine.searching.index(p) for p in [*quiet, live]}
+    await until(lambda: not any(index._connections for index in indexes.values()), timeout=10, interval=0.1)
+    run = engine.runs.create(live, "stream", executor=ExecutorKind.COMMAND,
+                             command=f"{sys.executable} -u -c \"import time; print('tapir here'); time.sleep(60)\"")
+    await engine.runs.start(live, run.run_id)
+    for _ in range(3):  # searches while it works: one thread, so one connection a project for them all
+        await until(lambda: bool(indexes[live.project_id]._connections), timeout=10, interval=0.1)
+        assert (await engine.search("tapir", project=live)).hits
+    assert len(indexes[live.project_id]._connections) == 2  # the indexer's, following the run, and the searches'
+    await engine.runs.cancel(live, run.run_id)
+    await until(lambda: len(indexes[live.project_id]._connections) == 1, timeout=10, interval=0.1)
+    for _ in range(3):
+        assert {h.project_name for h in (await engine.search("okapi")).hits} == {"q0", "q1", "q2"}
+    assert [len(indexes[p.project_id]._connections) for p in quiet] == [1, 1, 1]
+    await engine.shutdown()

@@ -81,3 +81,20 @@ def test_the_first_generate_of_a_process_does_not_freeze_the_window() -> None:
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert found["status"] == "DRAFT" and found["ticks"] > 0
     assert found["max_gap_ms"] < 100, found
+
+
+def test_modules_imported_after_qt_leave_no_source_in_memory() -> None:
+    """PySide6 reads each module imported after it with ``inspect.getsource``, which kept every
+    line in linecache (~30 MiB once the engine and the SDK were in). The window answers PySide6's
+    question from the file and keeps nothing; which modules PySide6 counts as its users is unchanged."""
+    probe = ("import linecache, sys\n"
+             "from pmdesk.ui.app import create_application\n"
+             "app = create_application()\n"
+             "import pmdesk.engine.engine, pmdesk.ui.project_page\n"
+             "kept = [f for f in linecache.cache if 'pmdesk' in f or 'pydantic' in f]\n"
+             "marks = sys.modules['shibokensupport.feature'].pyside_feature_dict\n"
+             "print(len(kept), marks.get('pmdesk.ui.bridge'), marks.get('pmdesk.ui.resources'))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "0", "-1"]  # nothing kept; a module using Qt marked as one, another not

@@ -141,6 +141,18 @@ class SearchIndex:
                 self._connections.append(conn)
         return conn
 
+    def release(self) -> None:
+        """Close the calling thread's connection: a quiet project's schema and pages (~150 KiB)
+        are not held for the next search or run; the next use opens another."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock, contextlib.suppress(ValueError):
+            self._connections.remove(conn)
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
     def close(self) -> None:
         with self._lock:
             connections, self._connections = self._connections, []
@@ -191,7 +203,7 @@ class SearchIndex:
         conn = self._conn()
         known = {run_id: (row_id, done) for row_id, run_id, done in conn.execute("SELECT id, run_id, done FROM runs")}
         if run_ids is None:
-            summaries = sorted(self.store.list_runs(), key=lambda s: s.created_at)  # rowids in time order
+            summaries = sorted(self.store.list_runs(keep=False), key=lambda s: s.created_at)  # rowids in time order
             todo = [s.run_id for s in summaries if not known.get(s.run_id, (0, 0))[1]]
             self._plans(conn)
         else:

@@ -84,14 +84,22 @@ class BackgroundIndexer:
             left: list[Project] = []
             for project in pending:
                 def step(p: Project, busy: bool = busy, left: list[Project] = left) -> None:
-                    if self.search.index(p).catch_up_some(None, LIVE_LINES if busy else BACKLOG_LINES):
+                    index = self.search.index(p)
+                    if index.catch_up_some(None, LIVE_LINES if busy else BACKLOG_LINES):
                         left.append(p)
+                    elif self._quiet(p.project_id):
+                        index.release()  # caught up and quiet: 50 projects' connections are not kept
                 self._guard(project, step)
             pending = left
             if busy:
                 self.catch_up_now(LIVE_LINES)  # the runs at work are followed meanwhile, as after
                 if pending and self._stop.wait(INTERVAL_S):
                     return
+
+    def _quiet(self, project_id: str) -> bool:
+        """No run of the project is at work here, nor left to catch up."""
+        with self._lock:
+            return not self._runs.get(project_id)
 
     def _busy(self) -> bool:
         with self._lock:
@@ -115,6 +123,7 @@ class BackgroundIndexer:
 
             def work(p: Project, run_ids: list[str] = index_runs, changed: list[Plan] = index_plans) -> None:
                 index = self.search.index(p)
+                behind: list[str] = []
                 if run_ids and max_lines is None:
                     index.catch_up(run_ids)
                 elif run_ids and max_lines is not None:
@@ -127,6 +136,8 @@ class BackgroundIndexer:
                                 later.setdefault(run_id, ended.get(run_id, False))
                 for plan in changed:
                     index.guarded(lambda conn, plan=plan: index.index_plan(plan, conn))
+                if not behind and self._quiet(p.project_id):
+                    index.release()  # its runs ended and are indexed to their end
             self._guard(project, work)
         self.passes += 1
 

@@ -7,10 +7,14 @@ from it (``reindex``), never the other way round.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field
 
@@ -22,6 +26,8 @@ from pmdesk.errors import BadQueryError, PmdeskError
 from pmdesk.models import Model, Project, parse_ts
 
 SNIPPET = 160  # characters of context shown around the first hit in a line
+
+T = TypeVar("T")
 
 
 class SearchHit(Model):
@@ -97,6 +103,14 @@ class SearchService:
         self._indexes: dict[str, SearchIndex] = {}
         self._lock = threading.Lock()
         self.stopping = threading.Event()  # pmdesk quits: catching up ends at the next batch
+        self._thread: ThreadPoolExecutor | None = None
+
+    async def in_thread(self, work: Callable[[], T]) -> T:
+        """``work`` on the searches' one thread: each thread that reads an index holds a connection
+        to it, so a pool's threads would each hold one per project (hundreds with 50 projects)."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmdesk-search")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
 
     def index(self, project: Project) -> SearchIndex:
         with self._lock:
@@ -113,6 +127,9 @@ class SearchService:
 
     def close(self) -> None:
         self.stopping.set()
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
         for project_id in list(self._indexes):
             self.forget(project_id)
 

@@ -27,6 +27,7 @@ class PlansController(QObject):
         self.shell = shell
         self.engine = shell.engine
         self.verify_panels: dict[str, VerifyPanel] = {}
+        self.warming: asyncio.Future[None] | None = None
         shell.page.planSelected.connect(self.select_plan)
         shell.page.costWanted.connect(self._cost_wanted)
         self._costs_wanted: set[str] = set()
@@ -88,6 +89,8 @@ class PlansController(QObject):
         project = self.shell.project
         if project is None:
             return
+        if self.warming is None:  # the SDK (~50 MiB) loads while the user writes, not at start nor on Generate
+            self.warming = asyncio.ensure_future(self.engine.warm_up())
         packets = sorted(self.shell.page.packets.source.records(), key=lambda p: p.get("createdAt") or "",
                          reverse=True)
         dialog = PlanDialog(packets, project.settings.default_model or self.engine.settings.default_model,
