@@ -32,6 +32,7 @@ PIPE_SIZE = 1024 * 1024
 FLOOD = 64 * 1024  # a read this big means the writer is flooding: let the pipe fill a little
 FLOOD_NAP = 0.005
 TURN = 0.004  # the longest a reader keeps the loop to itself while output keeps coming
+GATHER = 0.010  # a writer that trickles lines is read at most this often: what it wrote meanwhile comes in one read
 CHILD_NICE = 10  # agents, gates and their commands run below the window's CPU priority
 
 
@@ -50,6 +51,8 @@ class _PipeReader:
         self.fd = fd
         os.set_blocking(fd, False)
         self._turn = 0.0  # when this reader last gave the loop a turn
+        self._read_at = 0.0  # when the last read returned bytes
+        self._trickle = False  # and they were few: the writer writes a line at a time
         self._nap = 0.0
         try:
             import fcntl
@@ -61,9 +64,17 @@ class _PipeReader:
 
     async def read(self) -> bytes:
         """The next chunk. A writer that keeps pace with us would always leave something to
-        read, and the loop (the window's) would never get a turn: after TURN it gets one."""
+        read, and the loop (the window's) would never get a turn: after TURN it gets one.
+
+        A writer that prints a line at a time (50 runs at 200 lines a second) would wake the loop
+        for every line, each wake a watch set up and taken down again: it is read at most every
+        GATHER instead, so the lines written meanwhile come in one read, a frame's worth late."""
         loop = asyncio.get_running_loop()
-        if loop.time() - self._turn > TURN:
+        now = loop.time()
+        if self._trickle and now - self._read_at < GATHER:
+            await asyncio.sleep(GATHER - (now - self._read_at))
+            self._turn = loop.time()
+        elif now - self._turn > TURN:
             await asyncio.sleep(0)
             self._turn = loop.time()
         while True:
@@ -73,6 +84,7 @@ class _PipeReader:
                 await self._readable(loop)
                 self._turn = loop.time()
                 continue
+            self._read_at, self._trickle = loop.time(), len(data) < FLOOD
             if not data:
                 self.close()
             elif self._nap and len(data) >= FLOOD:

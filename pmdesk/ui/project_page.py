@@ -84,7 +84,7 @@ class ProjectPage(QWidget):
 
     backRequested = Signal()
     answerSubmitted = Signal(str, str)  # run id, text
-    decisionMade = Signal(str, bool, dict)  # run id, allow, choices (Engine.decide's keywords)
+    decisionMade = Signal(str, bool, object)  # run id, allow, choices (Engine.decide's keywords)
     requestWanted = Signal(str)  # run id: its pending request is not known here yet
     runSelected = Signal(str)
     planSelected = Signal(str)

@@ -71,3 +71,31 @@ async def test_a_big_chunk_is_handed_over_in_slices_with_every_line_whole() -> N
     assert len(handed) > 4 and all(len(joined(b).encode()) <= SLICE for b in handed if len(b) > 1)
     # the loop ran between the slices (not before the first one, nor the counter's first turn)
     assert turns >= len(handed) - 3
+
+
+async def test_a_writer_that_trickles_lines_is_read_in_gathered_batches() -> None:
+    """50 runs printing a line every 5 ms woke the window's loop 10,000 times a second, each wake a
+    watch set up and taken down again. A trickle is read at most every GATHER: the lines written
+    meanwhile come in one read, each whole and in order."""
+    import os
+    import threading
+    import time
+
+    from pmdesk.executors.process import _PipeReader, pump_lines
+
+    read_end, write_end = os.pipe()
+    sent = [f"step {i}: agent output" for i in range(200)]
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb", buffering=0) as out:
+            for line in sent:
+                out.write(line.encode() + b"\n")
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    handed: list[list[str]] = []
+    await pump_lines(_PipeReader(read_end), handed.append)
+    writer.join()
+    assert [line for batch in handed for line in batch] == sent
+    assert len(handed) < len(sent) // 2, len(handed)  # about one read per GATHER, not one per line

@@ -34,7 +34,7 @@ from pmdesk.ui.widgets.diff_view import DiffHighlighter, _dark
 class RequestCard(QFrame):
     """decided(allow, choices): choices are ``Engine.decide``'s keyword arguments."""
 
-    decided = Signal(bool, dict)
+    decided = Signal(bool, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
