@@ -243,8 +243,9 @@ class StateStore:
     def has_run(self, run_id: str) -> bool:
         return self.contains("run", run_id)
 
-    def put_run(self, run: Run) -> Run:
-        self._check_run_refs(run)
+    def put_run(self, run: Run, checked: frozenset[tuple[str, str]] = frozenset()) -> Run:
+        """``checked``: references known to be in this project (the record's as it was read)."""
+        self._check_refs("run", run.run_id, run.project_id, _run_refs(run) - checked)
         run.updated_at = utc_now()
         return self._write("run", run.run_id, run)
 
@@ -252,18 +253,20 @@ class StateStore:
         """Read-modify-write under the cross-process write lock."""
         with write_lock(self.state_dir):
             run = self.get_run(run_id)
-            before = run.status
+            before, refs = run.status, _run_refs(run)
             change(run)
             _count_waiting(run, before)
-            return self.put_run(run)
+            return self.put_run(run, refs)
 
-    def _check_run_refs(self, run: Run) -> None:
-        if run.project_id != self.project_id:
-            raise CrossProjectError(f"run {run.run_id} names project {run.project_id}, not {self.project_id}")
-        if run.plan_id and not self.contains("plan", run.plan_id):
-            raise CrossProjectError(f"run {run.run_id} names plan {run.plan_id}, which is not in this project")
-        if run.session_id and not self.contains("session", run.session_id):
-            raise CrossProjectError(f"run {run.run_id} names session {run.session_id}, which is not in this project")
+    def _check_refs(self, kind: str, item_id: str, project_id: str, refs: Iterable[tuple[str, str]]) -> None:
+        """The record is this project's and names only this project's records. A change checks only
+        what it added: the references of the record it read were checked when they were written,
+        and a plan of 50 tasks would otherwise stat 50 runs on every write."""
+        if project_id != self.project_id:
+            raise CrossProjectError(f"{kind} {item_id} names project {project_id}, not {self.project_id}")
+        for ref_kind, ref in refs:
+            if not self.contains(ref_kind, ref):
+                raise CrossProjectError(f"{kind} {item_id} names {ref_kind} {ref}, which is not in this project")
 
     def list_runs(self, full: bool = False, keep: bool = True) -> list[RunSummary]:
         """Every run's summary; ``full`` re-checks every file (F5, --refresh); ``keep=False`` holds
@@ -280,16 +283,27 @@ class StateStore:
     def get_plan(self, plan_id: str) -> Plan:
         return self._load(self._file("plan", plan_id), "plan", Plan)
 
-    def put_plan(self, plan: Plan) -> Plan:
-        self._check_plan_refs(plan)
+    def put_plan(self, plan: Plan, checked: frozenset[tuple[str, str]] = frozenset()) -> Plan:
+        """``checked``: references known to be in this project (the record's as it was read)."""
+        self._check_refs("plan", plan.plan_id, plan.project_id, _plan_refs(plan) - checked)
         plan.updated_at = utc_now()
         return self._write("plan", plan.plan_id, plan)
 
     def update_plan(self, plan_id: str, change: Callable[[Plan], Any]) -> Plan:
         with write_lock(self.state_dir):
             plan = self.get_plan(plan_id)
+            refs = _plan_refs(plan)
             change(plan)
-            return self.put_plan(plan)
+            return self.put_plan(plan, refs)
+
+    def update_plan_if(self, plan_id: str, change: Callable[[Plan], bool]) -> tuple[Plan, bool]:
+        """``update_plan`` read once, written only when ``change`` says it changed something."""
+        with write_lock(self.state_dir):
+            plan = self.get_plan(plan_id)
+            refs = _plan_refs(plan)
+            if not change(plan):
+                return plan, False
+            return self.put_plan(plan, refs), True
 
     def discard_plan(self, plan_id: str) -> Path:
         """Move the plan's file out of the listing into ``<state>/trash/plans/`` (kept, not erased);
@@ -303,23 +317,6 @@ class StateStore:
             target = target_dir / f"{source.name}.{utc_now().replace(':', '').replace('-', '')}"
             os.replace(source, target)
             return target
-
-    def _check_plan_refs(self, plan: Plan) -> None:
-        if plan.project_id != self.project_id:
-            raise CrossProjectError(f"plan {plan.plan_id} names project {plan.project_id}, not {self.project_id}")
-        refs: list[tuple[str, str]] = []
-        if plan.run_id:
-            refs.append(("run", plan.run_id))
-        if plan.verify_run_id:
-            refs.append(("run", plan.verify_run_id))
-        if plan.packet_id:
-            refs.append(("packet", plan.packet_id))
-        refs.extend(("run", t.run_id) for t in plan.tasks if t.run_id)
-        for kind, ref in refs:
-            if not self.contains(kind, ref):
-                raise CrossProjectError(
-                    f"plan {plan.plan_id} names {kind} {ref}, which is not in this project"
-                )
 
     def list_plans(self, full: bool = False) -> list[PlanSummary]:
         return self._listing("plan", Plan, summarize_plan, plan_from_row, full, PlanTally)
@@ -464,3 +461,15 @@ def _count_waiting(run: Run, before: TaskState) -> None:
         if since is not None:
             run.waited_ms += max(0, int((datetime.now(UTC) - since).total_seconds() * 1000))
         run.awaiting_since = None
+
+
+def _run_refs(run: Run) -> frozenset[tuple[str, str]]:
+    return frozenset((kind, ref) for kind, ref in (("plan", run.plan_id), ("session", run.session_id)) if ref)
+
+
+def _plan_refs(plan: Plan) -> frozenset[tuple[str, str]]:
+    refs = {("run", ref) for ref in (plan.run_id, plan.verify_run_id) if ref}
+    if plan.packet_id:
+        refs.add(("packet", plan.packet_id))
+    refs.update(("run", t.run_id) for t in plan.tasks if t.run_id)
+    return frozenset(refs)

@@ -114,3 +114,28 @@ async def test_children_start_below_the_windows_priority_one_at_a_time(tmp_path:
     await asyncio.gather(*(one() for _ in range(4)))
     gaps = [b - a for a, b in zip(sorted(started), sorted(started)[1:], strict=False)]
     assert min(gaps) >= SPAWN_GAP_S * 0.9, gaps
+
+
+async def test_a_lone_start_goes_at_once() -> None:
+    """The gap between starts is for starts that come together; one that finds none under way
+    (tasks in place, one after another) does not wait it out after the last."""
+    import itertools
+
+    from pmdesk.executors.process import SPAWN_GAP_S, one_start_at_a_time
+
+    loop = asyncio.get_running_loop()
+    async with one_start_at_a_time():
+        pass
+    began = loop.time()
+    async with one_start_at_a_time():
+        pass
+    assert loop.time() - began < SPAWN_GAP_S / 2
+    entered: list[float] = []
+
+    async def together() -> None:
+        async with one_start_at_a_time():
+            entered.append(loop.time())
+            await asyncio.sleep(0.002)  # the fork and exec, during which the others come
+
+    await asyncio.gather(*(together() for _ in range(3)))
+    assert min(b - a for a, b in itertools.pairwise(entered)) >= SPAWN_GAP_S * 0.9

@@ -92,6 +92,31 @@ async def test_plan_snapshots_are_published_in_the_order_they_were_written(engin
             assert LIFECYCLE.index(a.status) <= LIFECYCLE.index(b.status), (a.task_id, a.status, b.status)
 
 
+async def test_a_task_in_place_costs_one_plan_write(
+        engine: Engine, tmp_path: Path) -> None:
+    """Tasks in place run one after another. What may start next is decided on the plan as it is
+    on disk with its runs mirrored in memory, and one write carries the task that ended and the
+    one that started: about a plan write a task (two before)."""
+    project = add_project(engine, tmp_path / "p")
+    tasks = [{"id": f"t{i}", "description": f"task {i}", "dependencies": [f"t{i - 1}"] if i else []} for i in range(12)]
+    plan = engine.plans.plan_from_answer(project, {"tasks": tasks})
+    store = engine.store(project)
+    writes: list[Plan] = []
+    real_put = store.put_plan
+
+    def counted(written: Plan, checked: frozenset[tuple[str, str]] = frozenset()) -> Plan:
+        writes.append(real_put(written, checked))
+        return writes[-1]
+
+    store.put_plan = counted  # type: ignore[method-assign]
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="true", in_place=True)
+    await engine.plans.wait(plan.plan_id)
+    on_disk = store.get_plan(plan.plan_id)
+    assert [t.status for t in on_disk.tasks] == [TaskState.COMPLETE] * 12 and on_disk.completed_at
+    assert len(writes) <= 12 + 4, len(writes)  # dispatching, queueing, a write a task, the plan's completion
+    assert writes[-1] == on_disk
+
+
 async def test_mirroring_reads_the_disk_only_when_asked(engine: Engine, tmp_path: Path) -> None:
     project = add_project(engine, tmp_path / "p")
     store = engine.store(project)
@@ -127,13 +152,15 @@ def test_the_last_task_ending_completes_its_running_plan_in_the_same_write(engin
     engine.plans.update_now(project, plan.plan_id, running)
     store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))
     writes: list[Plan] = []
-    real_update = store.update_plan
+    real_update = store.update_plan_if
 
-    def counted(plan_id: str, change: Any) -> Plan:
-        writes.append(written := real_update(plan_id, change))
-        return written
+    def counted(plan_id: str, change: Any) -> tuple[Plan, bool]:
+        written, changed = real_update(plan_id, change)
+        if changed:
+            writes.append(written)
+        return written, changed
 
-    store.update_plan = counted  # type: ignore[method-assign]
+    store.update_plan_if = counted  # type: ignore[method-assign]
     mirrored, _, completed = mirror_runs(store, plan.plan_id, None)
     assert len(writes) == 1 and writes[0].tasks[0].status == TaskState.COMPLETE and writes[0].completed_at
     assert completed is not None and completed[0] == ActivityType.PLAN_COMPLETED and "1 of 1" in completed[1]

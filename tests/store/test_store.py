@@ -176,6 +176,17 @@ def test_a_plan_of_project_a_cannot_name_a_run_of_project_b(tmp_path: Path) -> N
     with pytest.raises(CrossProjectError):
         a.put_run(Run(run_id=new_id("run"), project_id=b.project_id, prompt="x"))
     assert a.list_plans() == [] and not any((a.state_dir / "plans").iterdir())
+    # A change checks what it adds (the rest was checked when it was written): a task given
+    # another project's run is refused, one given this project's run is kept.
+    run_a = new_run(a)
+    mine = a.put_plan(Plan(plan_id=new_id("plan"), project_id=a.project_id,
+                           tasks=[PlanTask(task_id=new_id("ptask"), description="x")]))
+    with pytest.raises(CrossProjectError, match="not in this project"):
+        a.update_plan(mine.plan_id, lambda p: setattr(p.tasks[0], "run_id", run_b.run_id))
+    kept, changed = a.update_plan_if(mine.plan_id, lambda p: setattr(p.tasks[0], "run_id", run_a.run_id) is None)
+    assert changed and a.get_plan(mine.plan_id).tasks[0].run_id == run_a.run_id == kept.tasks[0].run_id
+    with pytest.raises(CrossProjectError):
+        a.update_run(run_a.run_id, lambda r: setattr(r, "plan_id", foreign.plan_id))
 
 
 def test_a_record_copied_from_another_project_is_not_listed(tmp_path: Path) -> None:

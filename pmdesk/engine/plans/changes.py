@@ -121,18 +121,26 @@ class Mirrored(NamedTuple):
     completed: tuple[ActivityType, str] | None  # the plan ended in this write: the activity to record
 
 
-def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *, complete: bool = True) -> Mirrored:
+def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *, complete: bool = True,
+                write: bool = True) -> Mirrored:
     """Each unfinished task takes its run's status; written only when something changed.
 
     ``known`` holds the runs to look at (the latest published); None reads every task's run
     from disk. When the last task ends, the plan's completion is part of the same write, so
     no reader sees every task ended and the plan not (unless ``complete`` is False: a plan
-    being cancelled ends CANCELLED instead). Files only: for the store worker.
+    being cancelled ends CANCELLED instead). The plan is read once, under the write lock.
+    ``write=False``: the plan as it is on disk with its runs mirrored, in memory only (what the
+    scheduler decides its next starts by; their write then carries both). Files only: for the
+    store worker.
     """
-    plan = store.get_plan(plan_id)
-    updates: dict[str, Run] = {}
-    for task in plan.tasks:
-        if task.run_id and not task.status.is_terminal:
+    completed: tuple[ActivityType, str] | None = None
+
+    def change(p: Plan) -> bool:
+        nonlocal completed
+        moved = False
+        for task in p.tasks:
+            if not task.run_id or task.status.is_terminal:
+                continue
             if known is not None:
                 found = known.get(task.run_id)
                 if found is None:
@@ -143,29 +151,25 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *
                     run = store.get_run(task.run_id)
                 except StoreError:
                     continue
-            if run.status != task.status and run.status != TaskState.CREATED:
-                updates[task.task_id] = run
-    if not updates:
-        return Mirrored(plan, False, None)
-    completed: tuple[ActivityType, str] | None = None
-
-    def change(p: Plan) -> None:
-        nonlocal completed
-        for task in p.tasks:
-            run = updates.get(task.task_id)
-            if run is None or task.status.is_terminal:
-                continue
             target = run.status
-            if target == TaskState.QUEUED or task.status == target or target not in reachable(task.status):
+            if target in (TaskState.CREATED, TaskState.QUEUED) or task.status == target or \
+                    target not in reachable(task.status):
                 continue  # intermediate steps may have been missed; never move backwards
             task.status = target
             copy_worktree(run, task)
             if target in (TaskState.ERROR, TaskState.CANCELLED):
                 task.error = run.error
-        if complete and p.status == PlanStatus.RUNNING and not p.completed_at and all(t.status.is_terminal for t in p.tasks):
+            moved = True
+        if moved and complete and write and p.status == PlanStatus.RUNNING and not p.completed_at and \
+                all(t.status.is_terminal for t in p.tasks):
             finish, kind, message = completion(p)
             finish(p)
             completed = (kind, message)
+        return moved
 
-    written = store.update_plan(plan_id, change)
-    return Mirrored(written, True, completed)
+    if not write:
+        plan = store.get_plan(plan_id)
+        change(plan)
+        return Mirrored(plan, False, None)
+    plan, written = store.update_plan_if(plan_id, change)
+    return Mirrored(plan, written, completed)

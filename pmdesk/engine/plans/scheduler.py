@@ -238,7 +238,10 @@ class Scheduler:
             with job.lease:
                 while not job.cancelled:
                     job.wake.clear()
-                    plan = await self._sync_tasks(job)
+                    # What may start is decided on the plan as it is on disk (a cancel by another
+                    # process is seen) with its runs mirrored in memory; one write then carries
+                    # the tasks that ended and the ones that started (a write less per task).
+                    plan = await self._sync_tasks(job, write=False)
                     if plan.status != PlanStatus.RUNNING:
                         return
                     for task, dep in blocked_tasks(plan):
@@ -253,8 +256,7 @@ class Scheduler:
                             self._place(job, task)
                         else:
                             await self._start_task(project, plan_id, task)
-                    if starting:  # what the starts wrote (or failed to); otherwise the plan is as synced
-                        plan = await self._sync_tasks(job)
+                    plan = await self._sync_tasks(job)  # what ended, and what the starts wrote (or failed to)
                     if job.cancelled:
                         return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
                     if all(t.status.is_terminal for t in plan.tasks):
@@ -346,12 +348,19 @@ class Scheduler:
                 await self.runs.cancel(project, task.run_id)
         return await self.changes.set_task(project, plan_id, task.task_id, TaskState.CANCELLED, error=reason)
 
-    async def _sync_tasks(self, job: PlanJob) -> Plan:
+    async def _sync_tasks(self, job: PlanJob, write: bool = True) -> Plan:
         """Mirror the task's runs onto the plan, on the store worker: the runs this process
-        published, or every run when ``job.reread`` asks for a look at the disk."""
-        known, job.reread = (None if job.reread else dict(job.runs)), False
-        plan, changed, completed = await self.ctx.disk(
-            mirror_runs, self.ctx.store(job.project), job.plan_id, known, complete=not job.cancelled)
+        published, or every run when ``job.reread`` asks for a look at the disk. ``write=False``:
+        in memory only (``mirror_runs``)."""
+        known = None if job.reread else dict(job.runs)
+        store = self.ctx.store(job.project)
+        if not write:  # one small read: here, rather than a turn of the store worker in every task's chain
+            if known is not None:
+                return mirror_runs(store, job.plan_id, known, write=False).plan
+            return (await self.ctx.disk(mirror_runs, store, job.plan_id, None, write=False)).plan
+        job.reread = False
+        plan, changed, completed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
+                                                       complete=not job.cancelled)
         if changed:
             self.ctx.publish_plan(job.project, plan)
         if completed is not None:
