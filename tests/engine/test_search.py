@@ -264,3 +264,33 @@ async def test_quiet_projects_hold_no_index_connection_once_caught_up(engine: En
         assert {h.project_name for h in (await engine.search("okapi")).hits} == {"q0", "q1", "q2"}
     assert [len(indexes[p.project_id]._connections) for p in quiet] == [1, 1, 1]
     await engine.shutdown()
+
+
+async def test_pages_of_hits_are_complete_when_many_share_a_millisecond(engine: Engine, tmp_path: Path) -> None:
+    """130 lines written in a few milliseconds, and an older run caught up after a newer one: the
+    pages were taken by index row and a cursor compared seq as text, so 63 of 130 hits were never
+    shown. Every hit now comes once, newest first, whatever the page size."""
+    project = add_project(engine, tmp_path / "p")
+    newer = a_run(engine, project, "newer", [("stdout", f"ibex sighting {i}") for i in range(130)])
+    index = engine.searching.index(project)
+    index.catch_up([newer])  # the newer run is indexed first: its rows come before the older run's
+    older = engine.runs.create(project, "older", executor=ExecutorKind.COMMAND, command="true")
+    store = engine.store(project)
+    lines = [json.dumps({"eventId": f"evt_old{i}", "runId": older.run_id, "seq": i + 1, "ts": "2026-01-02T03:04:05Z",
+                         "kind": "stdout", "text": f"ibex of old {i}"}) for i in range(40)]
+    append_payload(day_file(store.state_dir / "events" / older.run_id), ("\n".join(lines) + "\n").encode())
+    index.catch_up([older.run_id])
+    for size in (7, 50):
+        seen: list[tuple[str | None, int | None]] = []
+        stamps: list[str] = []
+        after = None
+        while True:
+            page = await engine.search("ibex", after=after, limit=size)
+            seen += [(h.run_id, h.seq) for h in page.hits]
+            stamps += [h.ts for h in page.hits]
+            after = page.next
+            if after is None:
+                break
+        assert len(seen) == len(set(seen)) == 170, (size, len(seen), len(set(seen)))
+        assert stamps == sorted(stamps, reverse=True)
+        assert seen[-40:] == [(older.run_id, i) for i in range(40, 0, -1)]  # the old run's, oldest last

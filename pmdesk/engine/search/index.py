@@ -32,7 +32,7 @@ from pmdesk.store import StateStore
 from pmdesk.store.jsonl import day_files
 from pmdesk.store.safe_files import DamagedFileError, open_for_reading
 
-VERSION = "3"
+VERSION = "4"  # 4: a line's row is its time (ms << SLOTS_BITS) and its place in that millisecond
 KINDS = ("prompt", "question", "answer", "assistant", "tool", "output", "gate", "task")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
 EVENT_KINDS = {  # an event's kind → what the user searches it as (status and system lines are not searched, nor
@@ -59,6 +59,16 @@ CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING fts5(text, plan_id UNINDEXED, tas
 """
 
 
+SLOTS_BITS = 20
+SLOTS = 1 << SLOTS_BITS  # lines of one project in one millisecond (a flood writes ~100)
+NEVER_MS = 1 << 42  # later than any line (the year 2109): with SLOTS_BITS, rows stay below 2**63
+
+
+def row_of(ms: int, place: int) -> int:
+    """A line's row: its millisecond, then its place among that millisecond's lines."""
+    return (ms << SLOTS_BITS) | place
+
+
 class IndexBusyError(PmdeskError):
     kind = ErrorKind.BUSY
     code = "search.index_busy"
@@ -82,6 +92,15 @@ class Found:
     text: str = ""
     day: int | None = None
     offset: int | None = None
+    row: int = 0  # its row in the index: with ts_ms and the project, its place among hits (see ``tie``)
+
+    def tie(self, project_id: str) -> str:
+        """What orders the hits of one millisecond, the same way on every page and in the SQL:
+        by project, then lines before plan tasks, then the row, newest last."""
+        return f"{project_id}/{'T' if self.kind == 'task' else 'L'}{self.row:019d}"
+
+
+Below = tuple[int, str]  # a page's cursor: (ts_ms, tie) of the last hit it showed
 
 
 def _ms(ts: Any) -> int:
@@ -178,7 +197,8 @@ class SearchIndex:
                 raise IndexBusyError(f"the search index of {self.store.state_dir.parent.parent.name} is busy "
                                      "(another pmdesk is writing it); try again in a moment") from exc
             self.drop()
-            self.rebuilt = f"the search index was damaged ({exc}) and was built again from the records"
+            what = "of another version" if str(exc).startswith("index version") else "damaged"
+            self.rebuilt = f"the search index was {what} ({exc}) and was built again from the records"
             try:
                 self._catch_up(None)
                 return work(self._conn())
@@ -297,13 +317,29 @@ class SearchIndex:
         return added
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Each line's row is its millisecond and its place in it (``row_of``), so the index's
+        own order is time order: the newest hits are the highest rows, found without a sort,
+        however the runs were caught up (together, late, by another process)."""
         if not rows:
             return
-        first = (conn.execute("SELECT max(id) FROM hits").fetchone()[0] or 0) + 1
-        numbered = [(first + i, *row[:6]) for i, row in enumerate(rows)]
-        conn.executemany("INSERT INTO hits VALUES(?, ?, ?, ?, ?, ?, ?)", numbered)
-        conn.executemany("INSERT INTO words(rowid, text) VALUES(?, ?)",
-                         [(first + i, row[6]) for i, row in enumerate(rows)])
+        taken: dict[int, int] = {}  # a millisecond → the next free place in it
+        ids = []
+        for row in rows:
+            ms = max(0, row[2])
+            while True:
+                place = taken.get(ms)
+                if place is None:
+                    last = conn.execute("SELECT max(id) FROM hits WHERE id >= ? AND id < ?",
+                                        (row_of(ms, 0), row_of(ms + 1, 0))).fetchone()[0]
+                    place = 0 if last is None else last - row_of(ms, 0) + 1
+                if place < SLOTS:
+                    break
+                taken[ms] = SLOTS
+                ms += 1  # a millisecond that is full: the line goes into the next
+            taken[ms] = place + 1
+            ids.append(row_of(ms, place))
+        conn.executemany("INSERT INTO hits VALUES(?, ?, ?, ?, ?, ?, ?)", [(i, *row[:6]) for i, row in zip(ids, rows, strict=True)])
+        conn.executemany("INSERT INTO words(rowid, text) VALUES(?, ?)", [(i, row[6]) for i, row in zip(ids, rows, strict=True)])
 
     def _plans(self, conn: sqlite3.Connection) -> None:
         """Plan task descriptions: a plan written since it was indexed is indexed again; one that
@@ -333,31 +369,54 @@ class SearchIndex:
     # -- reading -------------------------------------------------------------------------------
 
     def search(self, query: Query, kinds: set[str] | None = None, since_ms: int = 0, limit: int = 50,
-               before_ms: int | None = None) -> list[Found]:
-        """Newest first, without their text (``fill`` reads it for the hits that are shown);
-        ``before_ms``: only hits at or before that moment (the next page; the caller breaks ties)."""
-        until = before_ms if before_ms is not None else 1 << 62
+               below: Below | None = None, project_id: str = "") -> list[Found]:
+        """The ``limit`` newest hits, without their text (``fill`` reads it for the hits that are
+        shown), in the order of (ts_ms, ``Found.tie``); ``below``: only those after a page's last
+        hit in that order (the next page). A line's row is its time (``_insert``), so the newest
+        are read in the index's own order and no further; rows numbered as lines were caught up
+        were not in time order, and a page taken by row skipped newer hits."""
+        def order(mark: str) -> tuple[int, int]:
+            """Where this project's hits of a kind (lines L, tasks T) stand to the cursor within its
+            millisecond: (-1 all come after it | 1 none does | 0 the row decides, row)."""
+            assert below is not None
+            tie0 = below[1]
+            mine = f"{project_id}/{mark}"
+            if mine != tie0[:len(mine)]:
+                return (-1 if mine < tie0[:len(mine)] else 1), 0
+            return 0, int(tie0[len(mine):] or 0)
+
         def work(conn: sqlite3.Connection) -> list[Found]:
             found: list[Found] = []
             codes = sorted(_CODE[k] for k in (kinds or set(KINDS)) if k != "task")
+            ts0 = below[0] if below is not None else NEVER_MS
             if codes:
                 where = f" AND r.kind IN ({','.join(map(str, codes))})" if len(codes) < len(KINDS) - 1 else ""
-                sql = ("SELECT r.kind, r.ts, n.run_id, n.plan_id, r.seq, r.day, r.offset FROM words "
+                # A line's row is its time: the index's own order, read from the newest and no further.
+                top = row_of(ts0, 0) - 1
+                if below is not None:
+                    side, row0 = order("L")
+                    top = row_of(ts0 + 1, 0) - 1 if side < 0 else row0 - 1 if side == 0 else top
+                sql = ("SELECT r.kind, r.ts, n.run_id, n.plan_id, r.seq, r.day, r.offset, r.id FROM words "
                        "CROSS JOIN hits r ON r.id = words.rowid JOIN runs n ON n.id = r.run "
-                       f"WHERE words MATCH ? AND r.ts >= ? AND r.ts <= ?{where} ORDER BY words.rowid DESC LIMIT ?")
-                for kind, ts, run_id, plan_id, seq, day, offset in conn.execute(sql, (query.match, since_ms, until,
-                                                                                     limit)):
+                       f"WHERE words MATCH ? AND words.rowid <= ? AND r.ts >= ?{where} "
+                       "ORDER BY words.rowid DESC LIMIT ?")
+                for kind, ts, run_id, plan_id, seq, day, offset, row in conn.execute(
+                        sql, (query.match, top, since_ms, limit)):
                     found.append(Found(KINDS[kind], ts, run_id, plan_id, None, seq if day is not None else None,
-                                       day=day, offset=offset))
+                                       day=day, offset=offset, row=row))
             if kinds is None or "task" in kinds:
-                sql = ("SELECT plan_id, task_id, ts, text FROM tasks WHERE tasks MATCH ? AND CAST(ts AS INTEGER) >= ? "
-                       "AND CAST(ts AS INTEGER) <= ? ORDER BY CAST(ts AS INTEGER) DESC, rowid DESC LIMIT ?")
-                for plan_id, task_id, ts, text in conn.execute(sql, (query.match, since_ms, until, limit)):
-                    found.append(Found("task", int(ts), None, plan_id, task_id, None, text))
+                side, row0 = order("T") if below is not None else (1, 0)
+                row0 = 1 << 62 if side < 0 else row0 if side == 0 else 0
+                sql = ("SELECT plan_id, task_id, ts, text, rowid FROM tasks WHERE tasks MATCH ? "
+                       "AND CAST(ts AS INTEGER) >= ? AND (CAST(ts AS INTEGER) < ? OR (CAST(ts AS INTEGER) = ? "
+                       "AND rowid < ?)) ORDER BY CAST(ts AS INTEGER) DESC, rowid DESC LIMIT ?")
+                for plan_id, task_id, ts, text, row in conn.execute(sql, (query.match, since_ms, ts0, ts0, row0,
+                                                                          limit)):
+                    found.append(Found("task", int(ts), None, plan_id, task_id, None, text, row=row))
             return found
 
         found: list[Found] = self.guarded(work)
-        found.sort(key=lambda h: h.ts_ms, reverse=True)
+        found.sort(key=lambda h: (h.ts_ms, h.tie(project_id)), reverse=True)
         return found[:limit]
 
     def fill(self, hit: Found) -> None:

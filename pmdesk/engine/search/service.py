@@ -8,6 +8,7 @@ from it (``reindex``), never the other way round.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -155,18 +156,17 @@ class SearchService:
             try:
                 if catch_up:
                     index.catch_up()
-                hits = index.search(query, wanted, since_ms, limit + 1 + _TIES, before[0] if before else None)
-                found.extend((project, hit) for hit in hits
-                             if before is None or (hit.ts_ms, _tie(project, hit)) < before)
+                found.extend((project, hit) for hit in index.search(query, wanted, since_ms, limit + 1, before,
+                                                                     project.project_id))
             except PmdeskError as exc:
                 result.notes.append(f"{project.name}: {exc}")
             if index.rebuilt:
                 result.notes.append(f"{project.name}: {index.rebuilt}")
                 index.rebuilt = None
-        found.sort(key=lambda pair: (pair[1].ts_ms, _tie(*pair)), reverse=True)
+        found.sort(key=lambda pair: (pair[1].ts_ms, pair[1].tie(pair[0].project_id)), reverse=True)
         if len(found) > limit:
-            last = found[limit - 1]
-            result.next = _encode_after(last[1].ts_ms, _tie(*last))
+            project, last = found[limit - 1]
+            result.next = _encode_after(last.ts_ms, last.tie(project.project_id))
         for project, hit in found[:limit]:
             if not hit.text:
                 self.index(project).fill(hit)
@@ -195,21 +195,18 @@ class SearchService:
         return done
 
 
-_TIES = 16  # hits of one millisecond beyond a page that the next page's cursor may still need
-
-
-def _tie(project: Project, hit: Found) -> str:
-    """What orders hits of the same millisecond: the same for a hit on every page."""
-    return f"{project.project_id}/{hit.run_id or hit.plan_id}/{hit.seq if hit.seq is not None else hit.task_id}"
-
-
 def _encode_after(ts_ms: int, tie: str) -> str:
     return encode_mark((str(ts_ms), tie))
+
+
+_TIE = re.compile(r"[^/]+/[LT]\d{19}")
 
 
 def _decode_after(cursor: str) -> tuple[int, str]:
     ts, tie = decode_cursor(cursor)
     try:
+        if not _TIE.fullmatch(tie):
+            raise ValueError(tie)
         return int(ts), tie
     except ValueError:
         raise BadQueryError(f"{cursor[:40]!r} is not a cursor of a search: start again without 'after'") from None
