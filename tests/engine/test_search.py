@@ -294,3 +294,25 @@ async def test_pages_of_hits_are_complete_when_many_share_a_millisecond(engine: 
         assert len(seen) == len(set(seen)) == 170, (size, len(seen), len(set(seen)))
         assert stamps == sorted(stamps, reverse=True)
         assert seen[-40:] == [(older.run_id, i) for i in range(40, 0, -1)]  # the old run's, oldest last
+
+
+async def test_a_flood_stamped_in_one_millisecond_pages_whole(engine: Engine, tmp_path: Path) -> None:
+    """More lines in one millisecond than it has places for (a flood's batch shares one stamp):
+    the rest go into the next milliseconds, and every one still comes exactly once."""
+    from pmdesk.engine.search.index import SLOTS
+
+    project = add_project(engine, tmp_path / "p")
+    flood = engine.runs.create(project, "flood", executor=ExecutorKind.COMMAND, command="true")
+    store = engine.store(project)
+    lines = [json.dumps({"eventId": f"evt_f{i}", "runId": flood.run_id, "seq": i + 1, "ts": "2026-03-04T05:06:07Z",
+                         "kind": "stdout", "text": f"gnu number {i}"}) for i in range(SLOTS + 300)]
+    append_payload(day_file(store.state_dir / "events" / flood.run_id), ("\n".join(lines) + "\n").encode())
+    seen: list[int | None] = []
+    after = None
+    while True:
+        page = await engine.search("gnu", after=after, limit=500)
+        seen += [h.seq for h in page.hits]
+        after = page.next
+        if after is None:
+            break
+    assert sorted(s for s in seen if s is not None) == list(range(1, SLOTS + 301)) and len(seen) == SLOTS + 300

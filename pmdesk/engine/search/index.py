@@ -59,7 +59,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING fts5(text, plan_id UNINDEXED, tas
 """
 
 
-SLOTS_BITS = 20
+SLOTS_BITS = 12
 SLOTS = 1 << SLOTS_BITS  # lines of one project in one millisecond (a flood writes ~100)
 NEVER_MS = 1 << 42  # later than any line (the year 2109): with SLOTS_BITS, rows stay below 2**63
 
@@ -94,13 +94,19 @@ class Found:
     offset: int | None = None
     row: int = 0  # its row in the index: with ts_ms and the project, its place among hits (see ``tie``)
 
+    @property
+    def at_ms(self) -> int:
+        """The millisecond it is ordered by: a line's row's (its own, unless a flood filled that
+        millisecond and it went into a later one); a task's time."""
+        return self.row >> SLOTS_BITS if self.kind != "task" else self.ts_ms
+
     def tie(self, project_id: str) -> str:
         """What orders the hits of one millisecond, the same way on every page and in the SQL:
         by project, then lines before plan tasks, then the row, newest last."""
         return f"{project_id}/{'T' if self.kind == 'task' else 'L'}{self.row:019d}"
 
 
-Below = tuple[int, str]  # a page's cursor: (ts_ms, tie) of the last hit it showed
+Below = tuple[int, str]  # a page's cursor: (at_ms, tie) of the last hit it showed
 
 
 def _ms(ts: Any) -> int:
@@ -371,7 +377,7 @@ class SearchIndex:
     def search(self, query: Query, kinds: set[str] | None = None, since_ms: int = 0, limit: int = 50,
                below: Below | None = None, project_id: str = "") -> list[Found]:
         """The ``limit`` newest hits, without their text (``fill`` reads it for the hits that are
-        shown), in the order of (ts_ms, ``Found.tie``); ``below``: only those after a page's last
+        shown), in the order of (``Found.at_ms``, ``Found.tie``); ``below``: only those after a page's last
         hit in that order (the next page). A line's row is its time (``_insert``), so the newest
         are read in the index's own order and no further; rows numbered as lines were caught up
         were not in time order, and a page taken by row skipped newer hits."""
@@ -416,7 +422,7 @@ class SearchIndex:
             return found
 
         found: list[Found] = self.guarded(work)
-        found.sort(key=lambda h: (h.ts_ms, h.tie(project_id)), reverse=True)
+        found.sort(key=lambda h: (h.at_ms, h.tie(project_id)), reverse=True)
         return found[:limit]
 
     def fill(self, hit: Found) -> None:

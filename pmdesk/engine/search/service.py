@@ -163,10 +163,10 @@ class SearchService:
             if index.rebuilt:
                 result.notes.append(f"{project.name}: {index.rebuilt}")
                 index.rebuilt = None
-        found.sort(key=lambda pair: (pair[1].ts_ms, pair[1].tie(pair[0].project_id)), reverse=True)
+        found.sort(key=lambda pair: (pair[1].at_ms, pair[1].tie(pair[0].project_id)), reverse=True)
         if len(found) > limit:
             project, last = found[limit - 1]
-            result.next = _encode_after(last.ts_ms, last.tie(project.project_id))
+            result.next = _encode_after(last.at_ms, last.tie(project.project_id))
         for project, hit in found[:limit]:
             if not hit.text:
                 self.index(project).fill(hit)
