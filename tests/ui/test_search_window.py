@@ -74,3 +74,34 @@ def test_ctrl_k_finds_marks_and_opens_the_hit(controllers: Controllers, qtbot: A
     dialog.query.setText('"')
     qtbot.waitUntil(lambda: "nothing to search for" in dialog.status.text(), timeout=5000)
     assert dialog.model.rowCount() == 0
+
+
+MANY = "import sys; [print(f'ibex sighting {i}') for i in range(130)]"
+
+
+def test_hits_come_a_page_at_a_time_as_the_list_scrolls(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                                        engine: Engine, tmp_path: Path) -> None:
+    """The first 50 hits, then the next page each time the list is scrolled to its end, until
+    every hit is listed once, newest first; the selection stays where it was."""
+    (tmp_path / "p").mkdir()
+    project = engine.add_project(str(tmp_path / "p"), "p")
+    made = engine.runs.create(project, "count ibexes", executor=ExecutorKind.COMMAND,
+                              command=f"{sys.executable} -c \"{MANY}\"")
+    run(qtbot, engine.runs.start(project, made.run_id))
+    run(qtbot, engine.runs.wait(made.run_id))
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: isinstance(controllers.search.dialog, SearchDialog) and controllers.search.dialog.isVisible())
+    dialog = controllers.search.dialog
+    assert dialog is not None
+    dialog.query.setText("ibex")
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 50, timeout=10000)
+    assert "50 hits so far, more as you scroll" in dialog.status.text()
+    dialog.table.selectRow(3)
+    chosen = dialog.table.selected_record()
+    for shown in (100, 130):
+        dialog.table.scrollToBottom()  # the view asks the model for more (fetchMore)
+        qtbot.waitUntil(lambda shown=shown: dialog.model.rowCount() == shown, timeout=10000)
+    texts = [dialog.model.record(r).text for r in range(130)]
+    assert texts == [f"ibex sighting {i}" for i in reversed(range(130))]  # newest first, each once
+    assert not dialog.model.canFetchMore() and dialog.status.text().startswith("130 hits")
+    assert dialog.table.selected_record() == chosen

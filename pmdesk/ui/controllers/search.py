@@ -27,6 +27,7 @@ class SearchController(QObject):
         if self.dialog is None or not shiboken6.isValid(self.dialog):
             self.dialog = SearchDialog(self.shell.window)
             self.dialog.searchWanted.connect(self.search)
+            self.dialog.moreWanted.connect(self.more)
             self.dialog.hitOpened.connect(self.open_hit)
         current = self.shell.project.project_id if self.shell.window.on_project_page() and self.shell.project else ""
         self.dialog.set_projects([(p.project_id, p.name) for p in self.engine.projects()], current)
@@ -51,7 +52,27 @@ class SearchController(QObject):
             if result is None:
                 dialog.show_error(error or "")
             else:
-                dialog.show_hits(result.hits, result.took_ms, result.notes)
+                dialog.show_hits(result.hits, result.took_ms, result.notes, result.next)
+
+        self.shell.run(ask(), self.tr("Search"))
+
+    def more(self, text: str, kind: str, project_id: str, after: str) -> None:
+        """The page of hits after ``after``, for the query shown (dropped if it changed meanwhile)."""
+        asked, dialog = self._asked, self.dialog
+
+        async def ask() -> None:
+            error = ""
+            try:
+                project = self.engine.project(project_id) if project_id else None
+                result = await self.engine.search(text, project, [kind] if kind else None, after=after)
+            except PmdeskError as exc:
+                result, error = None, str(exc)
+            if asked != self._asked or dialog is None or not shiboken6.isValid(dialog):
+                return
+            if result is None:
+                dialog.show_error(error)
+            else:
+                dialog.add_hits(result.hits, result.next)
 
         self.shell.run(ask(), self.tr("Search"))
 

@@ -102,8 +102,9 @@ def runs_model(parent: Any = None) -> PagedRecordModel:
     ], key=lambda r: r.run_id, parent=parent)
 
 
-def plans_model(parent: Any = None) -> RecordTableModel:
-    return RecordTableModel([
+def plans_model(parent: Any = None) -> PagedRecordModel:
+    """Plans, a page at a time as the view scrolls (a year of plans is thousands)."""
+    return PagedRecordModel([
         Column(tr("Status"), lambda p: p.status.value, look=lambda p: p.status),
         Column(tr("Tasks"), lambda p: f"{p.tasks_complete}/{p.task_count}", align_right=True),
         Column(tr("Summary"), lambda p: ("⤷ " if p.parent_plan_id else "") + short(p.summary or p.plan_id, 70),
@@ -150,8 +151,9 @@ def change_cell(task: PlanTask) -> str:
         f" +{task.changes.lines_added} −{task.changes.lines_removed}"
 
 
-def packets_model(parent: Any = None) -> RecordTableModel:
-    return RecordTableModel([
+def packets_model(parent: Any = None) -> PagedRecordModel:
+    """Packets, a page at a time as the view scrolls."""
+    return PagedRecordModel([
         Column(tr("Packet"), lambda p: p["packetId"][:16], tooltip=lambda p: p["packetId"]),
         Column(tr("Run prompt"), lambda p: short(p.get("prompt"), 60)),
         Column(tr("Run status"), lambda p: status_text(p.get("status") or "—"), look=lambda p: p.get("status")),

@@ -4,6 +4,8 @@ marked, and Enter to open one. It asks nothing itself: the controller runs the e
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAbstractTextDocumentLayout, QKeyEvent, QPainter, QPalette, QTextDocument
@@ -91,13 +93,43 @@ COLUMNS = [
 ]
 
 
+class HitsModel(RecordTableModel):
+    """The hits, a page at a time: scrolled to the end, the view asks for the next page (``wanted``
+    with the engine's cursor), which comes back through ``add_page``."""
+
+    def __init__(self, wanted: Callable[[str], None], parent: Any = None) -> None:
+        super().__init__(COLUMNS, key=lambda h: (h.project_id, h.run_id, h.plan_id, h.task_id, h.seq, h.kind),
+                         parent=parent)
+        self.wanted = wanted
+        self.next: str | None = None  # the cursor of the page after the last shown
+        self.asking = False
+
+    def set_page(self, hits: list[SearchHit], next_cursor: str | None) -> None:
+        self.next, self.asking = next_cursor, False
+        self.set_records(hits)
+
+    def add_page(self, hits: list[SearchHit], next_cursor: str | None) -> None:
+        self.next, self.asking = next_cursor, False
+        self.upsert(hits)
+
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:
+        return not parent.isValid() and self.next is not None and not self.asking
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> None:
+        if self.canFetchMore(parent) and self.next is not None:
+            self.asking = True
+            self.wanted(self.next)
+
+
 class SearchDialog(QDialog):
     """Signals:
         searchWanted(text, kind, project_id): the query changed (debounced); kind and project may be "".
+        moreWanted(text, kind, project_id, after): scrolled to the last hit shown; the next page after it.
         hitOpened(hit): Enter or a double-click on a hit.
     """
 
     searchWanted = Signal(str, str, str)
+    moreWanted = Signal(str, str, str, str)
     hitOpened = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -119,8 +151,9 @@ class SearchDialog(QDialog):
         self.scope = QComboBox(self)
         self.scope.setAccessibleName(self.tr("Projects searched"))
         self.scope.addItem(self.tr("All projects"), "")
-        self.model = RecordTableModel(COLUMNS, key=lambda h: (h.project_id, h.run_id, h.plan_id, h.task_id,
-                                                              h.seq, h.kind), parent=self)
+        self.model = HitsModel(self._more, parent=self)
+        self._took_ms = 0.0
+        self._notes: list[str] = []
         self.table = RecordTable(self.model, stretch=4, widths={0: 90, 1: 120, 2: 90, 3: 110}, parent=self)
         self.table.setAccessibleName(self.tr("Search results"))
         self.table.setSortingEnabled(False)  # newest first, as the engine orders them
@@ -170,23 +203,39 @@ class SearchDialog(QDialog):
     def _ask(self) -> None:
         text = self.query.text()
         if not text.strip():
-            self.model.set_records([])
+            self.model.set_page([], None)
             self.status.setText(self.tr("Type to search."))
             return
         self.status.setText(self.tr("Searching…"))
         self.searchWanted.emit(text, str(self.kind.currentData() or ""), str(self.scope.currentData() or ""))
 
-    def show_hits(self, hits: list[SearchHit], took_ms: float, notes: list[str]) -> None:
-        self.model.set_records(hits)
+    def _more(self, after: str) -> None:
+        self.status.setText(self.tr("Searching for more…"))
+        self.moreWanted.emit(self.query.text(), str(self.kind.currentData() or ""),
+                             str(self.scope.currentData() or ""), after)
+
+    def show_hits(self, hits: list[SearchHit], took_ms: float, notes: list[str], next_cursor: str | None = None) -> None:
+        self.model.set_page(hits, next_cursor)
         if hits:
             self.table.selectRow(0)
-        n = len(hits)
+        self._took_ms, self._notes = took_ms, notes
+        self._say()
+
+    def add_hits(self, hits: list[SearchHit], next_cursor: str | None) -> None:
+        """The next page, below the hits shown (the selection stays where it was)."""
+        self.model.add_page(hits, next_cursor)
+        self._say()
+
+    def _say(self) -> None:
+        n = self.model.rowCount()
         count = self.tr("No hits") if not n else self.tr("1 hit") if n == 1 else self.tr("%1 hits").replace("%1", str(n))
-        text = f"{count} · {took_ms:.0f} ms" + (" · Enter opens the selected one" if hits else "")
-        self.status.setText("\n".join([text, *notes]))
+        if self.model.next is not None:
+            count = self.tr("%1 hits so far, more as you scroll").replace("%1", str(n))
+        text = f"{count} · {self._took_ms:.0f} ms" + (" · Enter opens the selected one" if n else "")
+        self.status.setText("\n".join([text, *self._notes]))
 
     def show_error(self, message: str) -> None:
-        self.model.set_records([])
+        self.model.set_page([], None)
         self.status.setText(message)
 
     def eventFilter(self, watched: object, event: object) -> bool:
