@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pmdesk.ui.controllers.shell import Shell
     from pmdesk.ui.controllers.window import WindowController
     from pmdesk.ui.main_window import MainWindow
+    from pmdesk.ui.memory import MemoryReturner
     from pmdesk.ui.tray import Tray
 
 APP_ID = "dev.pmdesk.pmdesk"
@@ -54,6 +55,7 @@ class Controllers:
     review: ReviewController
     packets: PacketsController
     search: SearchController
+    memory: MemoryReturner
 
     async def start(self) -> None:
         await self.projects.start()
@@ -83,6 +85,7 @@ class Controllers:
     async def stop(self) -> None:
         """The window has closed: stop serving, leave waiting runs answerable, end the rest."""
         self.bridge.close()
+        self.memory.stop()
         await self.settings.local_api.stop()
         await self.engine.runs.detach()
         await self.engine.shutdown()
@@ -105,6 +108,7 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
     from pmdesk.ui.controllers.window import WindowController
     from pmdesk.ui.dashboard import DashboardPage
     from pmdesk.ui.dashboard_cache import cached_dashboard_path
+    from pmdesk.ui.memory import MemoryReturner
     from pmdesk.ui.project_page import ProjectPage
     from pmdesk.ui.tray import Tray
 
@@ -145,7 +149,9 @@ def attach(window: MainWindow, engine: Engine) -> Controllers:
 
     window.closing.connect(save_layout)
     window.destroyed.connect(bridge.close)
-    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review, packets, search)
+    memory = MemoryReturner(window)  # what streaming runs freed goes back to the system
+    return Controllers(engine, bridge, shell, projects, runs, plans, settings, controls, tray, review, packets, search,
+                       memory)
 
 
 def open_window(engine: Engine) -> tuple[MainWindow, Controllers]:

@@ -65,6 +65,7 @@ def test_the_runs_table_pages_sorts_everything_and_keeps_the_selection(
 def test_a_long_log_is_a_window_read_back_from_disk_as_the_user_scrolls(
         controllers: Controllers, qtbot: Any, window: MainWindow, engine: Engine, tmp_path: Path) -> None:
     from pmdesk.models import Event
+    from pmdesk.ui.controllers.runs import LOG_TAIL
     from pmdesk.ui.widgets import log_view
 
     (tmp_path / "p").mkdir()
@@ -82,7 +83,7 @@ def test_a_long_log_is_a_window_read_back_from_disk_as_the_user_scrolls(
     qtbot.waitUntil(lambda: window.project_page.runs.source.rowCount() == 1, timeout=15000)
     window.project_page.runs.selectRow(0)
     qtbot.waitUntil(lambda: log.last_seq == total, timeout=15000)
-    assert log.first_seq == total - 5000 + 1 and log.at_end  # the tail, following
+    assert log.first_seq == total - LOG_TAIL + 1 and log.at_end  # the tail, following
 
     reads = 0
     while log.first_seq != 1:  # the user scrolls up, page after page, to the first line
@@ -93,7 +94,7 @@ def test_a_long_log_is_a_window_read_back_from_disk_as_the_user_scrolls(
         assert top == f"line {before}"  # what the user read stays on screen
         assert log.blockCount() <= log_view.MAX_BLOCKS
         reads += 1
-    assert log.document().firstBlock().text() == "line 1" and reads == -(-(total - 5000) // log_view.PAGE)
+    assert log.document().firstBlock().text() == "line 1" and reads == -(-(total - LOG_TAIL) // log_view.PAGE)
     assert not log.at_end and log.last_seq == log_view.MAX_BLOCKS  # the newest lines are back on disk
 
     log.append_events([{"kind": "stdout", "seq": total + 1, "text": f"line {total + 1}"}])  # a live line meanwhile

@@ -18,7 +18,7 @@ from pmdesk.ui.dialogs import NewRunDialog
 from pmdesk.ui.widgets.log_view import PAGE as LOG_PAGE
 from pmdesk.ui.widgets.log_view import LogView
 
-LOG_TAIL = 5000
+LOG_TAIL = 2000  # the newest lines shown when a run is opened (half the log's window)
 
 
 class RunsController(QObject):

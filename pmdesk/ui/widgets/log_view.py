@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 from pmdesk.engine.search.query import Query
 from pmdesk.ui.theme import colors
 
-MAX_BLOCKS = 20_000  # the window: a million-line run costs the same memory as a small one
-PAGE = 2_000  # lines read back at a time when the user scrolls past an end of the window
+MAX_BLOCKS = 4_000  # the window: a block costs Qt ~4.4 KiB, so ~17 MiB whatever the run's length
+PAGE = 1_000  # lines read back at a time when the user scrolls past an end of the window
 PREFIX = {"stderr": "! ", "system": "· ", "assistant": "» ", "tool_use": "→ ", "tool_result": "← ",
           "question": "? ", "answer": "> ", "result": "= ", "gate": ""}
 
@@ -42,6 +42,9 @@ class LogView(QPlainTextEdit):
         self.setObjectName("LogView")
         self.setAccessibleName(self.tr("Run log"))
         self.setReadOnly(True)
+        # No undo: the document kept every line appended and every line dropped off the top
+        # (~0.2 KiB a line, for as long as the window streams).
+        self.setUndoRedoEnabled(False)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.setFont(QFont("DejaVu Sans Mono", 9))
         self.run_id: str | None = None
