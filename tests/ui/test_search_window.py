@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from pmdesk.engine.engine import Engine
-from pmdesk.models import ExecutorKind
+from pmdesk.models import ExecutorKind, Project, Run
 from pmdesk.ui.app import Controllers
 from pmdesk.ui.main_window import MainWindow
 from pmdesk.ui.theme import colors
@@ -21,14 +21,19 @@ from tests.ui.conftest import run
 SAY = "import sys; [print(f'line {i} of filler') for i in range(300)]; print('the okapi was found'); print('end')"
 
 
-def test_ctrl_k_finds_marks_and_opens_the_hit(controllers: Controllers, qtbot: Any, window: MainWindow,
-                                              engine: Engine, tmp_path: Path) -> None:
+def _a_finished_run(qtbot: Any, engine: Engine, tmp_path: Path, prompt: str, script: str) -> tuple[Project, Run]:
+    """A project with one command run that printed ``script``'s lines and ended."""
     (tmp_path / "p").mkdir()
     project = engine.add_project(str(tmp_path / "p"), "p")
-    made = engine.runs.create(project, "look for animals", executor=ExecutorKind.COMMAND,
-                              command=f"{sys.executable} -c \"{SAY}\"")
+    made = engine.runs.create(project, prompt, executor=ExecutorKind.COMMAND, command=f"{sys.executable} -c \"{script}\"")
     run(qtbot, engine.runs.start(project, made.run_id))
     run(qtbot, engine.runs.wait(made.run_id))
+    return project, made
+
+
+def test_ctrl_k_finds_marks_and_opens_the_hit(controllers: Controllers, qtbot: Any, window: MainWindow,
+                                              engine: Engine, tmp_path: Path) -> None:
+    project, made = _a_finished_run(qtbot, engine, tmp_path, "look for animals", SAY)
     plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "feed the okapi"}]})
 
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
@@ -83,12 +88,7 @@ def test_hits_come_a_page_at_a_time_as_the_list_scrolls(controllers: Controllers
                                                         engine: Engine, tmp_path: Path) -> None:
     """The first 50 hits, then the next page each time the list is scrolled to its end, until
     every hit is listed once, newest first; the selection stays where it was."""
-    (tmp_path / "p").mkdir()
-    project = engine.add_project(str(tmp_path / "p"), "p")
-    made = engine.runs.create(project, "count ibexes", executor=ExecutorKind.COMMAND,
-                              command=f"{sys.executable} -c \"{MANY}\"")
-    run(qtbot, engine.runs.start(project, made.run_id))
-    run(qtbot, engine.runs.wait(made.run_id))
+    _a_finished_run(qtbot, engine, tmp_path, "count ibexes", MANY)
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: isinstance(controllers.search.dialog, SearchDialog) and controllers.search.dialog.isVisible())
     dialog = controllers.search.dialog
