@@ -17,9 +17,18 @@ def set_error_sink(sink: Callable[[str, BaseException], None]) -> None:
 
 
 def spawn(coro: Coroutine[Any, Any, Any], what: str = "operation",
-          on_done: Callable[[Any], None] | None = None) -> asyncio.Task[Any]:
-    """Schedule ``coro`` on the running (qasync) loop; a failure reaches the error sink."""
-    task = asyncio.ensure_future(coro)
+          on_done: Callable[[Any], None] | None = None) -> asyncio.Task[Any] | None:
+    """Schedule ``coro`` on the (qasync) loop; a failure reaches the error sink.
+
+    A slot that fires after its loop closed (a timer on a window kept past its loop) has nowhere
+    to run: the coroutine is closed unrun and None returned, not an exception raised inside Qt.
+    """
+    loop = _loop()
+    if loop is None:
+        coro.close()
+        log.debug("%s not started: its event loop is closed", what)
+        return None
+    task = loop.create_task(coro)
     _tasks.add(task)
 
     def done(t: asyncio.Task[Any]) -> None:
@@ -40,6 +49,18 @@ def spawn(coro: Coroutine[Any, Any, Any], what: str = "operation",
 
     task.add_done_callback(done)
     return task
+
+
+def _loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()  # set, not yet running: start-up
+    except RuntimeError:
+        return None
+    return None if loop.is_closed() else loop
 
 
 def _window_gone(exc: BaseException) -> bool:

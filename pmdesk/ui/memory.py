@@ -4,16 +4,18 @@ Runs streaming into the open window allocate and free a great deal in small piec
 their layouts in the log, the records of each batch). glibc keeps what was freed inside its
 heaps, so the window's resident memory grew ~0.6 MiB a second with 50 runs streaming, though
 what it held stayed the same (``malloc_trim`` gave it all back: 175 -> 135 MiB after 90 s).
-Every TRIM_S, ``malloc_trim`` runs in a worker thread (~2 ms, never on the Qt thread). Where
-the C library has no ``malloc_trim`` (macOS, Windows, musl) this does nothing.
+Every TRIM_S, ``malloc_trim`` runs in a plain worker thread (~2 ms, never on the Qt thread). The
+thread is not asyncio's: a timer that outlives its event loop (a window kept after its loop
+closed) must still not raise from inside Qt. Where the C library has no ``malloc_trim`` (macOS,
+Windows, musl) this does nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import ctypes.util
 import sys
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
@@ -40,7 +42,7 @@ class MemoryReturner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._trim = _trimmer()
-        self._running: asyncio.Future[object] | None = None
+        self._busy = threading.Lock()  # held while a trim runs: never two at once
         self.trims = 0  # done so far (for tests)
         self._timer = QTimer(self)
         self._timer.setInterval(TRIM_S * 1000)
@@ -53,14 +55,16 @@ class MemoryReturner(QObject):
         return self._trim is not None
 
     def _due(self) -> None:
-        if self._trim is None or (self._running is not None and not self._running.done()):
+        if self._trim is None or not self._busy.acquire(blocking=False):
             return
-        self._running = asyncio.ensure_future(asyncio.to_thread(self._trim))
-        self._running.add_done_callback(self._done)
+        threading.Thread(target=self._run, args=(self._trim,), name="pmdesk-trim", daemon=True).start()
 
-    def _done(self, done: asyncio.Future[object]) -> None:
-        if not done.cancelled() and done.exception() is None:
+    def _run(self, trim: Callable[[], object]) -> None:
+        try:
+            trim()
             self.trims += 1
+        finally:
+            self._busy.release()
 
     def stop(self) -> None:
         self._timer.stop()
