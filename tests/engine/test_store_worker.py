@@ -167,3 +167,21 @@ def test_the_last_task_ending_completes_its_running_plan_in_the_same_write(engin
     assert mirrored.status == PlanStatus.RUNNING  # completed, awaiting verification, as the spec says
     _, _, cancelling = mirror_runs(store, plan.plan_id, None, complete=False)
     assert cancelling is None
+
+
+async def test_the_plan_never_says_a_dependency_ended_while_it_shows_it_at_work(engine: Engine, tmp_path: Path) -> None:
+    """What may start is decided on the runs mirrored in memory; a write of the plan for another
+    reason (a task not started, a budget's hold) carries those first."""
+    project = add_project(engine, tmp_path / "p")
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
+        {"id": "a", "description": "fails"}, {"id": "b", "description": "after it", "dependencies": ["a"]}]})
+    published: list[Plan] = []
+    engine.bus.subscribe(lambda c: published.append(c.plan) if isinstance(c, PlanChanged) else None)
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="false")
+    await engine.plans.wait(plan.plan_id)
+
+    final = engine.store(project).get_plan(plan.plan_id)
+    assert [t.status for t in final.tasks] == [TaskState.ERROR, TaskState.CANCELLED]
+    assert f"dependency {final.tasks[0].task_id} ended ERROR" in (final.tasks[1].error or "")
+    seen = [(p.tasks[0].status, p.tasks[1].status) for p in published]
+    assert all(a == TaskState.ERROR for a, b in seen if b == TaskState.CANCELLED), seen

@@ -167,9 +167,8 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *
             completed = (kind, message)
         return moved
 
-    if not write:
+    if not write:  # ``changed``: the plan in memory is ahead of the one on disk
         plan = store.get_plan(plan_id)
-        change(plan)
-        return Mirrored(plan, False, None)
+        return Mirrored(plan, change(plan), None)
     plan, written = store.update_plan_if(plan_id, change)
     return Mirrored(plan, written, completed)

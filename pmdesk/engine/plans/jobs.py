@@ -43,6 +43,7 @@ class PlanJob:
     gates: list[Stoppable] = field(default_factory=list)  # verify's running gate and the next, or a cluster's
     runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
     reread: bool = True  # read every task's run from disk on the next pass, not only those published
+    ahead: bool = False  # ``plan`` (mirrored in memory) holds task changes not yet written
     per_run: tuple[float | None, int | None] | None = None  # a run's estimate (cost, tokens), for its budgets
     placing: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # task id → its run being placed on a cluster
 

@@ -245,6 +245,7 @@ class Scheduler:
                     if plan.status != PlanStatus.RUNNING:
                         return
                     for task, dep in blocked_tasks(plan):
+                        await self._catch_up(job)
                         plan = await self._cancel_task(
                             project, plan_id, task, f"not started: dependency {dep.task_id} ended {dep.status.value}")
                     active = self._active(plan)
@@ -255,7 +256,7 @@ class Scheduler:
                         if plan.cluster:  # placing waits on a worker's start (~0.5 s): the loop goes on meanwhile
                             self._place(job, task)
                         else:
-                            await self._start_task(project, plan_id, task)
+                            await self._start_task(project, plan_id, task, job)
                     plan = await self._sync_tasks(job)  # what ended, and what the starts wrote (or failed to)
                     if job.cancelled:
                         return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
@@ -268,6 +269,7 @@ class Scheduler:
                         return  # nothing at work and nothing may start: Continue, once the budget is raised
                     if not any(t.status in ACTIVE for t in plan.tasks) and not ready_tasks(plan):
                         if not blocked_tasks(plan):  # nothing can ever start: say why, never spin
+                            await self._catch_up(job)
                             await self._end_stuck(project, plan)
                         continue
                     try:
@@ -286,7 +288,7 @@ class Scheduler:
         until its run is RUNNING (or failed to start)."""
         async def place() -> None:
             try:
-                await self._start_task(job.project, job.plan_id, task)
+                await self._start_task(job.project, job.plan_id, task, job)
             except RunError:
                 pass  # its run ended before it could start (the plan was cancelled meanwhile), and says so
             finally:
@@ -317,6 +319,7 @@ class Scheduler:
             job.per_run = (ahead.cost_per_run, ahead.tokens_per_run)
         why = await asyncio.to_thread(self.runs.budgets.reason, project, plan, *job.per_run)
         if (why and why != plan.budget_stop) or (not why and plan.budget_stop):
+            await self._catch_up(job)
             job.plan = await self.changes.update(project, plan.plan_id, _budget_stop(why))
             if why:
                 self.ctx.record(project, ActivityType.BUDGET_REACHED, f"runs held: {why}", plan_id=plan.plan_id,
@@ -332,14 +335,16 @@ class Scheduler:
                       else "cannot start: its dependencies can never complete")
             await self.changes.set_task(project, plan.plan_id, task.task_id, TaskState.ERROR, error=reason)
 
-    async def _start_task(self, project: Project, plan_id: str, task: PlanTask) -> None:
+    async def _start_task(self, project: Project, plan_id: str, task: PlanTask, job: PlanJob) -> None:
         assert task.run_id is not None
         try:
             run = await self.runs.start(project, task.run_id)
         except (ExecutorError, StoreError, RuntimeError) as exc:
+            await self._catch_up(job)
             await self.changes.set_task(project, plan_id, task.task_id, TaskState.ERROR, error=f"could not start: {exc}")
             return
         if run.status == TaskState.ERROR:
+            await self._catch_up(job)
             await self.changes.set_task(project, plan_id, task.task_id, TaskState.ERROR, error=run.error)
 
     async def _cancel_task(self, project: Project, plan_id: str, task: PlanTask, reason: str) -> Plan:
@@ -348,6 +353,12 @@ class Scheduler:
                 await self.runs.cancel(project, task.run_id)
         return await self.changes.set_task(project, plan_id, task.task_id, TaskState.CANCELLED, error=reason)
 
+    async def _catch_up(self, job: PlanJob) -> None:
+        """Before any other write of the plan: the task changes it holds in memory first, so the
+        plan on disk never says "held" or "not started: dependency ended" beside a task still at work."""
+        if job.ahead:
+            await self._sync_tasks(job)
+
     async def _sync_tasks(self, job: PlanJob, write: bool = True) -> Plan:
         """Mirror the task's runs onto the plan, on the store worker: the runs this process
         published, or every run when ``job.reread`` asks for a look at the disk. ``write=False``:
@@ -355,10 +366,12 @@ class Scheduler:
         known = None if job.reread else dict(job.runs)
         store = self.ctx.store(job.project)
         if not write:  # one small read: here, rather than a turn of the store worker in every task's chain
-            if known is not None:
-                return mirror_runs(store, job.plan_id, known, write=False).plan
-            return (await self.ctx.disk(mirror_runs, store, job.plan_id, None, write=False)).plan
+            mirrored = mirror_runs(store, job.plan_id, known, write=False) if known is not None else \
+                await self.ctx.disk(mirror_runs, store, job.plan_id, None, write=False)
+            job.ahead = mirrored.changed
+            return mirrored.plan
         job.reread = False
+        job.ahead = False
         plan, changed, completed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
                                                        complete=not job.cancelled)
         if changed:
