@@ -6,10 +6,17 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from pmdesk.errors import ErrorKind, PmdeskError
 
@@ -31,14 +38,55 @@ class ProjectBusyError(PmdeskError):
         self.owner = owner
 
 
-def write_lock(state_dir: Path, timeout: float = 30.0) -> FileLock:
-    """The lock held around every read-modify-write, across processes."""
-    path = state_dir / "locks" / "write.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(
-        str(path), timeout=timeout, is_singleton=False, thread_local=False,
-        poll_interval=0.002, preserve_lock_file=True,
-    )
+class WriteLockTimeout(PmdeskError):
+    """A read-modify-write waited too long for another process's."""
+
+    kind = ErrorKind.BUSY
+    code = "write_lock_timeout"
+
+
+@contextmanager
+def write_lock(state_dir: Path, timeout: float = 30.0) -> Iterator[None]:
+    """The lock held around every read-modify-write, across processes and threads.
+
+    ``flock`` on a descriptor of its own, released as it closes: what the ``filelock`` package did
+    here (the same lock file, so older versions still exclude each other), at ~20 µs instead of
+    ~300 µs, in every state change's chain."""
+    if fcntl is None:  # no flock (Windows): the package's portable lock
+        with FileLock(str(_lock_file(state_dir)), timeout=timeout, is_singleton=False, thread_local=False,
+                      poll_interval=0.002, preserve_lock_file=True):
+            yield
+        return
+    fd = _open_lock(_lock_file(state_dir))
+    try:
+        deadline: float | None = None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                deadline = deadline or now + timeout
+                if now >= deadline:
+                    raise WriteLockTimeout(f"another pmdesk process has held {state_dir}'s write lock for "
+                                           f"{timeout:.0f} s; nothing was written") from None
+                time.sleep(0.002)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _lock_file(state_dir: Path) -> Path:
+    return state_dir / "locks" / "write.lock"
+
+
+def _open_lock(path: Path) -> int:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o644)
 
 
 class OwnerLock:
