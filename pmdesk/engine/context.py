@@ -108,14 +108,28 @@ class EngineContext:
                plan_id: str | None = None, run_id: str | None = None, task_id: str | None = None,
                packet_id: str | None = None, data: dict[str, Any] | None = None) -> ActivityEvent:
         """One entry of the evidence trail, written and published."""
-        event = ActivityEvent(
+        event = self.activity(project, kind, message, actor=actor, plan_id=plan_id, run_id=run_id,
+                              task_id=task_id, packet_id=packet_id, data=data)
+        self.record_all(project, [event])
+        return event
+
+    def activity(self, project: Project, kind: ActivityType, message: str, *, actor: str = "user",
+                 plan_id: str | None = None, run_id: str | None = None, task_id: str | None = None,
+                 packet_id: str | None = None, data: dict[str, Any] | None = None) -> ActivityEvent:
+        """An entry of the evidence trail, not yet written (``record_all`` writes a batch at once)."""
+        return ActivityEvent(
             activity_id=new_id("act"), type=kind, project_id=project.project_id, actor=actor,
             plan_id=plan_id, run_id=run_id, task_id=task_id, packet_id=packet_id,
             message=self.redactor.text(message), data=data,
         )
-        self.store(project).append_activity([event])
-        self.bus.publish(ActivityRecorded(project.project_id, event))
-        return event
+
+    def record_all(self, project: Project, events: list[ActivityEvent]) -> None:
+        """Entries written in one append (a dispatch's 50 "run created"), then published."""
+        if not events:
+            return
+        self.store(project).append_activity(events)
+        for event in events:
+            self.bus.publish(ActivityRecorded(project.project_id, event))
 
     # -- what agents and gates are handed --------------------------------------------------
 

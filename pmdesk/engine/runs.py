@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class LiveRun:
     pending: ToolRequest | None = None  # what the agent waits on, known here before it is on disk
     claimed: set[str] = field(default_factory=set)  # requests already decided (of two racing answers, one)
     stop_question: str | None = None  # what the run asks when it was stopped at a budget
+    store_pid: asyncio.Future[Run] | None = None  # the write of its process id, under way
 
 
 class NewRun(TypedDict, total=False):
@@ -138,14 +140,20 @@ class RunService:
         store.put_session(session)
         return store.put_run(run)
 
-    def announce(self, project: Project, run: Run) -> None:
-        self.ctx.record(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
-                        run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id)
-        if run.settings.get("permission_mode") == PermissionMode.BYPASS.value:
-            self.ctx.record(project, ActivityType.PERMISSION_MODE_CHANGED, "this run bypasses permissions "
-                            f"(in its own worktree, {run.worktree_path})", run_id=run.run_id, plan_id=run.plan_id,
-                            task_id=run.plan_task_id, data={"mode": "bypass"})
-        self._publish(project, run)
+    def announce(self, project: Project, *runs: Run) -> None:
+        """New runs said in the activity (one append for all of a dispatch's) and published."""
+        events = []
+        for run in runs:
+            events.append(self.ctx.activity(project, ActivityType.RUN_CREATED, f"run created: {run.prompt[:80]}",
+                                            run_id=run.run_id, plan_id=run.plan_id, task_id=run.plan_task_id))
+            if run.settings.get("permission_mode") == PermissionMode.BYPASS.value:
+                events.append(self.ctx.activity(
+                    project, ActivityType.PERMISSION_MODE_CHANGED, "this run bypasses permissions "
+                    f"(in its own worktree, {run.worktree_path})", run_id=run.run_id, plan_id=run.plan_id,
+                    task_id=run.plan_task_id, data={"mode": "bypass"}))
+        self.ctx.record_all(project, events)
+        for run in runs:
+            self._publish(project, run)
 
     async def launch(self, project: Project, prompt: str, executor: ExecutorKind | None = None,
                      model: str | None = None, command: str | None = None, in_worktree: bool = False,
@@ -239,9 +247,28 @@ class RunService:
             self.live.pop(run_id, None)
             lease.release()
             raise
-        run = await self._update(live, _set_pid(live.execution.pid)) if live.execution.pid else store.get_run(run_id)
+        pid = live.execution.pid
+        run = live.snapshot or store.get_run(run_id)
+        if pid:  # queued now, ahead of any later write of the run; the run is followed meanwhile
+            live.store_pid = self.ctx.disk.submit(live.store.update_run, run_id, _set_pid(pid))
+            live.store_pid.add_done_callback(functools.partial(self._pid_saved, live, pid))
+            run = run.model_copy(update={"pid": pid})  # as the write under way will say
         live.task = asyncio.ensure_future(self._drive(live))
         return run
+
+    def _pid_saved(self, live: LiveRun, pid: int, saving: asyncio.Future[Run]) -> None:
+        """The process id is on disk (what recovery and a cancel from another process go by), or
+        the run's log says why not; the run goes on either way."""
+        if saving.cancelled():
+            return
+        exc = saving.exception()
+        if exc is not None:
+            live.recorder.emit("system", f"could not record the process id {pid}: {exc}")
+            return
+        run = saving.result()
+        if live.snapshot is None or run.updated_at >= live.snapshot.updated_at:
+            live.snapshot = run
+        self._publish(live.project, run)
 
     async def _drive(self, live: LiveRun) -> None:
         """Follow the run until a turn ends; a request mid-turn is decided by a rule or waits for the user,
@@ -260,6 +287,9 @@ class RunService:
                 await self.decisions.on_request(live, outcome)
             else:
                 await self.decisions.on_withdrawn(live, outcome)
+        if live.store_pid is not None:  # its end is written after its process id, never before
+            await asyncio.wait({live.store_pid})
+            live.store_pid = None
         live.paused.clear()
         live.pending = None
         if live.detaching:

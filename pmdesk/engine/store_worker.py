@@ -26,10 +26,15 @@ class StoreWorker:
         self._pool: ThreadPoolExecutor | None = None
 
     async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.submit(fn, *args, **kwargs)
+
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[T]:
+        """Queued now, in order with every write asked before and after; awaited later (or never
+        awaited by the caller's chain: a write that need not hold it up)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmdesk-store")
         call = functools.partial(fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        return asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def close(self) -> None:
         """Finish what was asked, then stop the thread (a later call starts a new one)."""

@@ -7,17 +7,19 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pmdesk.engine import runs as runs_module
 from pmdesk.engine.engine import Engine
-from pmdesk.engine.notifications import Change, PlanChanged
+from pmdesk.engine.notifications import Change, PlanChanged, RunChanged
 from pmdesk.engine.plans.changes import mirror_runs
 from pmdesk.engine.store_worker import StoreWorker
-from pmdesk.models import ActivityType, ExecutorKind, Plan, PlanStatus, TaskState
-from tests.engine.helpers import add_project
+from pmdesk.models import ActivityType, ExecutorKind, Plan, PlanStatus, Run, TaskState
+from tests.engine.helpers import add_project, until
 
 LIFECYCLE = [TaskState.CREATED, TaskState.QUEUED, TaskState.RUNNING, TaskState.COMPLETE]
 
@@ -185,3 +187,43 @@ async def test_the_plan_never_says_a_dependency_ended_while_it_shows_it_at_work(
     assert f"dependency {final.tasks[0].task_id} ended ERROR" in (final.tasks[1].error or "")
     seen = [(p.tasks[0].status, p.tasks[1].status) for p in published]
     assert all(a == TaskState.ERROR for a, b in seen if b == TaskState.CANCELLED), seen
+
+
+async def test_the_process_id_is_written_while_the_run_works_and_before_its_end(engine: Engine, tmp_path: Path) -> None:
+    """The process id is written without holding the run up; it is on disk (what recovery and a
+    cancel from another process go by) while the run works, and its end is written after it."""
+    project = add_project(engine, tmp_path / "p")
+    store = engine.store(project)
+    heard: list[Run] = []
+    engine.bus.subscribe(lambda c: heard.append(c.run) if isinstance(c, RunChanged) else None)
+    run = engine.runs.create(project, "0.1", executor=ExecutorKind.COMMAND, command="sleep 0.4")
+    started = await engine.runs.start(project, run.run_id)
+    assert started.status == TaskState.RUNNING and started.pid
+    await until(lambda: store.get_run(run.run_id).pid == started.pid)
+    assert Path(f"/proc/{started.pid}").exists()
+    await engine.runs.wait(run.run_id)
+    final = store.get_run(run.run_id)
+    assert final.status == TaskState.COMPLETE and final.pid is None
+    mine = [r for r in heard if r.run_id == run.run_id]
+    said_pid = [i for i, r in enumerate(mine) if r.pid == started.pid]
+    assert said_pid and mine[-1].status == TaskState.COMPLETE and said_pid[-1] < len(mine) - 1
+
+
+async def test_a_process_id_that_cannot_be_written_is_said_and_the_run_goes_on(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(pid: int) -> Callable[[Run], None]:
+        def change(run: Run) -> None:
+            raise OSError(28, "No space left on device")
+
+        return change
+
+    monkeypatch.setattr(runs_module, "_set_pid", disk_full)
+    project = add_project(engine, tmp_path / "p")
+    run = engine.runs.create(project, "done", executor=ExecutorKind.COMMAND, command="echo")
+    await engine.runs.start(project, run.run_id)
+    await engine.runs.wait(run.run_id)
+    store = engine.store(project)
+    final = store.get_run(run.run_id)
+    assert final.status == TaskState.COMPLETE and final.summary == "done"
+    said = [e.text for e in store.read_events(run.run_id) if "process id" in e.text]
+    assert said and "No space left on device" in said[0]
