@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -64,8 +65,14 @@ _PATTERNS = {prefix: re.compile(rf"{prefix}_{_SUFFIX}") for prefix in PREFIXES}
 
 
 def is_valid_id(value: object, prefix: str) -> bool:
+    return type(value) is str and _matches(value, prefix)
+
+
+@functools.lru_cache(maxsize=8192)
+def _matches(value: str, prefix: str) -> bool:
+    """Remembered: a plan of 50 tasks names ~50 ids, and the scheduler reads it a few times a task."""
     pattern = _PATTERNS.get(prefix) or re.compile(rf"{prefix}_{_SUFFIX}")
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
+    return pattern.fullmatch(value) is not None
 
 
 def validate_id(value: object, prefix: str) -> str:

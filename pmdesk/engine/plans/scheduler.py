@@ -39,6 +39,7 @@ from pmdesk.models import (
     utc_now,
 )
 from pmdesk.store import StateStore, StoreError
+from pmdesk.store.atomic import synced_together
 
 ACTIVE = (TaskState.RUNNING, TaskState.AWAITING_RESPONSE)
 QUIET_S = 2.0  # a pass with nothing published for this long re-reads every run from disk
@@ -189,27 +190,27 @@ class Scheduler:
                             plan_id=plan_id, data={"parallel": parallel, "maxParallel": limit, **base, **placed})
             ordered = sorted(plan.tasks, key=lambda t: t.priority)
             made = await self.ctx.disk(self._write_task_runs, project, store, plan, ordered, executor, model, command)
-            runs: list[DispatchedRun] = []
-            for task_id, run in made.items():
-                if isinstance(run, Run):
-                    self.runs.announce(project, run)
-                    runs.append(DispatchedRun(task_id=task_id, run_id=run.run_id))
+            created = {task_id: run for task_id, run in made.items() if isinstance(run, Run)}
+            self.runs.announce(project, *created.values())
+            runs = [DispatchedRun(task_id=task_id, run_id=run.run_id) for task_id, run in created.items()]
             plan = await self.changes.update(project, plan_id, queued(made))
             self._start_job(project, plan_id, limit)  # the job holds the project from here on
         return DispatchResponse(plan_id=plan_id, status=plan.status, runs=runs, executed_at=plan.executed_at)
 
     def _write_task_runs(self, project: Project, store: StateStore, plan: Plan, tasks: list[PlanTask],
                          executor: ExecutorKind | None, model: str | None, command: str | None) -> dict[str, Run | str]:
-        """Each task's run, saved QUEUED, or why it could not be (on the store worker)."""
+        """Each task's run, saved QUEUED, or why it could not be (on the store worker). The plan names
+        them only after this returns, when all are on disk: they share their directories' syncs."""
         made: dict[str, Run | str] = {}
-        for task in tasks:
-            try:
-                made[task.task_id] = self.runs.write_new(
-                    project, store, task.description, executor=executor, model=model, command=command,
-                    plan_id=plan.plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED,
-                    worktree=plan_task_worktree(project, plan, task), cluster=plan.cluster)
-            except (ExecutorError, StoreError, ValueError) as exc:
-                made[task.task_id] = f"could not create a run: {exc}"
+        with synced_together():
+            for task in tasks:
+                try:
+                    made[task.task_id] = self.runs.write_new(
+                        project, store, task.description, executor=executor, model=model, command=command,
+                        plan_id=plan.plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED,
+                        worktree=plan_task_worktree(project, plan, task), cluster=plan.cluster)
+                except (ExecutorError, StoreError, ValueError) as exc:
+                    made[task.task_id] = f"could not create a run: {exc}"
         return made
 
     def continue_plan(self, project: Project, plan_id: str, max_parallel: int | None = None) -> bool:
@@ -252,12 +253,14 @@ class Scheduler:
                     starting = [t for t in ready_tasks(plan) if t.task_id not in job.placing][
                         : max(0, job.limit - active)]
                     held = await self._held_at_budget(job, plan) if starting else None
+                    job.starting = {t.run_id for t in starting if t.run_id and not held}
                     for task in [] if held else starting:
                         if plan.cluster:  # placing waits on a worker's start (~0.5 s): the loop goes on meanwhile
                             self._place(job, task)
                         else:
                             await self._start_task(project, plan_id, task, job)
                     plan = await self._sync_tasks(job)  # what ended, and what the starts wrote (or failed to)
+                    job.starting = set()
                     if job.cancelled:
                         return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
                     if all(t.status.is_terminal for t in plan.tasks):
@@ -313,10 +316,13 @@ class Scheduler:
         """Why the next run may not start (its estimate would exceed a budget), said on the plan
         once; None clears what was said when the budget was raised."""
         project = job.project
-        if job.per_run is None:
+        if job.per_run is None:  # once, at the plan's first start: a budget set later goes by it too
             ahead = await asyncio.to_thread(self._estimate, project, plan.plan_id, True, job.limit, None, None,
                                             None, None)  # a run's cost and tokens: the cluster need not be asked
             job.per_run = (ahead.cost_per_run, ahead.tokens_per_run)
+        if plan.budget is None and not plan.budget_stop and \
+                self.ctx.project_settings(project).settings.monthly_budget is None:
+            return None  # no budget to hold at (one small read): no turn of a thread in every task's chain
         why = await asyncio.to_thread(self.runs.budgets.reason, project, plan, *job.per_run)
         if (why and why != plan.budget_stop) or (not why and plan.budget_stop):
             await self._catch_up(job)
@@ -374,6 +380,8 @@ class Scheduler:
         job.ahead = False
         plan, changed, completed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
                                                        complete=not job.cancelled)
+        if known is not None:
+            job.seen.update((run_id, run.status) for run_id, run in known.items())
         if changed:
             self.ctx.publish_plan(job.project, plan)
         if completed is not None:
@@ -385,9 +393,15 @@ class Scheduler:
     # -- following and cancelling -------------------------------------------------------------
 
     def on_run_changed(self, run: Run) -> None:
+        """A run's status the plan does not say yet wakes its scheduler; its process id, its cost so
+        far, or the start its own pass is writing do not (a pass less per task)."""
         job = self.jobs.get(run.plan_id or "")
         if job is not None and job.kind == JobKind.SCHEDULE:
             job.runs[run.run_id] = run
+            if job.seen.get(run.run_id) == run.status:
+                return
+            if run.status == TaskState.RUNNING and run.run_id in job.starting:
+                return
             job.wake.set()
 
     async def follow(self, project: Project, plan_id: str) -> Plan:
