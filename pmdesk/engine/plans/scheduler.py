@@ -194,7 +194,8 @@ class Scheduler:
             self.runs.announce(project, *created.values())
             runs = [DispatchedRun(task_id=task_id, run_id=run.run_id) for task_id, run in created.items()]
             plan = await self.changes.update(project, plan_id, queued(made))
-            self._start_job(project, plan_id, limit)  # the job holds the project from here on
+            job = self._start_job(project, plan_id, limit)  # the job holds the project from here on
+            job.per_run = (ahead.cost_per_run, ahead.tokens_per_run)  # its budgets go by this estimate
         return DispatchResponse(plan_id=plan_id, status=plan.status, runs=runs, executed_at=plan.executed_at)
 
     def _write_task_runs(self, project: Project, store: StateStore, plan: Plan, tasks: list[PlanTask],
