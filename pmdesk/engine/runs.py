@@ -303,7 +303,7 @@ class RunService:
         else:
             with live.lease:
                 self.live.pop(live.run_id, None)
-                await self._finish(live.project, live.store, live.run_id, outcome)
+                await self._finish(live.project, live.store, live.run_id, outcome, live.snapshot)
 
     async def _await_answer(self, live: LiveRun, outcome: Outcome) -> None:
         question = live.stop_question or outcome.question or "The agent is waiting for your answer."
@@ -326,11 +326,13 @@ class RunService:
             self.live.pop(live.run_id, None)
             live.lease.release()
 
-    async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome) -> Run:
+    async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome,
+                      known: Run | None = None) -> Run:
+        """``known``: the run as this process last wrote it (one in place has no work to save)."""
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
         self.budgets.turn_ended(run_id)
         ended_here: list[bool] = []
-        saved = await self._save_work(project, store, run_id)
+        saved = {} if known is not None and not known.worktree_path else await self._save_work(project, store, run_id)
 
         def change(run: Run) -> None:
             if run.status.is_terminal:

@@ -72,6 +72,10 @@ def state_dir_for(project_path: str | os.PathLike[str]) -> Path:
     return Path(project_path) / ".claude" / "state"
 
 
+
+Signature = tuple[int, int, int]
+"""A record file's identity: inode, modified (ns), size (``StateStore.signature``)."""
+
 class StateProblem(Model):
     path: str
     kind: str
@@ -225,6 +229,15 @@ class StateStore:
     def contains(self, kind: str, item_id: str) -> bool:
         return self._file(kind, item_id).is_file()
 
+    def signature(self, kind: str, item_id: str) -> Signature | None:
+        """The record file's identity (inode, modified, size): every write replaces the file, so an
+        unchanged signature means the record is as it was read or written then (None: no file)."""
+        try:
+            st = os.stat(self._file(kind, item_id))
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     # -- project record ---------------------------------------------------------------
 
     def get_project(self) -> Project:
@@ -298,12 +311,19 @@ class StateStore:
 
     def update_plan_if(self, plan_id: str, change: Callable[[Plan], bool]) -> tuple[Plan, bool]:
         """``update_plan`` read once, written only when ``change`` says it changed something."""
+        plan, written, _ = self.update_plan_signed(plan_id, change)
+        return plan, written
+
+    def update_plan_signed(self, plan_id: str, change: Callable[[Plan], bool]) -> tuple[Plan, bool, Signature | None]:
+        """``update_plan_if``, and the file's ``signature`` taken under the lock: no write by pmdesk
+        comes between, so while the signature holds, the plan returned is the one on disk."""
         with write_lock(self.state_dir):
             plan = self.get_plan(plan_id)
             refs = _plan_refs(plan)
-            if not change(plan):
-                return plan, False
-            return self.put_plan(plan, refs), True
+            written = change(plan)
+            if written:
+                plan = self.put_plan(plan, refs)
+            return plan, written, self.signature("plan", plan_id)
 
     def discard_plan(self, plan_id: str) -> Path:
         """Move the plan's file out of the listing into ``<state>/trash/plans/`` (kept, not erased);

@@ -16,9 +16,10 @@ import pytest
 from pmdesk.engine import runs as runs_module
 from pmdesk.engine.engine import Engine
 from pmdesk.engine.notifications import Change, PlanChanged, RunChanged
-from pmdesk.engine.plans.changes import mirror_runs
+from pmdesk.engine.plans.changes import mirror_onto, mirror_runs
 from pmdesk.engine.store_worker import StoreWorker
 from pmdesk.models import ActivityType, ExecutorKind, Plan, PlanStatus, Run, TaskState
+from pmdesk.store import StateStore
 from tests.engine.helpers import add_project, until
 
 LIFECYCLE = [TaskState.CREATED, TaskState.QUEUED, TaskState.RUNNING, TaskState.COMPLETE]
@@ -133,9 +134,9 @@ async def test_mirroring_reads_the_disk_only_when_asked(engine: Engine, tmp_path
     engine.plans.update_now(project, plan.plan_id, queue)
     store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))  # changed by someone else
 
-    unchanged, written, _ = mirror_runs(store, plan.plan_id, {})  # nothing was published: nothing to look at
+    unchanged, written, _, _ = mirror_runs(store, plan.plan_id, {})  # nothing was published: nothing to look at
     assert not written and unchanged.tasks[0].status == TaskState.QUEUED
-    mirrored, written, completed = mirror_runs(store, plan.plan_id, None)  # a look at the disk
+    mirrored, written, completed, _ = mirror_runs(store, plan.plan_id, None)  # a look at the disk
     assert written and mirrored.tasks[0].status == TaskState.COMPLETE
     assert store.get_plan(plan.plan_id).tasks[0].status == TaskState.COMPLETE
     assert completed is None and not mirrored.completed_at  # a DRAFT plan is not "completed" by its runs
@@ -154,20 +155,20 @@ def test_the_last_task_ending_completes_its_running_plan_in_the_same_write(engin
     engine.plans.update_now(project, plan.plan_id, running)
     store.update_run(run.run_id, lambda r: setattr(r, "status", TaskState.COMPLETE))
     writes: list[Plan] = []
-    real_update = store.update_plan_if
+    real_update = store.update_plan_signed
 
-    def counted(plan_id: str, change: Any) -> tuple[Plan, bool]:
-        written, changed = real_update(plan_id, change)
+    def counted(plan_id: str, change: Any) -> tuple[Plan, bool, Any]:
+        written, changed, signed = real_update(plan_id, change)
         if changed:
             writes.append(written)
-        return written, changed
+        return written, changed, signed
 
-    store.update_plan_if = counted  # type: ignore[method-assign]
-    mirrored, _, completed = mirror_runs(store, plan.plan_id, None)
+    store.update_plan_signed = counted  # type: ignore[method-assign]
+    mirrored, _, completed, _ = mirror_runs(store, plan.plan_id, None)
     assert len(writes) == 1 and writes[0].tasks[0].status == TaskState.COMPLETE and writes[0].completed_at
     assert completed is not None and completed[0] == ActivityType.PLAN_COMPLETED and "1 of 1" in completed[1]
     assert mirrored.status == PlanStatus.RUNNING  # completed, awaiting verification, as the spec says
-    _, _, cancelling = mirror_runs(store, plan.plan_id, None, complete=False)
+    _, _, cancelling, _ = mirror_runs(store, plan.plan_id, None, complete=False)
     assert cancelling is None
 
 
@@ -227,3 +228,42 @@ async def test_a_process_id_that_cannot_be_written_is_said_and_the_run_goes_on(
     assert final.status == TaskState.COMPLETE and final.summary == "done"
     said = [e.text for e in store.read_events(run.run_id) if "process id" in e.text]
     assert said and "No space left on device" in said[0]
+
+
+def test_a_plan_mirrored_in_memory_leaves_the_plan_it_was_made_from_as_it_was(engine: Engine, tmp_path: Path) -> None:
+    """The scheduler decides on the plan it last wrote, with its runs mirrored onto copies of the
+    tasks that move: the plan it was made from may have been published, and stays as it was."""
+    project = add_project(engine, tmp_path / "p")
+    plan = engine.plans.plan_from_answer(project, {"tasks": [{"id": "a", "description": "one"},
+                                                             {"id": "b", "description": "two"}]})
+    store = engine.store(project)
+    runs = [engine.runs.create(project, t.description, executor=ExecutorKind.COMMAND, command="true")
+            for t in plan.tasks]
+    plan = store.update_plan(plan.plan_id, lambda p: [setattr(t, "run_id", r.run_id) for t, r in
+                                                        zip(p.tasks, runs, strict=True)])
+    before = plan.model_dump()
+    ended = runs[0].model_copy(update={"status": TaskState.ERROR, "error": "exited with code 1"})
+    mirrored = mirror_onto(plan, {ended.run_id: ended, runs[1].run_id: runs[1]})
+    assert mirrored.changed and plan.model_dump() == before
+    assert [t.status for t in mirrored.plan.tasks] == [TaskState.ERROR, plan.tasks[1].status]
+    assert mirrored.plan.tasks[0].error == "exited with code 1" and mirrored.plan.tasks[1] is plan.tasks[1]
+    assert mirror_onto(plan, {runs[1].run_id: runs[1]}) == (plan, False, None, None)  # nothing moves: the same plan
+
+
+async def test_a_plan_changed_by_another_process_between_passes_is_read_again(engine: Engine, tmp_path: Path) -> None:
+    """A pass decides on the plan it last wrote while the file is unchanged; a change by another
+    process (here its cancel, written to the file) is seen at the next pass and nothing more starts."""
+    project = add_project(engine, tmp_path / "p")
+    tasks = [{"id": f"t{i}", "description": "0.05", "dependencies": [f"t{i - 1}"] if i else []} for i in range(6)]
+    plan = engine.plans.plan_from_answer(project, {"tasks": tasks})  # each task: sleep 0.3 0.05
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="sleep 0.3",
+                                in_place=True)
+    store = engine.store(project)
+    await until(lambda: store.get_plan(plan.plan_id).tasks[1].status == TaskState.RUNNING)
+    other = StateStore(store.state_dir, project.project_id)  # another process's view of the same files
+    other.update_plan(plan.plan_id, lambda p: setattr(p, "status", PlanStatus.CANCELLED))
+    await engine.plans.wait(plan.plan_id)
+    final = store.get_plan(plan.plan_id)
+    assert final.status == PlanStatus.CANCELLED
+    started = [t for t in final.tasks if t.status != TaskState.QUEUED]
+    assert len(started) == 2, [t.status for t in final.tasks]  # the one at work then, and the one before it

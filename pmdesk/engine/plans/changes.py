@@ -24,6 +24,7 @@ from pmdesk.models import (
     utc_now,
 )
 from pmdesk.store import StateStore, StoreError
+from pmdesk.store.state_store import Signature
 
 PlanChange = Callable[[Plan], Any]
 
@@ -115,10 +116,41 @@ def completion(plan: Plan) -> tuple[Callable[[Plan], None], ActivityType, str]:
     return change, ActivityType.PLAN_COMPLETED, f"plan completed: {completed} of {len(plan.tasks)} tasks complete"
 
 
+def _moves(task: PlanTask, run: Run) -> bool:
+    """Whether the task takes its run's status: intermediate steps may have been missed, and a
+    task never moves backwards (nor back to waiting)."""
+    target = run.status
+    return target not in (TaskState.CREATED, TaskState.QUEUED) and task.status != target and \
+        target in reachable(task.status)
+
+
+def _take(task: PlanTask, run: Run) -> None:
+    task.status = run.status
+    copy_worktree(run, task)
+    if run.status in (TaskState.ERROR, TaskState.CANCELLED):
+        task.error = run.error
+
+
+def mirror_onto(plan: Plan, known: dict[str, Run]) -> Mirrored:
+    """``plan`` with its tasks' runs mirrored, in memory, for a plan this process last wrote and
+    nobody has changed since (no read, no validation). The tasks that move are copies; the rest
+    are shared with ``plan``, which stays as it was (it may have been published): read only."""
+    tasks = list(plan.tasks)
+    moved = False
+    for i, task in enumerate(tasks):
+        run = known.get(task.run_id) if task.run_id and not task.status.is_terminal else None
+        if run is not None and _moves(task, run):
+            tasks[i] = task.model_copy()
+            _take(tasks[i], run)
+            moved = True
+    return Mirrored(plan.model_copy(update={"tasks": tasks}) if moved else plan, moved, None)
+
+
 class Mirrored(NamedTuple):
     plan: Plan
     changed: bool
     completed: tuple[ActivityType, str] | None  # the plan ended in this write: the activity to record
+    signed: Signature | None = None  # the plan file's signature under the write's lock (a written mirror)
 
 
 def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *, complete: bool = True,
@@ -151,14 +183,9 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *
                     run = store.get_run(task.run_id)
                 except StoreError:
                     continue
-            target = run.status
-            if target in (TaskState.CREATED, TaskState.QUEUED) or task.status == target or \
-                    target not in reachable(task.status):
-                continue  # intermediate steps may have been missed; never move backwards
-            task.status = target
-            copy_worktree(run, task)
-            if target in (TaskState.ERROR, TaskState.CANCELLED):
-                task.error = run.error
+            if not _moves(task, run):
+                continue
+            _take(task, run)
             moved = True
         if moved and complete and write and p.status == PlanStatus.RUNNING and not p.completed_at and \
                 all(t.status.is_terminal for t in p.tasks):
@@ -170,5 +197,5 @@ def mirror_runs(store: StateStore, plan_id: str, known: dict[str, Run] | None, *
     if not write:  # ``changed``: the plan in memory is ahead of the one on disk
         plan = store.get_plan(plan_id)
         return Mirrored(plan, change(plan), None)
-    plan, written = store.update_plan_if(plan_id, change)
-    return Mirrored(plan, written, completed)
+    plan, written, signed = store.update_plan_signed(plan_id, change)
+    return Mirrored(plan, written, completed, signed)

@@ -40,6 +40,7 @@ class PlanJob:
     task: asyncio.Task[None] | None = None
     cancelled: bool = False
     plan: Plan | None = None  # the latest this job has written or read
+    signed: tuple[int, int, int] | None = None  # the plan file's signature when its mirror wrote or read ``plan``
     gates: list[Stoppable] = field(default_factory=list)  # verify's running gate and the next, or a cluster's
     runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
     reread: bool = True  # read every task's run from disk on the next pass, not only those published

@@ -43,7 +43,7 @@ def recover_plans(ctx: EngineContext, changes: PlanChanges, jobs: PlanJobs, runs
             continue
         plan_id = summary.plan_id
         try:
-            plan, changed, completed = mirror_runs(store, plan_id, None)
+            plan, changed, completed, _ = mirror_runs(store, plan_id, None)
         except StoreError:
             continue
         if changed:

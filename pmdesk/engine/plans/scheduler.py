@@ -17,7 +17,7 @@ from pmdesk.engine.context import EngineContext
 from pmdesk.engine.costs import left
 from pmdesk.engine.executor_choice import chosen_model, default_kind
 from pmdesk.engine.isolation import IsolationError, base_of, plan_task_worktree
-from pmdesk.engine.plans.changes import PlanChanges, mirror_runs, moving_to, queued
+from pmdesk.engine.plans.changes import PlanChanges, mirror_onto, mirror_runs, moving_to, queued
 from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
@@ -372,15 +372,20 @@ class Scheduler:
         in memory only (``mirror_runs``)."""
         known = None if job.reread else dict(job.runs)
         store = self.ctx.store(job.project)
-        if not write:  # one small read: here, rather than a turn of the store worker in every task's chain
-            mirrored = mirror_runs(store, job.plan_id, known, write=False) if known is not None else \
-                await self.ctx.disk(mirror_runs, store, job.plan_id, None, write=False)
+        if not write:  # here, rather than a turn of the store worker in every task's chain
+            if known is None:
+                mirrored = await self.ctx.disk(mirror_runs, store, job.plan_id, None, write=False)
+            elif job.plan is not None and job.signed is not None and \
+                    store.signature("plan", job.plan_id) == job.signed:  # a stat: the plan is as last seen
+                mirrored = mirror_onto(job.plan, known)
+            else:  # one small read
+                mirrored = mirror_runs(store, job.plan_id, known, write=False)
             job.ahead = mirrored.changed
             return mirrored.plan
         job.reread = False
         job.ahead = False
-        plan, changed, completed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
-                                                       complete=not job.cancelled)
+        plan, changed, completed, job.signed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
+                                                                   complete=not job.cancelled)
         if known is not None:
             job.seen.update((run_id, run.status) for run_id, run in known.items())
         if changed:
