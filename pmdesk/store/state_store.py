@@ -72,9 +72,9 @@ def state_dir_for(project_path: str | os.PathLike[str]) -> Path:
     return Path(project_path) / ".claude" / "state"
 
 
-
 Signature = tuple[int, int, int]
 """A record file's identity: inode, modified (ns), size (``StateStore.signature``)."""
+
 
 class StateProblem(Model):
     path: str
