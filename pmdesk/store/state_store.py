@@ -309,14 +309,10 @@ class StateStore:
             change(plan)
             return self.put_plan(plan, refs)
 
-    def update_plan_if(self, plan_id: str, change: Callable[[Plan], bool]) -> tuple[Plan, bool]:
-        """``update_plan`` read once, written only when ``change`` says it changed something."""
-        plan, written, _ = self.update_plan_signed(plan_id, change)
-        return plan, written
-
     def update_plan_signed(self, plan_id: str, change: Callable[[Plan], bool]) -> tuple[Plan, bool, Signature | None]:
-        """``update_plan_if``, and the file's ``signature`` taken under the lock: no write by pmdesk
-        comes between, so while the signature holds, the plan returned is the one on disk."""
+        """``update_plan`` read once, written only when ``change`` says it changed something; with
+        the file's ``signature`` taken under the lock: no write by pmdesk comes between, so while the
+        signature holds, the plan returned is the one on disk."""
         with write_lock(self.state_dir):
             plan = self.get_plan(plan_id)
             refs = _plan_refs(plan)

@@ -183,7 +183,7 @@ def test_a_plan_of_project_a_cannot_name_a_run_of_project_b(tmp_path: Path) -> N
                            tasks=[PlanTask(task_id=new_id("ptask"), description="x")]))
     with pytest.raises(CrossProjectError, match="not in this project"):
         a.update_plan(mine.plan_id, lambda p: setattr(p.tasks[0], "run_id", run_b.run_id))
-    kept, changed = a.update_plan_if(mine.plan_id, lambda p: setattr(p.tasks[0], "run_id", run_a.run_id) is None)
+    kept, changed, _ = a.update_plan_signed(mine.plan_id, lambda p: setattr(p.tasks[0], "run_id", run_a.run_id) is None)
     assert changed and a.get_plan(mine.plan_id).tasks[0].run_id == run_a.run_id == kept.tasks[0].run_id
     with pytest.raises(CrossProjectError):
         a.update_run(run_a.run_id, lambda r: setattr(r, "plan_id", foreign.plan_id))
