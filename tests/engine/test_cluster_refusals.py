@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pmdesk import config
+from pmdesk.engine.cluster import connection
 from pmdesk.engine.cluster.connection import ClusterError, parse_address
 from tests.conftest import run_cli
 from tests.engine.isolation_helpers import add_project, cli, cli_json, make_repo, new_plan
@@ -79,3 +80,37 @@ def test_addresses_are_checked_and_the_cluster_token_is_a_secret_beside_the_key(
     engine = Engine()
     for env in (engine.ctx.child_env(), engine.ctx.child_env(with_key=False)):
         assert "RAY_AUTH_TOKEN" not in env and "RAY_AUTH_MODE" not in env and env.get("HOME")
+
+
+class _Head:
+    """Ray's client side as a busy head answers it: the proxy fails to start this client's server
+    ``failing`` times, then serves (what CI met once: "Starting Ray client server failed")."""
+
+    def __init__(self, failing: int, why: str = "Starting Ray client server failed. See its log.") -> None:
+        self.failing, self.why, self.inits, self.up = failing, why, 0, False
+
+    def is_initialized(self) -> bool:
+        return self.up
+
+    def init(self, address: str, **options: object) -> None:
+        self.inits += 1
+        self.up = True  # ray.init leaves the client half set up when the server refuses
+        if self.inits <= self.failing:
+            raise ConnectionAbortedError(f"Initialization failure from server: {self.why}")
+
+    def shutdown(self) -> None:
+        self.up = False
+
+
+def test_a_head_that_fails_to_start_a_clients_server_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    head = _Head(failing=2)
+    monkeypatch.setattr(connection, "ray_module", lambda: head)
+    link = connection._Link()
+    assert link.connect("ray://127.0.0.1:10001", None) is head and head.inits == 3
+    assert link.address == "ray://127.0.0.1:10001"
+
+    for refused in (_Head(failing=9), _Head(failing=1, why="version mismatch")):  # too often, or for good
+        monkeypatch.setattr(connection, "ray_module", lambda refused=refused: refused)
+        with pytest.raises(ClusterError, match="refused the connection"):
+            connection._Link().connect("ray://127.0.0.1:10001", None)
+        assert refused.inits == (connection.CONNECT_ATTEMPTS if refused.failing == 9 else 1)

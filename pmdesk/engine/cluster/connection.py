@@ -12,6 +12,7 @@ import importlib
 import os
 import re
 import threading
+import time
 from typing import Any
 
 from pmdesk.errors import ErrorKind, PmdeskError
@@ -21,6 +22,10 @@ NAMESPACE = "pmdesk"
 ACTOR_PREFIX = "pmdesk-run-"
 CPUS_PER_RUN = 1.0  # what one agent run asks of the cluster: a CPU, so the cluster's CPUs bound its runs
 PROBE_TIMEOUT_S = 3.0
+# A busy head's proxy can fail to start the server it starts for each client ("Starting Ray client
+# server failed", its log empty), and the next connection is served: that refusal is tried again.
+PASSING_REFUSAL = "Starting Ray client server failed"
+CONNECT_ATTEMPTS = 3
 CONNECT_TIMEOUT_S = 60.0  # a reachable head that is slow to answer (a loaded machine); unreachable is refused in PROBE_TIMEOUT_S
 INSTALL_HINT = "install the extra: pip install 'pmdesk[ray]' (here and on the cluster's nodes)"
 _ADDRESS = re.compile(r"^ray://(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
@@ -112,10 +117,16 @@ class _Link:
             if token:  # Ray reads its token from the environment; agents' environments leave it out
                 os.environ["RAY_AUTH_MODE"] = "token"
                 os.environ["RAY_AUTH_TOKEN"] = token
-            try:
-                ray.init(address, namespace=NAMESPACE, log_to_driver=False, logging_level="ERROR")
-            except Exception as exc:
-                raise ClusterError(f"the Ray cluster at {address} refused the connection: {exc}") from None
+            for attempt in range(1, CONNECT_ATTEMPTS + 1):
+                try:
+                    ray.init(address, namespace=NAMESPACE, log_to_driver=False, logging_level="ERROR")
+                    break
+                except Exception as exc:
+                    if attempt == CONNECT_ATTEMPTS or PASSING_REFUSAL not in str(exc):
+                        raise ClusterError(f"the Ray cluster at {address} refused the connection: {exc}") from None
+                    if ray.is_initialized():
+                        ray.shutdown()
+                    time.sleep(1.0)
             self.address = address
             return ray
 
