@@ -12,16 +12,20 @@ _PATTERNS = re.compile(
     re.IGNORECASE,
 )
 MASK = "[REDACTED]"
-# Every pattern above contains key, token, sk-ant-, bearer, secret or password: a line with
-# none of them is clean, and that test is ten times cheaper than the regex.
+# A match holds one of these, lower-cased: the pattern's own keywords. The words within them
+# ("key", "token") are not enough to look further: a run's JSON always says "Tokens".
+_KEYWORDS = ("sk-ant-", "bearer", "api_key", "api-key", "apikey", "auth_token", "auth-token", "authtoken",
+             "access_token", "access-token", "accesstoken", "secret", "password")
+# Beyond ASCII, IGNORECASE takes four letters for ASCII ones: İ, ı and ſ are folded here, and the
+# Kelvin sign lower-cases to k by itself; a keyword spelled with them is seen as the regex sees it.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
 
 
 def may_hold_secret(text: str) -> bool:
-    """The words every pattern needs: text without them is clean, without running the regex."""
-    low = text.lower()
-    return ("key" in low or "token" in low or "sk-ant-" in low or "bearer" in low or "secret" in low
-            or "password" in low)
-
+    """Whether ``text`` holds a word every pattern needs; without one it is clean, and that test
+    is twenty times cheaper than the regex."""
+    low = text.lower() if text.isascii() else text.translate(_FOLD).lower()
+    return any(word in low for word in _KEYWORDS)
 
 
 def mask_shapes(value: str) -> str:

@@ -41,3 +41,36 @@ def test_clean_lines_come_back_untouched() -> None:
     assert redactor.lines(lines) is lines  # nothing in them even looks like a secret: no copy
     looks = ["monkey business", "the token was rotated", "password: short"]
     assert redactor.lines(looks) == looks
+
+
+def _spellings(line: str) -> list[str]:
+    """The line as typed in other cases, and with the four letters beyond ASCII that the pattern
+    takes for ASCII ones (İ and ı for i, ſ for s, the Kelvin sign for k)."""
+    folds = {"i": ("\u0130", "\u0131"), "I": ("\u0130", "\u0131"), "s": ("\u017f",), "S": ("\u017f",),
+             "k": ("\u212a",), "K": ("\u212a",)}
+    out = [line, line.upper(), line.lower(), line.swapcase()]
+    for at, char in enumerate(line):
+        out += [line[:at] + other + line[at + 1:] for other in folds.get(char, ())]
+    return out
+
+
+@pytest.mark.parametrize(("secret", "line"), SECRETS)
+def test_the_cheap_look_lets_through_every_spelling_the_pattern_masks(secret: str, line: str) -> None:
+    from pmdesk.store.patterns import _PATTERNS, may_hold_secret
+
+    for spelling in _spellings(line):
+        if _PATTERNS.search(spelling) is not None:
+            assert may_hold_secret(spelling), spelling
+            assert MASK in Redactor([]).text(spelling), spelling
+
+
+def test_a_runs_record_is_not_taken_for_a_secret_by_its_token_counts() -> None:
+    """Every run's JSON says "Tokens": the look before the regex must not stop at that word."""
+    from pmdesk.models import ExecutorKind, Run
+    from pmdesk.models.ids import new_id
+    from pmdesk.store.patterns import may_hold_secret
+
+    run = Run(run_id=new_id("run"), project_id=new_id("pidx"), session_id=new_id("sess"), prompt="add a cache",
+              executor=ExecutorKind.COMMAND, settings={"command": "true"})
+    assert "tokens" in run.to_json().lower() and not may_hold_secret(run.to_json())
+    assert may_hold_secret(run.model_copy(update={"prompt": "use api_key=abcdef123"}).to_json())
