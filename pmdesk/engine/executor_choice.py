@@ -15,8 +15,8 @@ from pmdesk.models import ExecutorKind, Project, Run
 
 
 def default_kind(ctx: EngineContext, project: Project) -> ExecutorKind:
-    """The project's executor, else a command project's, else what this machine has."""
-    project = ctx.project_settings(project)
+    """The project's executor, else a command project's, else what this machine has. ``project``
+    here and below: with its saved settings (``ctx.project_settings``), read once by the caller."""
     if project.settings.default_executor:
         return project.settings.default_executor
     if project.settings.command_template and not ctx.settings.default_executor:
@@ -28,13 +28,12 @@ def chosen_model(ctx: EngineContext, project: Project, kind: ExecutorKind, model
     """The model a run of ``kind`` uses: the one asked for, the project's, the app's (none for a command)."""
     if kind not in (ExecutorKind.CLAUDE_CODE, ExecutorKind.ANTHROPIC_AGENT):
         return None
-    return model or ctx.project_settings(project).settings.default_model or ctx.settings.default_model
+    return model or project.settings.default_model or ctx.settings.default_model
 
 
 def run_settings(ctx: EngineContext, project: Project, kind: ExecutorKind, model: str | None,
                  command: str | None) -> dict[str, Any]:
     """What a new run records as its settings (and its executor reads as options)."""
-    project = ctx.project_settings(project)
     app = ctx.settings
     out: dict[str, Any] = {
         "executor": kind.value,

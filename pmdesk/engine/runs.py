@@ -73,7 +73,8 @@ class LiveRun:
     pending: ToolRequest | None = None  # what the agent waits on, known here before it is on disk
     claimed: set[str] = field(default_factory=set)  # requests already decided (of two racing answers, one)
     stop_question: str | None = None  # what the run asks when it was stopped at a budget
-    store_pid: asyncio.Future[Run] | None = None  # the write of its process id, under way
+    store_pid: asyncio.Future[Run | None] | None = None  # the write of its process id, under way
+    exited: bool = False  # its process has ended (set on the loop, read by the store worker)
 
 
 class NewRun(TypedDict, total=False):
@@ -112,18 +113,21 @@ class RunService:
         return run
 
     def write_new(self, project: Project, store: StateStore, prompt: str, status: TaskState = TaskState.CREATED,
-                  **options: Unpack[NewRun]) -> Run:
+                  settings_read: bool = False, **options: Unpack[NewRun]) -> Run:
         """Save a new run and its session. Files only, so it may run on the store worker;
-        ``announce`` it on the loop afterwards."""
+        ``announce`` it on the loop afterwards. ``settings_read``: the project's saved settings were just
+        read (``ctx.project_settings``), for the 50 runs of a dispatch."""
         if not prompt.strip():
             raise BadInputError("the prompt is empty")
         prompt = self.ctx.redactor.text(prompt)  # a pasted key is never stored (nor sent on)
+        if not settings_read:
+            project = self.ctx.project_settings(project)
         kind = options.get("executor") or default_kind(self.ctx, project)
         settings = run_settings(self.ctx, project, kind, options.get("model"), options.get("command"))
         session = Session(session_id=new_id("sess"), project_id=project.project_id, title=prompt[:80])
         run_id = new_id("run")
         worktree = options.get("worktree") or (run_worktree(project, run_id) if options.get("in_worktree") else {})
-        rules = self.ctx.project_settings(project).settings
+        rules = project.settings
         settings.update(run_policy(rules.permission_mode, rules.allow_rules, rules.deny_rules, rules.bypass_confirmed,
                                    options.get("permission_mode"), bool(worktree)))
         if options.get("cluster") and worktree:  # a cluster run travels as its worktree's start, set up there
@@ -225,8 +229,6 @@ class RunService:
             self.live[run_id] = live
             self._serve_letters()
             await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
-            self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
-                            plan_id=run.plan_id, task_id=run.plan_task_id)
             if run.worktree_path:
                 start = await self.isolation.prepare(project, run, recorder, set_up=not run.settings.get("cluster"))
                 await self._update(live, _set_fields(start_commit=start))
@@ -250,13 +252,26 @@ class RunService:
         pid = live.execution.pid
         run = live.snapshot or store.get_run(run_id)
         if pid:  # queued now, ahead of any later write of the run; the run is followed meanwhile
-            live.store_pid = self.ctx.disk.submit(live.store.update_run, run_id, _set_pid(pid))
+            live.store_pid = self.ctx.disk.submit(self._store_pid, live, pid)
             live.store_pid.add_done_callback(functools.partial(self._pid_saved, live, pid))
             run = run.model_copy(update={"pid": pid})  # as the write under way will say
+        # Said while the process works (the loop waits on it then), not between its RUNNING write
+        # and its start: an instant task's chain holds only what must come first.
+        self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
+                        plan_id=run.plan_id, task_id=run.plan_task_id)
+        recorder.flush()
         live.task = asyncio.ensure_future(self._drive(live))
         return run
 
-    def _pid_saved(self, live: LiveRun, pid: int, saving: asyncio.Future[Run]) -> None:
+    @staticmethod
+    def _store_pid(live: LiveRun, pid: int) -> Run | None:
+        """On the store worker: the process id, unless the process has ended before the write's turn
+        came (an instant command's often has): its end, written next, says all there is."""
+        if live.exited:
+            return None
+        return live.store.update_run(live.run_id, _set_pid(pid))
+
+    def _pid_saved(self, live: LiveRun, pid: int, saving: asyncio.Future[Run | None]) -> None:
         """The process id is on disk (what recovery and a cancel from another process go by), or
         the run's log says why not; the run goes on either way."""
         if saving.cancelled():
@@ -266,6 +281,8 @@ class RunService:
             live.recorder.emit("system", f"could not record the process id {pid}: {exc}")
             return
         run = saving.result()
+        if run is None:
+            return
         if live.snapshot is None or run.updated_at >= live.snapshot.updated_at:
             live.snapshot = run
         self._publish(live.project, run)
@@ -287,6 +304,8 @@ class RunService:
                 await self.decisions.on_request(live, outcome)
             else:
                 await self.decisions.on_withdrawn(live, outcome)
+        if live.execution is not None and not live.execution.alive:
+            live.exited = True
         if live.store_pid is not None:  # its end is written after its process id, never before
             await asyncio.wait({live.store_pid})
             live.store_pid = None

@@ -45,7 +45,8 @@ class PlanJob:
     runs: dict[str, Run] = field(default_factory=dict)  # the latest of its runs, as published
     reread: bool = True  # read every task's run from disk on the next pass, not only those published
     ahead: bool = False  # ``plan`` (mirrored in memory) holds task changes not yet written
-    seen: dict[str, TaskState] = field(default_factory=dict)  # run id → its status as the plan last said it
+    written_at: float = 0.0  # the loop's time of its last plan write
+    seen: dict[str, TaskState] = field(default_factory=dict)  # run id → its status as the scheduler last took it
     starting: set[str] = field(default_factory=set)  # run ids this pass starts (and then writes)
     per_run: tuple[float | None, int | None] | None = None  # a run's estimate (cost, tokens), for its budgets
     placing: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # task id → its run being placed on a cluster

@@ -43,6 +43,9 @@ from pmdesk.store.atomic import synced_together
 
 ACTIVE = (TaskState.RUNNING, TaskState.AWAITING_RESPONSE)
 QUIET_S = 2.0  # a pass with nothing published for this long re-reads every run from disk
+# The plan on disk trails its runs by at most this: one write carries every task that ended and
+# started meanwhile (50 instant tasks cost a plan write each, and each held up the next's end).
+PLAN_LAG_S = 0.05
 
 
 def ready_tasks(plan: Plan) -> list[PlanTask]:
@@ -207,8 +210,8 @@ class Scheduler:
             for task in tasks:
                 try:
                     made[task.task_id] = self.runs.write_new(
-                        project, store, task.description, executor=executor, model=model, command=command,
-                        plan_id=plan.plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED,
+                        project, store, task.description, settings_read=True, executor=executor, model=model,
+                        command=command, plan_id=plan.plan_id, plan_task_id=task.task_id, status=TaskState.QUEUED,
                         worktree=plan_task_worktree(project, plan, task), cluster=plan.cluster)
                 except (ExecutorError, StoreError, ValueError) as exc:
                     made[task.task_id] = f"could not create a run: {exc}"
@@ -260,7 +263,10 @@ class Scheduler:
                             self._place(job, task)
                         else:
                             await self._start_task(project, plan_id, task, job)
-                    plan = await self._sync_tasks(job)  # what ended, and what the starts wrote (or failed to)
+                    plan = await self._sync_tasks(job, write=False)  # what ended, and what the starts wrote
+                    if job.ahead and (job.cancelled or settled(plan) or
+                                      asyncio.get_running_loop().time() - job.written_at >= PLAN_LAG_S):
+                        plan = await self._sync_tasks(job)
                     job.starting = set()
                     if job.cancelled:
                         return  # cancel() ends the plan CANCELLED; it never "completes" (or FAILs) meanwhile
@@ -276,10 +282,12 @@ class Scheduler:
                             await self._catch_up(job)
                             await self._end_stuck(project, plan)
                         continue
+                    due = job.written_at + PLAN_LAG_S - asyncio.get_running_loop().time() if job.ahead else QUIET_S
                     try:
-                        await asyncio.wait_for(job.wake.wait(), QUIET_S)
+                        await asyncio.wait_for(job.wake.wait(), max(0.0, due))
                     except TimeoutError:
-                        job.reread = True  # quiet for a while: look at every run on disk, not only what was published
+                        if not job.ahead:  # quiet for a while: look at every run on disk, not only what was published
+                            job.reread = True
         finally:
             for placing in list(job.placing.values()):  # a start under way finishes (or fails) on its own
                 with contextlib.suppress(Exception):
@@ -381,11 +389,14 @@ class Scheduler:
             else:  # one small read
                 mirrored = mirror_runs(store, job.plan_id, known, write=False)
             job.ahead = mirrored.changed
+            if known is not None:  # taken into account: the same status published again need not wake it
+                job.seen.update((run_id, run.status) for run_id, run in known.items())
             return mirrored.plan
         job.reread = False
         job.ahead = False
         plan, changed, completed, job.signed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
                                                                    complete=not job.cancelled)
+        job.written_at = asyncio.get_running_loop().time()
         if known is not None:
             job.seen.update((run_id, run.status) for run_id, run in known.items())
         if changed:
@@ -399,8 +410,8 @@ class Scheduler:
     # -- following and cancelling -------------------------------------------------------------
 
     def on_run_changed(self, run: Run) -> None:
-        """A run's status the plan does not say yet wakes its scheduler; its process id, its cost so
-        far, or the start its own pass is writing do not (a pass less per task)."""
+        """A run's status its scheduler has not taken into account yet wakes it; its process id, its
+        cost so far, or the start its own pass is making do not (a pass less per task)."""
         job = self.jobs.get(run.plan_id or "")
         if job is not None and job.kind == JobKind.SCHEDULE:
             job.runs[run.run_id] = run
@@ -439,6 +450,8 @@ class Scheduler:
             if job.kind == JobKind.VERIFY:
                 await self.wait(plan_id)  # verify ends the plan itself once its gate process has ended
                 return store.get_plan(plan_id)
+            await self._catch_up(job)  # a task that ended meanwhile is cancelled as what it ended, not as at work
+            plan = store.get_plan(plan_id)
         for task in plan.tasks:
             if not task.status.is_terminal:
                 await self._cancel_task(project, plan_id, task, "cancelled by the user")
