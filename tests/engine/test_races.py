@@ -11,7 +11,7 @@ import pytest
 
 from pmdesk.engine.engine import Engine
 from pmdesk.errors import WrongStateError
-from pmdesk.models import ExecutorKind, PlanStatus, TaskState
+from pmdesk.models import ExecutorKind, Plan, PlanStatus, TaskState
 from tests.conftest import run_cli
 from tests.engine.helpers import add_project, alive, events, fake_log, run_to_pause, start_hanging_cli_run
 
@@ -63,3 +63,31 @@ async def test_a_cancelled_plan_ends_cancelled_with_its_tasks_cancelled(engine: 
     assert final.status == PlanStatus.CANCELLED
     assert [t.status for t in final.tasks] == [TaskState.CANCELLED] * 3, [t.error for t in final.tasks]
     assert engine.store(project).get_plan(plan.plan_id).status == PlanStatus.CANCELLED
+
+
+async def test_a_task_that_ended_before_the_plan_said_so_is_not_cancelled_as_if_at_work(
+        engine: Engine, tmp_path: Path) -> None:
+    """The plan on disk trails its runs by a moment (one write carries the tasks that ended and
+    started meanwhile). A cancel in that moment cancels what is at work, and leaves the task that
+    completed COMPLETE."""
+    from pmdesk.engine.notifications import Change, RunChanged
+
+    project = add_project(engine, tmp_path / "p")
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
+        {"id": "quick", "description": "0"}, {"id": "slow", "description": "30", "dependencies": ["quick"]}]})
+    quick, slow = (t.task_id for t in plan.tasks)
+    cancelling: list[asyncio.Future[object]] = []
+
+    def cancel_as_slow_starts(change: Change) -> None:  # right then, before the plan's next write
+        if isinstance(change, RunChanged) and change.run.plan_task_id == slow and \
+                change.run.status == TaskState.RUNNING and not cancelling:
+            cancelling.append(asyncio.ensure_future(engine.plans.cancel(project, plan.plan_id)))
+
+    engine.bus.subscribe(cancel_as_slow_starts)
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="sleep", in_place=True)
+    await engine.plans.wait(plan.plan_id)
+    assert cancelling
+    final = await cancelling[0]
+    assert isinstance(final, Plan)
+    assert {t.task_id: t.status for t in final.tasks} == {quick: TaskState.COMPLETE, slow: TaskState.CANCELLED}
+    assert final.status == PlanStatus.CANCELLED
