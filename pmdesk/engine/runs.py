@@ -212,23 +212,30 @@ class RunService:
             self._postman.cancel()
             self._postman = None
 
-    async def start(self, project: Project, run_id: str) -> Run:
-        """Launch the run and return once its process is up (or it failed to start)."""
+    async def start(self, project: Project, run_id: str, known: Run | None = None) -> Run:
+        """Launch the run and return once its process is up (or it failed to start). ``known``: the
+        run as this process last published it (a scheduler's), read from disk when None; its
+        RUNNING write checks the run on disk is still new either way."""
         store = self.ctx.store(project)
-        run = store.get_run(run_id)
+        run = known if known is not None else store.get_run(run_id)
         if run.status not in (TaskState.CREATED, TaskState.QUEUED):
             raise RunError(f"run {run_id} is {run.status.value}; only a new run can be started")
         recorder = self._recorder(store, run_id)
-        ctx = self._context(project, store, run, recorder)
         lease = self.ctx.owning(project)
+        # Its RUNNING write first (it must be on disk before the process starts); what the start
+        # needs besides is made while the store worker writes it.
+        running = self.ctx.disk.submit(store.update_run, run_id, _to_status(
+            TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid()))
         try:
+            ctx = self._context(project, store, run, recorder)
             await preload_executor(run.executor)
             executor = executor_for(self.ctx, run)
             live = LiveRun(project, store, run_id, executor, recorder, ctx, lease,
                            policy=policy_of(run.settings, run.allow_rules))
             self.live[run_id] = live
             self._serve_letters()
-            await self._set_status(live, TaskState.RUNNING, started_at=utc_now(), owner_pid=os.getpid())
+            live.snapshot = await running
+            self._publish(project, live.snapshot)
             if run.worktree_path:
                 start = await self.isolation.prepare(project, run, recorder, set_up=not run.settings.get("cluster"))
                 await self._update(live, _set_fields(start_commit=start))
@@ -240,6 +247,7 @@ class RunService:
             if ctx.node:
                 await self._update(live, _set_fields(node=ctx.node))
         except (ExecutorError, OSError, GitError, SetupError) as exc:
+            running.add_done_callback(_retrieved)  # a failed RUNNING write is what _finish meets next
             with lease:
                 self.live.pop(run_id, None)
                 recorder.emit("system", f"could not start: {exc}")
@@ -248,6 +256,7 @@ class RunService:
         except BaseException:
             self.live.pop(run_id, None)
             lease.release()
+            running.add_done_callback(_retrieved)
             raise
         pid = live.execution.pid
         run = live.snapshot or store.get_run(run_id)
@@ -552,13 +561,7 @@ class RunService:
     # -- helpers -----------------------------------------------------------------------
 
     async def _set_status(self, live: LiveRun, status: TaskState, **fields: Any) -> Run:
-        def change(run: Run) -> None:
-            check_task_transition(run.status, status)
-            run.status = status
-            for name, value in fields.items():
-                setattr(run, name, value)
-
-        return await self._update(live, change)
+        return await self._update(live, _to_status(status, **fields))
 
     async def _update(self, live: LiveRun, change: Callable[[Run], Any]) -> Run:
         run = await self.ctx.disk(live.store.update_run, live.run_id, change)
@@ -612,6 +615,23 @@ class RunService:
 
 def _set_fields(**fields: Any) -> Callable[[Run], None]:
     def change(run: Run) -> None:
+        for name, value in fields.items():
+            setattr(run, name, value)
+
+    return change
+
+
+def _retrieved(write: asyncio.Future[Run]) -> None:
+    """A write's outcome seen, so a failure that its caller has answered otherwise is not reported
+    as never retrieved."""
+    if not write.cancelled():
+        write.exception()
+
+
+def _to_status(status: TaskState, **fields: Any) -> Callable[[Run], None]:
+    def change(run: Run) -> None:
+        check_task_transition(run.status, status)
+        run.status = status
         for name, value in fields.items():
             setattr(run, name, value)
 

@@ -11,9 +11,9 @@ import pytest
 
 from pmdesk.engine.engine import Engine
 from pmdesk.errors import WrongStateError
-from pmdesk.models import ExecutorKind, Plan, PlanStatus, TaskState
+from pmdesk.models import ExecutorKind, Plan, PlanStatus, Run, TaskState
 from tests.conftest import run_cli
-from tests.engine.helpers import add_project, alive, events, fake_log, run_to_pause, start_hanging_cli_run
+from tests.engine.helpers import add_project, alive, events, fake_log, run_to_pause, start_hanging_cli_run, until
 
 CC = ExecutorKind.CLAUDE_CODE
 
@@ -91,3 +91,32 @@ async def test_a_task_that_ended_before_the_plan_said_so_is_not_cancelled_as_if_
     assert isinstance(final, Plan)
     assert {t.task_id: t.status for t in final.tasks} == {quick: TaskState.COMPLETE, slow: TaskState.CANCELLED}
     assert final.status == PlanStatus.CANCELLED
+
+
+async def test_a_queued_run_ended_by_another_process_ends_its_task_and_the_plan_goes_on(
+        engine: Engine, tmp_path: Path) -> None:
+    """Another process ends a task's queued run (its own store, as a second pmdesk would): the
+    scheduler here, which knows the run as queued, does not start it and does not stop; the task
+    says what its run says."""
+    from pmdesk.store import StateStore
+
+    project = add_project(engine, tmp_path / "p")
+    plan = engine.plans.plan_from_answer(project, {"tasks": [
+        {"id": "first", "description": "0.5"}, {"id": "second", "description": "0"}]})
+    await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="sleep", in_place=True)
+    first, second = (t for t in engine.store(project).get_plan(plan.plan_id).tasks)
+    assert first.run_id and second.run_id
+    elsewhere = StateStore(engine.store(project).state_dir, project.project_id)
+
+    def cancelled(run: Run) -> None:
+        run.status = TaskState.CANCELLED
+        run.error = "cancelled elsewhere"
+
+    await until(lambda: engine.store(project).get_run(str(first.run_id)).status == TaskState.RUNNING)
+    elsewhere.update_run(second.run_id, cancelled)  # while the scheduler here knows it as queued
+    await asyncio.wait_for(engine.plans.wait(plan.plan_id), 20)
+    final = engine.store(project).get_plan(plan.plan_id)
+    assert [t.status for t in final.tasks] == [TaskState.COMPLETE, TaskState.CANCELLED], [t.error for t in final.tasks]
+    assert final.completed_at, "the plan's dispatch ended"
+    ran = engine.store(project).get_run(second.run_id)
+    assert ran.status == TaskState.CANCELLED and ran.pid is None and not ran.started_at

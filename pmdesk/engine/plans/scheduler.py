@@ -22,7 +22,7 @@ from pmdesk.engine.plans.estimate import DispatchEstimate, estimate
 from pmdesk.engine.plans.jobs import JobKind, PlanJob, PlanJobs
 from pmdesk.engine.plans.rules import PlanAction, require, verdict
 from pmdesk.engine.runs import RunError, RunService
-from pmdesk.errors import BadInputError, ErrorKind
+from pmdesk.errors import BadInputError, ErrorKind, WrongStateError
 from pmdesk.executors.base import ExecutorError
 from pmdesk.models import (
     ActivityType,
@@ -198,6 +198,7 @@ class Scheduler:
             runs = [DispatchedRun(task_id=task_id, run_id=run.run_id) for task_id, run in created.items()]
             plan = await self.changes.update(project, plan_id, queued(made))
             job = self._start_job(project, plan_id, limit)  # the job holds the project from here on
+            job.runs.update((run.run_id, run) for run in created.values())  # as announced: no read at each start
             job.per_run = (ahead.cost_per_run, ahead.tokens_per_run)  # its budgets go by this estimate
         return DispatchResponse(plan_id=plan_id, status=plan.status, runs=runs, executed_at=plan.executed_at)
 
@@ -353,7 +354,10 @@ class Scheduler:
     async def _start_task(self, project: Project, plan_id: str, task: PlanTask, job: PlanJob) -> None:
         assert task.run_id is not None
         try:
-            run = await self.runs.start(project, task.run_id)
+            run = await self.runs.start(project, task.run_id, job.runs.get(task.run_id))
+        except WrongStateError:  # its run is no longer new (ended by another process): the plan takes what it says
+            job.reread = True
+            return
         except (ExecutorError, StoreError, RuntimeError) as exc:
             await self._catch_up(job)
             await self.changes.set_task(project, plan_id, task.task_id, TaskState.ERROR, error=f"could not start: {exc}")
