@@ -279,7 +279,7 @@ def burst_floor(runs: int) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow
 
-    from pmdesk.executors.process import SPAWN_GAP_S, yielding
+    from pmdesk.executors.process import SPAWN_GAP_S, yield_cpu
     from pmdesk.executors.process_tree import bwrap_path
 
     app = QApplication(sys.argv)
@@ -301,8 +301,8 @@ def burst_floor(runs: int) -> None:
         wrap = bwrap_path()
         if wrap:
             argv = [wrap, "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent", "--", *argv]
-        children.append(subprocess.Popen(yielding(argv, str(ROOT), None), stdout=subprocess.DEVNULL,
-                                         start_new_session=True))
+        children.append(subprocess.Popen(argv, cwd=str(ROOT), stdout=subprocess.DEVNULL, start_new_session=True))
+        yield_cpu(children[-1].pid)
         if i + 1 < runs:
             QTimer.singleShot(int(SPAWN_GAP_S * 1000), lambda: start(i + 1))
         else:
@@ -334,7 +334,7 @@ def lag_floor(seconds: float, runs: int, rate: int) -> None:
     from PySide6.QtCore import QSocketNotifier, QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow
 
-    from pmdesk.executors.process import yielding
+    from pmdesk.executors.process import yield_cpu
 
     app = QApplication(sys.argv)
     window = QMainWindow()
@@ -359,8 +359,9 @@ def lag_floor(seconds: float, runs: int, rate: int) -> None:
             notifier.setEnabled(False)
 
     for _ in range(runs):
-        child = subprocess.Popen(yielding([sys.executable, str(script)], str(folder), None), stdout=subprocess.PIPE,
+        child = subprocess.Popen([sys.executable, str(script)], cwd=str(folder), stdout=subprocess.PIPE,
                                  start_new_session=True)
+        yield_cpu(child.pid)
         assert child.stdout is not None
         notifier = QSocketNotifier(child.stdout.fileno(), QSocketNotifier.Type.Read)
         notifier.activated.connect(lambda *_signal, c=child, n=notifier: drain(c, n))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pmdesk.errors import PmdeskError
-from pmdesk.executors.process import end_process_group, yielding
+from pmdesk.executors.process import end_process_group, yield_cpu
 from pmdesk.executors.sandbox import SandboxPolicy, SandboxUnavailable, command_argv
 from pmdesk.store.safe_files import DamagedFileError, read_bytes
 
@@ -183,9 +183,10 @@ class AgentTools:
         except SandboxUnavailable as exc:
             raise ToolError(str(exc)) from None
         proc = await asyncio.create_subprocess_exec(
-            *yielding(argv, str(self.workdir), env), cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
+            *argv, cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )
+        yield_cpu(proc.pid)
         self._procs.add(proc)
         try:
             assert proc.stdout is not None
