@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from pmdesk.models import (
     utc_now,
 )
 from pmdesk.store import NotFoundError, StateStore
+
+log = logging.getLogger(__name__)
 
 CANCELLED = "cancelled by the user"
 STOPPED = "ended because pmdesk stopped while it worked (the window or command quit, or was signalled)"
@@ -246,8 +249,14 @@ class RunService:
                 return store.get_run(run_id)
             if ctx.node:
                 await self._update(live, _set_fields(node=ctx.node))
-        except (ExecutorError, OSError, GitError, SetupError) as exc:
+        except Exception as exc:
             running.add_done_callback(_retrieved)  # a failed RUNNING write is what _finish meets next
+            if isinstance(exc, WrongStateError) and not _written(running):
+                self.live.pop(run_id, None)  # the run is not new on disk (ended elsewhere): not this start's to end
+                lease.release()
+                raise
+            if not isinstance(exc, (ExecutorError, OSError, GitError, SetupError)):
+                log.exception("starting run %s failed", run_id)  # a defect: still never RUNNING with nothing at work
             with lease:
                 self.live.pop(run_id, None)
                 recorder.emit("system", f"could not start: {exc}")
@@ -331,7 +340,7 @@ class RunService:
         else:
             with live.lease:
                 self.live.pop(live.run_id, None)
-                await self._finish(live.project, live.store, live.run_id, outcome, live.snapshot)
+                await self._finish(live.project, live.store, live.run_id, outcome, live.snapshot, live.recorder.seq)
 
     async def _await_answer(self, live: LiveRun, outcome: Outcome) -> None:
         question = live.stop_question or outcome.question or "The agent is waiting for your answer."
@@ -355,8 +364,9 @@ class RunService:
             live.lease.release()
 
     async def _finish(self, project: Project, store: StateStore, run_id: str, outcome: Outcome,
-                      known: Run | None = None) -> Run:
-        """``known``: the run as this process last wrote it (one in place has no work to save)."""
+                      known: Run | None = None, events: int | None = None) -> Run:
+        """``known``: the run as this process last wrote it (one in place has no work to save);
+        ``events``: how many events it has, all written (its recorder's count), or read from disk."""
         status = outcome.status if outcome.status.is_terminal else TaskState.ERROR
         self.budgets.turn_ended(run_id)
         ended_here: list[bool] = []
@@ -374,7 +384,7 @@ class RunService:
             run.error = outcome.error if status != TaskState.COMPLETE else None
             run.pending_question = None
             run.pid = None
-            run.event_count = store.last_event_seq(run_id)
+            run.event_count = store.last_event_seq(run_id) if events is None else events
             for name, value in saved.items():
                 setattr(run, name, value)
             _accumulate(run, outcome)
@@ -619,6 +629,10 @@ def _set_fields(**fields: Any) -> Callable[[Run], None]:
             setattr(run, name, value)
 
     return change
+
+
+def _written(write: asyncio.Future[Run]) -> bool:
+    return write.done() and not write.cancelled() and write.exception() is None
 
 
 def _retrieved(write: asyncio.Future[Run]) -> None:

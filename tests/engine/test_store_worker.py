@@ -257,6 +257,24 @@ async def test_the_process_id_of_a_process_that_ended_before_its_turn_is_not_wri
     assert all(r.pid is None for r in heard), heard
 
 
+async def test_a_start_that_fails_after_its_running_write_ends_the_run_error(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a start needs is made while its RUNNING write is under way. A failure there, even one
+    nobody foresaw (made here), ends the run ERROR and says why: never RUNNING with nothing at work."""
+    def broken(*_args: object) -> None:
+        raise ValueError("an unforeseen failure")
+
+    monkeypatch.setattr(runs_module, "executor_for", broken)
+    project = add_project(engine, tmp_path / "p")
+    run = engine.runs.create(project, "x", executor=ExecutorKind.COMMAND, command="true")
+    ended = await engine.runs.start(project, run.run_id)
+    on_disk = engine.store(project).get_run(run.run_id)
+    assert ended.status == on_disk.status == TaskState.ERROR and "unforeseen" in (on_disk.error or "")
+    assert on_disk.started_at and run.run_id not in engine.runs.live
+    said = [e.text for e in engine.store(project).read_events(run.run_id)]
+    assert any("could not start" in text and "unforeseen" in text for text in said), said
+
+
 def test_a_plan_mirrored_in_memory_leaves_the_plan_it_was_made_from_as_it_was(engine: Engine, tmp_path: Path) -> None:
     """The scheduler decides on the plan it last wrote, with its runs mirrored onto copies of the
     tasks that move: the plan it was made from may have been published, and stays as it was."""
