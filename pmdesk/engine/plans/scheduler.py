@@ -373,10 +373,11 @@ class Scheduler:
         return await self.changes.set_task(project, plan_id, task.task_id, TaskState.CANCELLED, error=reason)
 
     async def _catch_up(self, job: PlanJob) -> None:
-        """Before any other write of the plan: the task changes it holds in memory first, so the
-        plan on disk never says "held" or "not started: dependency ended" beside a task still at work."""
-        if job.ahead:
-            await self._sync_tasks(job)
+        """Before any other write of the plan: the task changes this process knows of first (a
+        write only if there are any), so the plan on disk never says "held" or "not started:
+        dependency ended" beside a task still at work. Not only what the last pass mirrored: a run
+        may have ended while the pass was starting another."""
+        await self._sync_tasks(job)
 
     async def _sync_tasks(self, job: PlanJob, write: bool = True) -> Plan:
         """Mirror the task's runs onto the plan, on the store worker: the runs this process
