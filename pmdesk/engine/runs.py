@@ -243,6 +243,10 @@ class RunService:
                 start = await self.isolation.prepare(project, run, recorder, set_up=not run.settings.get("cluster"))
                 await self._update(live, _set_fields(start_commit=start))
             live.execution = await executor.start(ctx)
+            # Said once its process is up (the loop waits on it then), not between its RUNNING write
+            # and its start: an instant task's chain holds only what must come first.
+            self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
+                            plan_id=run.plan_id, task_id=run.plan_task_id)
             if live.cancelling:  # cancelled while it started (a cluster's placement takes a while): ended there too
                 with contextlib.suppress(Exception):
                     await live.execution.cancel()
@@ -273,11 +277,7 @@ class RunService:
             live.store_pid = self.ctx.disk.submit(self._store_pid, live, pid)
             live.store_pid.add_done_callback(functools.partial(self._pid_saved, live, pid))
             run = run.model_copy(update={"pid": pid})  # as the write under way will say
-        # Said while the process works (the loop waits on it then), not between its RUNNING write
-        # and its start: an instant task's chain holds only what must come first.
-        self.ctx.record(project, ActivityType.RUN_STARTED, "run started", run_id=run_id,
-                        plan_id=run.plan_id, task_id=run.plan_task_id)
-        recorder.flush()
+        recorder.flush()  # how it was started, written while it works
         live.task = asyncio.ensure_future(self._drive(live))
         return run
 
