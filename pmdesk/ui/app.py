@@ -7,15 +7,15 @@ load, then ``attach`` builds the pages and the controllers on the engine.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio too: it loads after the first paint (36 ms), with the loop
+    import asyncio
+
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -68,6 +68,8 @@ class Controllers:
         tray) while runs work or plans have work to start, carrying out what other pmdesk processes
         ask of them (a new window's answers); then it ends as ``stop`` does, and what waits for an
         answer stays answerable from the next start. ``stop`` set (a signal): now."""
+        import asyncio
+
         self.bridge.close()
         await self.settings.local_api.stop()  # the next window may serve the API
         self.tray.hide()
@@ -218,6 +220,8 @@ def apply_theme(app: QApplication, choice: str | None = None) -> None:
 def run_app(selftest: bool = False) -> int:
     if selftest:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        import tempfile
+
         home = tempfile.mkdtemp(prefix="pmdesk-selftest-")
         os.environ["XDG_CONFIG_HOME"] = os.path.join(home, "config")
         os.environ["XDG_DATA_HOME"] = os.path.join(home, "data")

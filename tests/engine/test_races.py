@@ -102,7 +102,7 @@ async def test_a_queued_run_ended_by_another_process_ends_its_task_and_the_plan_
 
     project = add_project(engine, tmp_path / "p")
     plan = engine.plans.plan_from_answer(project, {"tasks": [
-        {"id": "first", "description": "0.5"}, {"id": "second", "description": "0"}]})
+        {"id": "first", "description": "2"}, {"id": "second", "description": "0"}]})  # time to end it meanwhile
     await engine.plans.dispatch(project, plan.plan_id, executor=ExecutorKind.COMMAND, command="sleep", in_place=True)
     first, second = (t for t in engine.store(project).get_plan(plan.plan_id).tasks)
     assert first.run_id and second.run_id

@@ -62,10 +62,11 @@ def test_selftest_from_the_checkout() -> None:
 
 
 def test_the_frame_loads_neither_the_engine_nor_its_models() -> None:
-    """What the window's first paint waits for: Qt and the frame, not pydantic, the store or the SDK."""
-    probe = ("import sys; from pmdesk.ui.main_window import MainWindow; "
+    """What the window's first paint waits for (the command, the composition root, the frame): Qt
+    and the frame, not asyncio (36 ms), pydantic, the store or the SDK."""
+    probe = ("import sys; import pmdesk.cli, pmdesk.ui.app; from pmdesk.ui.main_window import MainWindow; "
              "print(sorted(m for m in sys.modules if m.startswith(('pmdesk.engine', 'pmdesk.models', 'pmdesk.store', "
-             "'pydantic', 'aiohttp', 'anthropic'))))")
+             "'pydantic', 'aiohttp', 'anthropic', 'asyncio', 'qasync'))))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
