@@ -250,8 +250,10 @@ class Scheduler:
                     plan = await self._sync_tasks(job, write=False)
                     if plan.status != PlanStatus.RUNNING:
                         return
-                    for task, dep in blocked_tasks(plan):
+                    blocked = blocked_tasks(plan)
+                    if blocked:
                         await self._catch_up(job)
+                    for task, dep in blocked:
                         plan = await self._cancel_task(
                             project, plan_id, task, f"not started: dependency {dep.task_id} ended {dep.status.value}")
                     active = self._active(plan)
@@ -384,6 +386,8 @@ class Scheduler:
         published, or every run when ``job.reread`` asks for a look at the disk. ``write=False``:
         in memory only (``mirror_runs``)."""
         known = None if job.reread else dict(job.runs)
+        if known is not None:  # taken into account: the same status published again need not wake it
+            job.seen.update((run_id, run.status) for run_id, run in known.items())
         store = self.ctx.store(job.project)
         if not write:  # here, rather than a turn of the store worker in every task's chain
             if known is None:
@@ -394,16 +398,12 @@ class Scheduler:
             else:  # one small read
                 mirrored = mirror_runs(store, job.plan_id, known, write=False)
             job.ahead = mirrored.changed
-            if known is not None:  # taken into account: the same status published again need not wake it
-                job.seen.update((run_id, run.status) for run_id, run in known.items())
             return mirrored.plan
         job.reread = False
         job.ahead = False
         plan, changed, completed, job.signed = await self.ctx.disk(mirror_runs, store, job.plan_id, known,
                                                                    complete=not job.cancelled)
         job.written_at = asyncio.get_running_loop().time()
-        if known is not None:
-            job.seen.update((run_id, run.status) for run_id, run in known.items())
         if changed:
             self.ctx.publish_plan(job.project, plan)
         if completed is not None:
